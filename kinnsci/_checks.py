@@ -1,0 +1,81 @@
+"""Argument checks shared by every subpackage.
+
+Each error names the argument, the value received and how to fix it, so a user never has
+to read kinnsci's source to understand what went wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+def check_step_size(dt: float | Tensor, name: str = "dt") -> None:
+    """Raise ``ValueError`` unless every entry of ``dt`` is finite and > 0."""
+    if isinstance(dt, Tensor):
+        if dt.numel() == 0:
+            return
+        if not torch.isfinite(dt).all():
+            raise ValueError(
+                f"{name} must be finite, got a tensor with NaN/inf entries "
+                f"(check the time grid or the network producing {name})"
+            )
+        if (dt <= 0).any():
+            bad = dt[dt <= 0].flatten()[0].item()
+            raise ValueError(
+                f"{name} must be > 0, got {bad} (time steps are durations; pass positive "
+                "values, and a strictly increasing time grid)"
+            )
+        return
+    if not isinstance(dt, (int, float)):
+        raise TypeError(f"{name} must be a float or a tensor, got {type(dt).__name__}")
+    if math.isnan(dt) or math.isinf(dt):
+        raise ValueError(f"{name} must be finite, got {dt}")
+    if dt <= 0:
+        raise ValueError(
+            f"{name} must be > 0, got {dt} (time steps are durations; pass positive values)"
+        )
+
+
+def check_positive(value: float, name: str, what: str = "") -> None:
+    """Raise ``ValueError`` unless a physical parameter is finite and strictly positive."""
+    if not math.isfinite(value) or value <= 0:
+        hint = f" ({what})" if what else ""
+        raise ValueError(f"{name} must be > 0, got {value}{hint}")
+
+
+def check_nonnegative(value: float, name: str, what: str = "") -> None:
+    """Raise ``ValueError`` unless a physical parameter is finite and >= 0."""
+    if not math.isfinite(value) or value < 0:
+        hint = f" ({what})" if what else ""
+        raise ValueError(f"{name} must be >= 0, got {value}{hint}")
+
+
+def check_last_dim(x: Tensor, size: int, name: str, meaning: str) -> None:
+    """Raise ``ValueError`` unless ``x.shape[-1] == size``."""
+    if x.ndim == 0 or x.shape[-1] != size:
+        raise ValueError(f"{name} must have shape (..., {size}) ({meaning}), got {tuple(x.shape)}")
+
+
+def check_finite(x: Tensor, name: str) -> None:
+    """Raise ``ValueError`` if ``x`` contains NaN or inf, reporting the first bad index."""
+    bad = ~torch.isfinite(x)
+    if bad.any():
+        idx = tuple(int(i) for i in bad.nonzero()[0].tolist())
+        raise ValueError(
+            f"{name} contains NaN/inf (first at index {idx} of shape {tuple(x.shape)}); "
+            "clean or mask the data before passing it in"
+        )
+
+
+def lookup(registry: Mapping[str, Any], name: str, kind: str) -> Any:
+    """Return ``registry[name]`` or raise ``ValueError`` listing the known names."""
+    key = name.lower().replace("-", "_")
+    if key not in registry:
+        known = ", ".join(sorted(registry))
+        raise ValueError(f"unknown {kind} {name!r}; known {kind}s: {known}")
+    return registry[key]

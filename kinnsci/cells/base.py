@@ -1,0 +1,55 @@
+"""The continuous-time cell contract.
+
+A cell knows its physics and nothing else: the state equation dh/dt = f(t, h, u) and the
+readout y = g(h, u). Discretizers (``kinnsci.discretize``) turn it into a time stepper.
+
+Layout: states ``h`` are ``(..., state_dim)``, inputs ``u`` are ``(..., input_dim)`` and
+outputs ``y`` are ``(..., output_dim)``; leading dimensions are batch dimensions.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from kinnsci._checks import check_last_dim
+
+
+class Cell(nn.Module):
+    """Base class of continuous-time cells.
+
+    Subclasses set ``state_dim``, ``input_dim`` and ``output_dim`` and implement
+    :meth:`vector_field` and :meth:`readout`. Linear cells also implement
+    :meth:`matrices` and set ``is_linear = True``.
+    """
+
+    state_dim: int
+    input_dim: int
+    output_dim: int
+    is_linear: bool = False
+
+    def vector_field(self, t: Tensor | float, h: Tensor, u: Tensor) -> Tensor:
+        """dh/dt at time ``t``. h: (..., state_dim), u: (..., input_dim) -> (..., state_dim)."""
+        raise NotImplementedError
+
+    def readout(self, h: Tensor, u: Tensor) -> Tensor:
+        """Output y. h: (..., state_dim), u: (..., input_dim) -> (..., output_dim)."""
+        raise NotImplementedError
+
+    def forward(self, t: Tensor | float, h: Tensor, u: Tensor) -> Tensor:
+        """Alias of :meth:`vector_field`, so a cell can be handed to ODE solvers."""
+        return self.vector_field(t, h, u)
+
+    def check_state_input(self, h: Tensor, u: Tensor) -> None:
+        """Raise a clear ``ValueError`` if ``h`` and ``u`` do not fit this cell."""
+        check_last_dim(h, self.state_dim, "h", f"state of {type(self).__name__}")
+        check_last_dim(u, self.input_dim, "u", f"input of {type(self).__name__}")
+        if h.shape[:-1] != u.shape[:-1]:
+            raise ValueError(
+                f"h and u must share their batch dimensions, got h {tuple(h.shape)} and "
+                f"u {tuple(u.shape)} (expand or reshape one of them)"
+            )
+
+    def extra_repr(self) -> str:
+        return (
+            f"state_dim={self.state_dim}, input_dim={self.input_dim}, output_dim={self.output_dim}"
+        )

@@ -1,0 +1,1 @@
+"""The ``kinnsci`` command line: generate, train, evaluate, quickstart, info."""

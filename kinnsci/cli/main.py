@@ -1,0 +1,36 @@
+"""Entry point of the ``kinnsci`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kinnsci.cli import info, quickstart
+
+SUBCOMMANDS = (info, quickstart)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kinnsci",
+        description="Kirchhoff-inspired neural operators for PDE data.",
+        epilog="examples:\n  kinnsci info\n  kinnsci quickstart",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in SUBCOMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
