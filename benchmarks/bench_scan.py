@@ -1,0 +1,145 @@
+"""Fast chunked selective scan vs the reference loop: time, speed-up, memory, agreement.
+
+Usage: python benchmarks/bench_scan.py [--quick] [--threads N]
+Prints one table; the reference and the fast path run in the same process and settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from kinnsci.scan import selective_scan, selective_scan_ref
+
+SIZES = [(8, 4096, 64, 16), (8, 1024, 64, 16), (4, 256, 32, 16)]
+
+
+def make_inputs(b, length, d, n, device, requires_grad):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(b, length, d, generator=g)
+    delta = torch.nn.functional.softplus(torch.randn(b, length, d, generator=g) - 2)
+    A = -torch.exp(torch.randn(d, n, generator=g))
+    B = torch.randn(b, length, n, generator=g)
+    C = torch.randn(b, length, n, generator=g)
+    D = torch.randn(d, generator=g)
+    tensors = [t.to(device).requires_grad_(requires_grad) for t in (x, delta, A, B, C, D)]
+    return tensors
+
+
+def timed(fn, repeats, device):
+    fn()  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / repeats
+
+
+def peak_memory_mb(fn, device):
+    """Peak memory of one call: CUDA allocator peak, or the CPU profiler's allocations."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() / 2**20
+    with torch.profiler.profile(
+        activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
+    ) as prof:
+        fn()
+    # peak of the running sum of allocations/frees, in order
+    events = sorted(
+        (e for e in prof.events() if e.cpu_memory_usage), key=lambda e: e.time_range.start
+    )
+    running = peak = 0
+    for e in events:
+        running += e.cpu_memory_usage
+        peak = max(peak, running)
+    return peak / 2**20
+
+
+def bench(size, device, repeats):
+    b, length, d, n = size
+    fwd_inputs = make_inputs(*size, device, requires_grad=False)
+    bwd_inputs = make_inputs(*size, device, requires_grad=True)
+
+    def fwd(scan):
+        return lambda: scan(*fwd_inputs)
+
+    def fwd_bwd(scan):
+        def run():
+            y = scan(*bwd_inputs)
+            y.square().mean().backward()
+
+        return run
+
+    row = {"size": f"{b}x{length}x{d}x{n}"}
+    with torch.no_grad():
+        row["ref_fwd"] = timed(fwd(selective_scan_ref), repeats, device)
+        row["fast_fwd"] = timed(fwd(selective_scan), repeats, device)
+        diff = (selective_scan(*fwd_inputs) - selective_scan_ref(*fwd_inputs)).abs().max().item()
+    row["ref_fb"] = timed(fwd_bwd(selective_scan_ref), repeats, device)
+    row["fast_fb"] = timed(fwd_bwd(selective_scan), repeats, device)
+    row["ref_mem"] = peak_memory_mb(fwd_bwd(selective_scan_ref), device)
+    row["fast_mem"] = peak_memory_mb(fwd_bwd(selective_scan), device)
+    row["diff"] = diff
+    if device.type == "cuda":
+        # bytes the forward must at least move: x, delta, B, C in, y out (float32)
+        moved = 4 * (3 * b * length * d + 2 * b * length * n)
+        row["GB/s"] = moved / row["fast_fwd"] / 1e9
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="only the two smaller sizes")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    sizes = SIZES[1:] if args.quick else SIZES
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, float32, ZOH")
+    header = (
+        "device",
+        "B x L x D x N",
+        "ref fwd ms",
+        "fast fwd ms",
+        "fwd x",
+        "ref f+b ms",
+        "fast f+b ms",
+        "f+b x",
+        "ref peak MB",
+        "fast peak MB",
+        "max |diff|",
+    )
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for device in devices:
+        for size in sizes:
+            r = bench(size, device, args.repeats)
+            cells = [
+                device.type,
+                r["size"],
+                f"{1e3 * r['ref_fwd']:.1f}",
+                f"{1e3 * r['fast_fwd']:.1f}",
+                f"{r['ref_fwd'] / r['fast_fwd']:.1f}",
+                f"{1e3 * r['ref_fb']:.1f}",
+                f"{1e3 * r['fast_fb']:.1f}",
+                f"{r['ref_fb'] / r['fast_fb']:.1f}",
+                f"{r['ref_mem']:.0f}",
+                f"{r['fast_mem']:.0f}",
+                f"{r['diff']:.1e}",
+            ]
+            print("| " + " | ".join(cells) + " |")
+            if "GB/s" in r:
+                print(f"  {device} forward achieved {r['GB/s']:.0f} GB/s (compare the card's peak)")
+
+
+if __name__ == "__main__":
+    main()

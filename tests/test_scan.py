@@ -1,0 +1,125 @@
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kinnsci.scan import (
+    grid_to_sequences,
+    linear_recurrence,
+    selective_scan,
+    selective_scan_ref,
+    sequences_to_grid,
+)
+
+
+def scan_inputs(b, length, d, n, dtype, seed=0, requires_grad=False, rate_scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, length, d, generator=g, dtype=dtype)
+    delta = torch.nn.functional.softplus(torch.randn(b, length, d, generator=g, dtype=dtype))
+    A = -torch.exp(torch.randn(d, n, generator=g, dtype=dtype)) * rate_scale
+    B = torch.randn(b, length, n, generator=g, dtype=dtype)
+    C = torch.randn(b, length, n, generator=g, dtype=dtype)
+    D = torch.randn(d, generator=g, dtype=dtype)
+    return [t.requires_grad_(requires_grad) for t in (x, delta, A, B, C, D)]
+
+
+def grads(fn, inputs):
+    y = fn(*inputs)
+    weights = torch.randn_like(y)
+    return y, torch.autograd.grad((y * weights).sum(), inputs)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    b=st.integers(1, 3),
+    length=st.sampled_from([1, 2, 7, 63, 64, 65, 130, 300]),
+    d=st.integers(1, 5),
+    n=st.sampled_from([1, 3, 16]),
+    disc=st.sampled_from(["zoh", "euler", "bilinear"]),
+    chunk=st.sampled_from([None, 8, 16]),
+)
+def test_fast_scan_matches_reference_float64(b, length, d, n, disc, chunk):
+    inputs = scan_inputs(b, length, d, n, torch.float64, seed=length + d, requires_grad=True)
+    torch.manual_seed(0)
+    y_ref, g_ref = grads(lambda *a: selective_scan_ref(*a, discretizer=disc), inputs)
+    torch.manual_seed(0)
+    y, g = grads(lambda *a: selective_scan(*a, discretizer=disc, chunk=chunk), inputs)
+    assert torch.allclose(y, y_ref, atol=1e-12, rtol=1e-12)
+    for a, r in zip(g, g_ref, strict=True):
+        assert torch.allclose(a, r, atol=1e-12, rtol=1e-10)
+
+
+def test_fast_scan_matches_reference_float32():
+    inputs = scan_inputs(2, 500, 8, 16, torch.float32, requires_grad=True)
+    torch.manual_seed(1)
+    y_ref, g_ref = grads(selective_scan_ref, inputs)
+    torch.manual_seed(1)
+    y, g = grads(selective_scan, inputs)
+    assert torch.allclose(y, y_ref, atol=1e-5, rtol=1e-5)
+    for a, r in zip(g, g_ref, strict=True):
+        assert torch.allclose(a, r, atol=1e-4, rtol=1e-4)
+
+
+def test_fast_scan_is_finite_for_very_strong_decay():
+    # delta * |A| up to ~1e4: cumulative products underflow to 0, never overflow
+    inputs = scan_inputs(2, 4096, 4, 8, torch.float32, rate_scale=1e3)
+    y = selective_scan(*inputs)
+    assert torch.isfinite(y).all()
+    assert torch.allclose(y, selective_scan_ref(*inputs), atol=1e-4, rtol=1e-4)
+
+
+def test_linear_recurrence_gradcheck():
+    g = torch.Generator().manual_seed(0)
+    a = (torch.rand(2, 37, 3, generator=g, dtype=torch.float64) * 1.8 - 0.9).requires_grad_()
+    b = torch.randn(2, 37, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: linear_recurrence(a, b, chunk=8), (a, b))
+
+
+def test_linear_recurrence_equals_the_loop_with_negative_decay():
+    a = -torch.rand(3, 200, 2, dtype=torch.float64)  # Euler beyond dt*a = 1 flips the sign
+    b = torch.randn(3, 200, 2, dtype=torch.float64)
+    h, expected = torch.zeros(3, 2, dtype=torch.float64), []
+    for t in range(200):
+        h = a[:, t] * h + b[:, t]
+        expected.append(h)
+    assert torch.allclose(linear_recurrence(a, b, chunk=16), torch.stack(expected, 1), atol=1e-13)
+
+
+def test_scan_rejects_bad_shapes():
+    x, delta, A, B, C, D = scan_inputs(2, 10, 4, 3, torch.float32)
+    with pytest.raises(ValueError, match=r"A must be \(D, N\) with D = 4"):
+        selective_scan(x, delta, A[:3], B, C, D)
+    with pytest.raises(ValueError, match=r"B must be \(batch, length, N\)"):
+        selective_scan(x, delta, A, B[:, :5], C, D)
+    with pytest.raises(ValueError, match="delta must match"):
+        selective_scan(x, delta[..., :2], A, B, C, D)
+    with pytest.raises(ValueError, match=r"x must be \(batch, length, D\)"):
+        selective_scan(x[0], delta, A, B, C, D)
+
+
+@pytest.mark.parametrize("directions", [1, 2, 4])
+@pytest.mark.parametrize("hw", [(5, 7), (4, 4), (1, 6)])
+def test_flatten_unflatten_is_identity(directions, hw):
+    x = torch.randn(2, *hw, 3)
+    seqs = grid_to_sequences(x, directions)
+    assert seqs.shape == (directions, 2, hw[0] * hw[1], 3)
+    back = sequences_to_grid(seqs, *hw, reduce=False)
+    for k in range(directions):
+        assert torch.equal(back[k], x)
+    assert torch.allclose(sequences_to_grid(seqs, *hw), directions * x)
+
+
+def test_directions_traverse_rows_then_columns():
+    x = torch.arange(6.0).reshape(1, 2, 3, 1)  # [[0 1 2], [3 4 5]]
+    seqs = grid_to_sequences(x, 4)[..., 0, :, 0]
+    assert seqs.tolist() == [
+        [0, 1, 2, 3, 4, 5],
+        [0, 3, 1, 4, 2, 5],
+        [5, 4, 3, 2, 1, 0],
+        [5, 2, 4, 1, 3, 0],
+    ]
+
+
+def test_bad_direction_count_is_rejected():
+    with pytest.raises(ValueError, match=r"directions must be one of \(1, 2, 4\)"):
+        grid_to_sequences(torch.zeros(1, 2, 2, 1), 3)
