@@ -1,0 +1,24 @@
+"""Operator backbones and the model registry (``build_model(name, **config)``)."""
+
+from kinnsci.models.fno import FKNO, FNO, grid_coordinates
+from kinnsci.models.registry import (
+    MODELS,
+    build_model,
+    count_parameters,
+    set_dtype,
+    valid_config_keys,
+)
+from kinnsci.models.unet import UKNO, UNet
+
+__all__ = [
+    "FKNO",
+    "FNO",
+    "MODELS",
+    "UKNO",
+    "UNet",
+    "build_model",
+    "count_parameters",
+    "grid_coordinates",
+    "set_dtype",
+    "valid_config_keys",
+]

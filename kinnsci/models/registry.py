@@ -1,0 +1,62 @@
+"""Name -> model class, with configs that round-trip through JSON."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import torch
+from torch import nn
+
+from kinnsci._checks import lookup
+from kinnsci.models.fno import FKNO, FNO
+from kinnsci.models.unet import UKNO, UNet
+
+MODELS: dict[str, type[nn.Module]] = {
+    "fno": FNO,
+    "fkno": FKNO,
+    "unet": UNet,
+    "ukno": UKNO,
+}
+
+
+def valid_config_keys(name: str) -> list[str]:
+    """The keyword arguments the model registered as ``name`` accepts."""
+    cls = lookup(MODELS, name, "model")
+    return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+
+def build_model(name: str, **config) -> nn.Module:
+    """Build the model registered as ``name`` from JSON-compatible keyword arguments.
+
+    The result carries ``model.config = {"name": name, **config}``; ``json.dumps`` of it and
+    ``build_model(**json.loads(...))`` rebuild the same architecture.
+    """
+    cls = lookup(MODELS, name, "model")
+    valid = valid_config_keys(name)
+    unknown = sorted(set(config) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown config keys for model {name!r}: {unknown}; valid keys: {valid}")
+    json.dumps(config)  # configs are saved with checkpoints: fail early if not JSON-able
+    model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+    model.config = {"name": name.lower(), **config}
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Parameter count with a complex weight counted as one (torch ``numel``)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def set_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Cast a model's real parameters to ``dtype`` and complex ones to the matching complex
+    dtype (``model.double()`` skips complex spectral weights; ``model.to(float64)`` would
+    drop their imaginary part)."""
+    complex_dtype = {torch.float64: torch.complex128, torch.float32: torch.complex64}.get(dtype)
+    if complex_dtype is None:
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        target = complex_dtype if tensor.is_complex() else dtype
+        if tensor.is_floating_point() or tensor.is_complex():
+            tensor.data = tensor.data.to(target)
+    return model

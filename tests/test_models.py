@@ -1,0 +1,116 @@
+import json
+
+import pytest
+import torch
+
+from kinnsci.models import (
+    FKNO,
+    FNO,
+    MODELS,
+    UKNO,
+    build_model,
+    count_parameters,
+    set_dtype,
+)
+
+PAPER_FKNO = {1: 476_698, 2: 481_018, 4: 489_658}
+PAPER_UKNO = {1: 2.60e6, 2: 2.83e6, 3: 3.07e6, 4: 3.31e6}
+
+
+def test_fno_parameter_count_matches_the_reference_fno2d():
+    # reference FNO2d: 465,717 incl. 160 never-used BatchNorm parameters and no spectral bias;
+    # neuraloperator's SpectralConv adds a 20-channel bias per layer (4 x 20)
+    assert count_parameters(FNO()) == 465_717 - 160 + 4 * 20
+
+
+@pytest.mark.parametrize("directions", [1, 2, 4])
+def test_fkno_parameter_counts_within_3_percent_of_the_paper(directions):
+    ours = count_parameters(FKNO(directions=directions))
+    assert abs(ours / PAPER_FKNO[directions] - 1) < 0.03
+
+
+def test_fkno_adds_the_same_4320_parameters_per_direction():
+    counts = [count_parameters(FKNO(directions=d)) for d in (1, 2, 4)]
+    assert counts[1] - counts[0] == 4320 and counts[2] - counts[1] == 2 * 4320
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_ukno_parameter_counts_within_5_percent_of_the_paper(order):
+    assert abs(count_parameters(UKNO(ckb_order=order)) / PAPER_UKNO[order] - 1) < 0.05
+
+
+SMALL = {
+    "fno": dict(in_channels=3, out_channels=2, width=8, modes=4),
+    "fkno": dict(in_channels=3, out_channels=2, width=8, modes=4, directions=4),
+    "unet": dict(in_channels=3, out_channels=2, widths=[8, 16, 32]),
+    "ukno": dict(in_channels=3, out_channels=2, widths=[8, 16, 16], res_blocks=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("hw", [(16, 16), (17, 21)])
+def test_models_map_fields_to_fields_and_learn(name, hw):
+    torch.manual_seed(0)
+    model = build_model(name, **SMALL[name])
+    x = torch.randn(4, 3, *hw)
+    target = torch.sin(x[:, :2]) * 0.5
+    assert model(x).shape == (4, 2, *hw)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(60):
+        opt.zero_grad()
+        loss = (model(x) - target).square().mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_configs_round_trip_through_json(name):
+    model = build_model(name, **SMALL[name])
+    rebuilt = build_model(**json.loads(json.dumps(model.config)))
+    assert count_parameters(rebuilt) == count_parameters(model)
+    rebuilt.load_state_dict(model.state_dict())
+    x = torch.randn(1, 3, 16, 16)
+    assert torch.equal(rebuilt.eval()(x), model.eval()(x))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_models_run_in_float64(name):
+    model = set_dtype(build_model(name, **SMALL[name]), torch.float64)
+    assert model(torch.randn(2, 3, 16, 16, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_fno_is_resolution_independent_on_band_limited_input():
+    torch.manual_seed(0)
+    model = set_dtype(build_model("fno", in_channels=1, width=8, modes=4), torch.float64)
+    model.projection = torch.nn.Identity()  # compare the latent field
+    for layer in model.local:
+        torch.nn.init.zeros_(layer.weight)
+    model.append_grid = False
+    model.lifting = torch.nn.Conv2d(1, 8, 1, bias=False).double()
+
+    def field(n):
+        t = torch.arange(n, dtype=torch.float64) / n
+        return (torch.sin(2 * torch.pi * t)[:, None] * torch.cos(2 * torch.pi * t)[None])[
+            None, None
+        ]
+
+    coarse, fine = model(field(32)), model(field(64))
+    # only GELU of mode-limited fields in between: compare on the shared grid points loosely
+    assert torch.allclose(fine[..., ::2, ::2], coarse, atol=5e-2)
+
+
+def test_unknown_model_and_config_keys_are_listed():
+    with pytest.raises(ValueError, match="known models: fkno, fno, ukno, unet"):
+        build_model("transformer")
+    with pytest.raises(ValueError, match=r"unknown config keys for model 'fno': \['depth'\]"):
+        build_model("fno", depth=3)
+
+
+def test_wrong_input_channels_are_a_clear_error():
+    with pytest.raises(ValueError, match=r"FNO expects \(batch, 3, H, W\)"):
+        build_model("fno", **SMALL["fno"])(torch.zeros(1, 2, 16, 16))
+    with pytest.raises(ValueError, match=r"UKNO expects \(batch, 3, H, W\)"):
+        build_model("ukno", **SMALL["ukno"])(torch.zeros(1, 4, 16, 16))
