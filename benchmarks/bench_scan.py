@@ -1,4 +1,4 @@
-"""Fast chunked selective scan vs the reference loop: time, speed-up, memory, agreement.
+"""Fast blocked selective scan vs the reference loop: time, speed-up, memory, agreement.
 
 Usage: python benchmarks/bench_scan.py [--quick] [--threads N]
 Prints one table; the reference and the fast path run in the same process and settings.
@@ -7,6 +7,7 @@ Prints one table; the reference and the fast path run in the same process and se
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import time
 
 import torch
@@ -40,26 +41,46 @@ def timed(fn, repeats, device):
     return (time.perf_counter() - start) / repeats
 
 
-def peak_memory_mb(fn, device):
-    """Peak memory of one call: CUDA allocator peak, or the CPU profiler's allocations."""
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _child_peak(size, which, queue):
+    """Run one forward+backward of scan ``which`` in a fresh process; report the growth of
+    its peak resident set over the resident set with the inputs built."""
+    torch.set_num_threads(1)
+    scan = {"ref": selective_scan_ref, "fast": selective_scan}[which]
+    inputs = make_inputs(*size, torch.device("cpu"), requires_grad=True)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
+    base = _status_kb("VmRSS")
+    scan(*inputs).square().mean().backward()
+    queue.put((_status_kb("VmHWM") - base) / 1024)
+
+
+def peak_memory_mb(size, which, device):
+    """Extra peak memory of one forward+backward: the CUDA allocator's peak, or on CPU the
+    peak-RSS growth of a fresh (spawned) process running only that call (Linux)."""
     if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-        fn()
+        scan = {"ref": selective_scan_ref, "fast": selective_scan}[which]
+        inputs = make_inputs(*size, device, requires_grad=True)
         torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() / 2**20
-    with torch.profiler.profile(
-        activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
-    ) as prof:
-        fn()
-    # peak of the running sum of allocations/frees, in order
-    events = sorted(
-        (e for e in prof.events() if e.cpu_memory_usage), key=lambda e: e.time_range.start
-    )
-    running = peak = 0
-    for e in events:
-        running += e.cpu_memory_usage
-        peak = max(peak, running)
-    return peak / 2**20
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        scan(*inputs).square().mean().backward()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child_peak, args=(size, which, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
 
 
 def bench(size, device, repeats):
@@ -84,8 +105,8 @@ def bench(size, device, repeats):
         diff = (selective_scan(*fwd_inputs) - selective_scan_ref(*fwd_inputs)).abs().max().item()
     row["ref_fb"] = timed(fwd_bwd(selective_scan_ref), repeats, device)
     row["fast_fb"] = timed(fwd_bwd(selective_scan), repeats, device)
-    row["ref_mem"] = peak_memory_mb(fwd_bwd(selective_scan_ref), device)
-    row["fast_mem"] = peak_memory_mb(fwd_bwd(selective_scan), device)
+    row["ref_mem"] = peak_memory_mb(size, "ref", device)
+    row["fast_mem"] = peak_memory_mb(size, "fast", device)
     row["diff"] = diff
     if device.type == "cuda":
         # bytes the forward must at least move: x, delta, B, C in, y out (float32)

@@ -123,3 +123,8 @@ def test_directions_traverse_rows_then_columns():
 def test_bad_direction_count_is_rejected():
     with pytest.raises(ValueError, match=r"directions must be one of \(1, 2, 4\)"):
         grid_to_sequences(torch.zeros(1, 2, 2, 1), 3)
+
+
+def test_selective_scan_gradcheck():
+    inputs = scan_inputs(2, 19, 3, 2, torch.float64, seed=3, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda *a: selective_scan(*a, chunk=8), tuple(inputs))
