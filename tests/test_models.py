@@ -114,3 +114,56 @@ def test_wrong_input_channels_are_a_clear_error():
         build_model("fno", **SMALL["fno"])(torch.zeros(1, 2, 16, 16))
     with pytest.raises(ValueError, match=r"UKNO expects \(batch, 3, H, W\)"):
         build_model("ukno", **SMALL["ukno"])(torch.zeros(1, 4, 16, 16))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_save_load_reproduces_outputs_bit_for_bit(name, tmp_path):
+    from kinnsci.models import load_model
+
+    model = build_model(name, **SMALL[name]).eval()
+    norm = {"mean": torch.randn(3), "std": torch.rand(3)}
+    path = tmp_path / "model.pt"
+    model.save(path, normalizer=norm)
+    loaded, loaded_norm = load_model(path)
+    x = torch.randn(2, 3, 16, 16)
+    assert torch.equal(loaded.eval()(x), model(x))
+    assert torch.equal(loaded_norm["std"], norm["std"])
+    assert torch.equal(type(model).load(path).eval()(x), model(x))
+    assert not list(tmp_path.glob("*.tmp"))  # atomic write leaves no temporary file
+
+
+def test_loading_bad_files_gives_clear_errors(tmp_path):
+    from kinnsci.models import FNO, load_model
+
+    path = tmp_path / "m.pt"
+    build_model("unet", **SMALL["unet"]).save(path)
+    with pytest.raises(ValueError, match="holds a 'unet' model, not 'fno'"):
+        FNO.load(path)
+    truncated = tmp_path / "cut.pt"
+    truncated.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        load_model(truncated)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_model(tmp_path / "missing.pt")
+    newer = tmp_path / "newer.pt"
+    torch.save({"format": 99, "config": {"name": "fno"}, "state_dict": {}}, newer)
+    with pytest.raises(ValueError, match="format 99, newer than"):
+        load_model(newer)
+
+
+def test_modes_larger_than_the_grid_are_rejected_before_computing():
+    model = build_model("fno", in_channels=1, width=4, modes=12)
+    with pytest.raises(ValueError, match="modes=12 needs grids of at least 23 x 23"):
+        model(torch.zeros(1, 1, 16, 16))
+
+
+def test_discretizer_and_routing_reach_every_ckb():
+    from kinnsci.layers import CKB
+
+    for name in ("fkno", "ukno"):
+        model = build_model(name, **SMALL[name], discretizer="euler", routing="parallel")
+        blocks = [m for m in model.modules() if isinstance(m, CKB)]
+        assert blocks and all(b.routing == "parallel" for b in blocks)
+        assert all(k.discretizer.name == "euler" for b in blocks for ks in b.kncs for k in ks)
+    with pytest.raises(ValueError, match="directions must be one of"):
+        build_model("fkno", directions=3)

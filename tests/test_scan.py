@@ -57,7 +57,7 @@ def test_fast_scan_matches_reference_float32():
     y, g = grads(selective_scan, inputs)
     assert torch.allclose(y, y_ref, atol=1e-5, rtol=1e-5)
     for a, r in zip(g, g_ref, strict=True):
-        assert torch.allclose(a, r, atol=1e-4, rtol=1e-4)
+        assert torch.allclose(a, r, atol=1e-5, rtol=1e-5)
 
 
 def test_fast_scan_is_finite_for_very_strong_decay():

@@ -1,6 +1,7 @@
 """Operator backbones and the model registry (``build_model(name, **config)``)."""
 
 from kinnsci.models.fno import FKNO, FNO, grid_coordinates
+from kinnsci.models.io import load_model, save_model
 from kinnsci.models.registry import (
     MODELS,
     build_model,
@@ -19,6 +20,8 @@ __all__ = [
     "build_model",
     "count_parameters",
     "grid_coordinates",
+    "load_model",
+    "save_model",
     "set_dtype",
     "valid_config_keys",
 ]

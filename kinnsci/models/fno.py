@@ -19,6 +19,7 @@ from neuralop.layers.spectral_convolution import SpectralConv
 from torch import Tensor, nn
 
 from kinnsci.layers import KirchhoffMixer2d
+from kinnsci.models.io import SaveLoadMixin
 
 
 def grid_coordinates(x: Tensor) -> Tensor:
@@ -30,7 +31,7 @@ def grid_coordinates(x: Tensor) -> Tensor:
     return torch.stack([gx, gy]).expand(b, 2, h, w)
 
 
-class FNO(nn.Module):
+class FNO(SaveLoadMixin, nn.Module):
     """Fourier neural operator on 2-D fields.
 
     Args:
@@ -81,6 +82,13 @@ class FNO(nn.Module):
                 f"{type(self).__name__} expects (batch, {self.in_channels}, H, W), got "
                 f"{tuple(x.shape)}"
             )
+        need = 2 * self.modes - 1  # -modes..modes-1 along y, 0..modes-1 of the rfft along x
+        if x.shape[2] < need or x.shape[3] < need:
+            raise ValueError(
+                f"modes={self.modes} needs grids of at least {need} x {need} points, got "
+                f"{x.shape[2]} x {x.shape[3]}; use modes <= {(min(x.shape[2:]) + 1) // 2} or a "
+                "finer grid"
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
@@ -115,10 +123,12 @@ class FKNO(FNO):
         directions: int = 1,
         ckb_order: int = 2,
         d_state: int = 16,
+        discretizer: str = "zoh",
+        routing: str = "series",
         ckb_kwargs: dict | None = None,
     ) -> None:
         self.directions, self.ckb_order, self.d_state = directions, ckb_order, d_state
-        self.ckb_kwargs = dict(ckb_kwargs or {})
+        self.ckb_kwargs = dict(discretizer=discretizer, routing=routing, **(ckb_kwargs or {}))
         super().__init__(in_channels, out_channels, width, modes, n_layers, projection, append_grid)
 
     def make_local(self, layer: int, width: int) -> nn.Module:

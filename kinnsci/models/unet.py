@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kinnsci.layers import ConvBlock, DSConv2d, KirchhoffMixer2d, ResidualDSBlock
+from kinnsci.models.io import SaveLoadMixin
 
 
 def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
@@ -17,7 +18,7 @@ def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
     )
 
 
-class UNet(nn.Module):
+class UNet(SaveLoadMixin, nn.Module):
     """Plain U-Net baseline (the paper's U-Net row).
 
     Encoder: ``ConvBlock`` then 2x average-pool per level; decoder: bilinear upsampling,
@@ -63,7 +64,7 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-class UKNO(nn.Module):
+class UKNO(SaveLoadMixin, nn.Module):
     """U-Net neural operator in the CNO style with Cascaded Kirchhoff Blocks (KINN Fig. 2e).
 
     Every convolution is depthwise-separable. Lifting ``DSConv2d(in -> widths[0])``; each
@@ -77,6 +78,9 @@ class UKNO(nn.Module):
     The defaults (widths 96/128/192/192, 5 residual blocks per level, CKB expand 1,
     4 directions, 16 states) give 2.65 M / 2.89 M / 3.12 M / 3.36 M parameters for
     ``ckb_order`` 1..4, within 2 % of the KINN paper's Table 3 (2.60/2.83/3.07/3.31 M).
+
+    Odd sizes and sizes not divisible by 2^levels work: stride-2 convolutions round up and
+    upsampled features are resized (bilinear) to the skip's size before concatenation.
 
     Shapes: ``forward(x (batch, in_channels, H, W)) -> (batch, out_channels, H, W)``.
     """
@@ -92,6 +96,8 @@ class UKNO(nn.Module):
         directions: int = 4,
         d_state: int = 16,
         ckb_expand: int = 1,
+        discretizer: str = "zoh",
+        routing: str = "series",
         ckb_kwargs: dict | None = None,
     ) -> None:
         super().__init__()
@@ -107,6 +113,8 @@ class UKNO(nn.Module):
             directions=directions,
             d_state=d_state,
             expand=ckb_expand,
+            discretizer=discretizer,
+            routing=routing,
             **(ckb_kwargs or {}),
         )
 

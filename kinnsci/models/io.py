@@ -1,0 +1,93 @@
+"""Saving and loading models: config + weights (+ normalizer), read with weights_only."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+FORMAT_VERSION = 1
+
+
+def save_model(
+    model: nn.Module, path: str | os.PathLike, normalizer: dict[str, Tensor] | None = None
+) -> None:
+    """Write ``{"format", "config", "state_dict", "normalizer"}`` to ``path`` atomically
+    (temporary file in the same folder, then ``os.replace``). The model needs the
+    ``config`` attribute that :func:`kinnsci.models.build_model` sets."""
+    config = getattr(model, "config", None)
+    if config is None:
+        raise ValueError(
+            f"{type(model).__name__} has no .config; build it with kinnsci.models.build_model "
+            "so that it can be rebuilt when loading"
+        )
+    path = Path(path)
+    payload = {
+        "format": FORMAT_VERSION,
+        "config": dict(config),
+        "state_dict": model.state_dict(),
+        "normalizer": dict(normalizer) if normalizer else None,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_model(
+    path: str | os.PathLike, expected: str | None = None
+) -> tuple[nn.Module, dict[str, Tensor] | None]:
+    """Rebuild a model saved by :func:`save_model`; returns ``(model, normalizer)``.
+
+    ``expected`` (a registry name) makes loading another model's file an error."""
+    from kinnsci.models.registry import build_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {str(path)!r} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, corrupt or not a torch file at all
+        raise ValueError(
+            f"{str(path)!r} is not a readable kinnsci model file (corrupt or truncated: "
+            f"{type(exc).__name__}); re-save it or point to another file"
+        ) from exc
+    if not isinstance(payload, dict) or "config" not in payload or "state_dict" not in payload:
+        raise ValueError(f"{str(path)!r} is a torch file but not a kinnsci model file")
+    if payload.get("format", 0) > FORMAT_VERSION:
+        raise ValueError(
+            f"{str(path)!r} uses model-file format {payload['format']}, newer than this kinnsci "
+            f"reads ({FORMAT_VERSION}); upgrade kinnsci"
+        )
+    config = dict(payload["config"])
+    if expected is not None and config.get("name") != expected.lower():
+        raise ValueError(
+            f"{str(path)!r} holds a {config.get('name')!r} model, not {expected!r}; "
+            "load it with the matching model"
+        )
+    model = build_model(**config)
+    model.load_state_dict(payload["state_dict"])
+    return model, payload.get("normalizer")
+
+
+class SaveLoadMixin:
+    """``model.save(path)`` and ``Model.load(path)`` for registry models."""
+
+    def save(self, path: str | os.PathLike, normalizer: dict[str, Tensor] | None = None) -> None:
+        save_model(self, path, normalizer)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> nn.Module:
+        from kinnsci.models.registry import MODELS
+
+        names = [n for n, c in MODELS.items() if c is cls]
+        model, _ = load_model(path, expected=names[0] if names else None)
+        return model
