@@ -1,0 +1,96 @@
+"""Operator backbones at 64x64: parameters, forward and train-step time, peak memory.
+
+Usage: python benchmarks/bench_models.py [--steps 20] [--batch 16] [--res 64]
+Times are medians over --steps after 2 warm-up steps; ratios are to FNO in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from kinnsci.models import build_model, count_parameters
+
+CONFIGS = {
+    "FNO": ("fno", {}),
+    "FKNO-1": ("fkno", {"directions": 1}),
+    "FKNO-2": ("fkno", {"directions": 2}),
+    "FKNO-4": ("fkno", {"directions": 4}),
+    "UNet": ("unet", {"in_channels": 10}),
+    "UKNO": ("ukno", {"in_channels": 10}),
+}
+
+
+def median_time(fn, steps: int, device: torch.device) -> float:
+    times = []
+    for i in range(steps + 2):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= 2:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def make_steps(model, opt, x, y):
+    """The two timed callables: a no-grad forward and one AdamW training step."""
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+
+    return forward, step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--res", type=int, default=64)
+    args = parser.parse_args()
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, float32, "
+        f"batch {args.batch}, {args.res}x{args.res}, median of {args.steps} steps"
+    )
+    print("| device | model | params | fwd ms | step ms | fwd / FNO | step / FNO | peak MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for device in devices:
+        base = None
+        for label, (name, config) in CONFIGS.items():
+            torch.manual_seed(0)
+            model = build_model(name, **config).to(device)
+            x = torch.randn(args.batch, model.in_channels, args.res, args.res, device=device)
+            y = torch.randn(args.batch, 1, args.res, args.res, device=device)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+            forward, step = make_steps(model, opt, x, y)
+            fwd, trn = (
+                median_time(forward, args.steps, device),
+                median_time(step, args.steps, device),
+            )
+            peak = "n/a"
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+                step()
+                peak = f"{torch.cuda.max_memory_allocated() / 2**20:.0f}"
+            base = base or (fwd, trn)
+            print(
+                f"| {device.type} | {label} | {count_parameters(model):,} | {1e3 * fwd:.1f} | "
+                f"{1e3 * trn:.1f} | {fwd / base[0]:.2f} | {trn / base[1]:.2f} | {peak} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
