@@ -40,6 +40,7 @@ class Adaptive(Discretizer):
     exact_for_linear = False
     a_stable = False
     supports_nonlinear = True
+    steps_linear_cells_in_closed_form = False
 
     def __init__(
         self,
@@ -53,10 +54,6 @@ class Adaptive(Discretizer):
             raise ValueError(f"rtol and atol must be > 0, got rtol={rtol}, atol={atol}")
         self.method, self.rtol, self.atol = method, rtol, atol
         self.adjoint, self.options = adjoint, options
-
-    @property
-    def exact_or_closed_form(self) -> bool:
-        return False
 
     def nonlinear_step(
         self, cell: Cell, h: Tensor, u: Tensor, t: float | Tensor, dt: Tensor

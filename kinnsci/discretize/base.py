@@ -35,6 +35,8 @@ class Discretizer:
     exact_for_linear: bool = False
     a_stable: bool = False
     supports_nonlinear: bool = False
+    # linear cells go through coefficients(); Adaptive integrates them like any cell
+    steps_linear_cells_in_closed_form: bool = True
 
     # -- linear cells --------------------------------------------------------------------
     def coefficients(self, A: Tensor, B: Tensor, dt: float | Tensor) -> tuple[Tensor, Tensor]:
@@ -54,25 +56,20 @@ class Discretizer:
         Returns the state at ``t + dt``."""
         cell.check_state_input(h, u)
         dt = as_step(dt, h)
-        if cell.is_linear and self.exact_or_closed_form:
+        if cell.is_linear and self.steps_linear_cells_in_closed_form:
             return self.linear_step(cell, h, u, dt)
         if not self.supports_nonlinear:
             raise TypeError(self._nonlinear_message(cell))
         return self.nonlinear_step(cell, h, u, t, dt)
-
-    @property
-    def exact_or_closed_form(self) -> bool:
-        """Whether linear cells are stepped with the closed-form coefficients."""
-        return True
 
     def linear_step(self, cell: Cell, h: Tensor, u: Tensor, dt: Tensor) -> Tensor:
         """h_k = Abar h_{k-1} + Bbar u_k from the cell's (A, B)."""
         A, B, _, _ = cell.matrices()
         if cell.diagonal:
             dt_ = dt[..., None] if dt.ndim else dt
-            a_bar = self.coefficients(A, torch.ones_like(A), dt_)
-            # Bbar = g(dt A) * B with g shared by every input column: (..., n) * (u @ B^T)
-            return a_bar[0] * h + a_bar[1] * (u @ B.transpose(-1, -2))
+            a_bar, gain = self.coefficients(A, torch.ones_like(A), dt_)
+            # Bbar = gain(dt A) * B with the gain shared by every input column
+            return a_bar * h + gain * (u @ B.transpose(-1, -2))
         a_bar, b_bar = self.coefficients_dense(A, B, dt)
         return (a_bar @ h[..., None])[..., 0] + (b_bar @ u[..., None])[..., 0]
 
