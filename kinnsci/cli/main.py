@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kinnsci.cli import info, quickstart
+from kinnsci.cli import generate, info, quickstart
 
-SUBCOMMANDS = (info, quickstart)
+SUBCOMMANDS = (generate, info, quickstart)
 
 
 def build_parser() -> argparse.ArgumentParser:

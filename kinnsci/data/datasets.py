@@ -1,0 +1,280 @@
+"""PyTorch datasets over xarray fields: operator pairs and autoregressive windows.
+
+Both read lazily: each item (or batch, through ``__getitems__``) pulls only its own
+slices from the file, so datasets larger than memory work.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import netCDF4
+import numpy as np
+import torch
+import xarray as xr
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from kinnsci.data.errors import DataError
+from kinnsci.data.open import require_variables
+
+
+def split_samples(
+    n_samples: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Shuffle sample indices with ``seed`` and cut them into train/val/test.
+
+    Splitting by sample (never by time step) keeps windows of one trajectory out of two
+    splits. Returns sorted index arrays keyed ``"train"``, ``"val"``, ``"test"``.
+    """
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
+        raise ValueError(f"fractions must be three non-negative numbers summing to 1, got "
+                         f"{tuple(fractions)}")
+    order = np.random.default_rng(seed).permutation(n_samples)
+    n_train = int(round(fractions[0] * n_samples))
+    n_val = int(round(fractions[1] * n_samples))
+    parts = (order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:])
+    return {k: np.sort(p) for k, p in zip(("train", "val", "test"), parts, strict=True)}
+
+
+class _Fields:
+    """Checks and reads named variables with dims (sample, [time], *spatial)."""
+
+    def __init__(self, ds: xr.Dataset, names: Sequence[str], argument: str,
+                 sample_dim: str | None, time_dim: str | None,
+                 spatial_dims: tuple[str, str], dtype: torch.dtype):
+        if isinstance(names, str) or not names:
+            raise ValueError(f"{argument} must be a non-empty list of variable names, "
+                             f"got {names!r}")
+        require_variables(ds, names, argument)
+        self.source = ds.encoding.get("source", "the dataset")
+        self.names = list(names)
+        self.dtype = dtype
+        expected = tuple(d for d in (sample_dim, time_dim, *spatial_dims) if d is not None)
+        self.variables = []
+        for name in self.names:
+            var = ds[name].variable
+            if var.dims != expected:
+                hint = (f"ds = ds.transpose({', '.join(map(repr, expected))})"
+                        if set(var.dims) == set(expected) else
+                        "select or rename dims first (ds.isel / ds.rename), or pass "
+                        "sample_dim/time_dim/spatial_dims naming this file's dims")
+                raise DataError(
+                    f"{argument}: variable {name!r} in {self.source} has dims {var.dims}; "
+                    f"expected {expected}. Fix: {hint}"
+                )
+            self.variables.append(var if sample_dim is not None else var.expand_dims("_s"))
+        shapes = {v.shape[1:] for v in self.variables}
+        if len(shapes) != 1:
+            raise DataError(f"{argument}: variables {self.names} have different shapes "
+                            f"{sorted(shapes)} in {self.source}")
+        self.shape = self.variables[0].shape  # (sample, [time], *spatial)
+        self._direct = all(_unchanged_from_file(ds, n) for n in self.names) and sample_dim
+        self._handle: tuple[int, netCDF4.Dataset] | None = None
+
+    def _file(self) -> netCDF4.Dataset:
+        # One handle per process: DataLoader workers must not share a forked HDF5 handle.
+        pid = os.getpid()
+        if self._handle is None or self._handle[0] != pid:
+            self._handle = (pid, netCDF4.Dataset(self.source))
+        return self._handle[1]
+
+    def __getstate__(self):
+        return {**self.__dict__, "_handle": None}
+
+    def _read_arrays(self, key: tuple) -> list[np.ndarray]:
+        if self._direct:
+            # Straight from netCDF4: xarray/dask add per-read overhead that dominates small
+            # random reads. Fill values become NaN so the finiteness check reports them.
+            nc = self._file()
+            arrays = []
+            for n in self.names:
+                a = nc[n][key]
+                if np.ma.isMaskedArray(a):
+                    a = a.filled(np.nan) if np.ma.getmask(a).any() else a.data
+                arrays.append(a)
+            return arrays
+        return [np.asarray(v[key].values) for v in self.variables]
+
+    def read(self, sample: np.ndarray | int, time: slice | None = None) -> Tensor:
+        """Stack variables on a new axis after the sample/time indices.
+
+        Returns (..., n_variables, H, W) for the selected sample(s) and time window.
+        """
+        key = (sample,) if time is None else (sample, time)
+        arrays = self._read_arrays(key)
+        out = np.empty(arrays[0].shape[:-2] + (len(arrays),) + arrays[0].shape[-2:],
+                       dtype=torch.empty((), dtype=self.dtype).numpy().dtype)
+        for j, a in enumerate(arrays):
+            out[..., j, :, :] = a
+        if not np.isfinite(out).all():
+            raise DataError(self._where_not_finite(out, sample, time))
+        return torch.from_numpy(out)
+
+    def _where_not_finite(self, out: np.ndarray, sample, time: slice | None) -> str:
+        """Locate the first NaN/inf of a block in the file's own coordinates."""
+        pos = [int(p) for p in np.argwhere(~np.isfinite(out))[0]]
+        name = self.names[pos[-3]]
+        where = []
+        if np.ndim(sample):
+            where.append(f"sample {int(np.asarray(sample)[pos.pop(0)])}")
+        else:
+            where.append(f"sample {sample}")
+        if time is not None:
+            where.append(f"time index {(time.start or 0) + pos[0]}")
+        where.append(f"(row, column) = ({pos[-2]}, {pos[-1]})")
+        return (
+            f"variable {name!r} in {self.source} has NaN/inf at {', '.join(where)}; clean "
+            "the file or drop the sample (e.g. ds = ds.where(np.isfinite(ds), drop=True))"
+        )
+
+
+class OperatorDataset(Dataset):
+    """(input, target) pairs of a steady operator-learning problem, e.g. Darcy a -> u.
+
+    Args:
+        ds: dataset whose ``inputs``/``targets`` variables have dims
+            (sample_dim, *spatial_dims).
+        inputs, targets: variable names; each becomes one channel.
+        samples: indices along ``sample_dim`` in this split (all when None).
+        sample_dim: name of the sample dim, or None when the file holds one field.
+        spatial_dims: (rows, columns) dim names, default ("y", "x").
+
+    Items: ``x`` (len(inputs), H, W) and ``y`` (len(targets), H, W).
+    """
+
+    def __init__(self, ds: xr.Dataset, inputs: Sequence[str], targets: Sequence[str],
+                 samples: Sequence[int] | None = None, *, sample_dim: str | None = "sample",
+                 spatial_dims: tuple[str, str] = ("y", "x"),
+                 dtype: torch.dtype = torch.float32):
+        self.inputs = _Fields(ds, inputs, "inputs", sample_dim, None, spatial_dims, dtype)
+        self.targets = _Fields(ds, targets, "targets", sample_dim, None, spatial_dims, dtype)
+        n = self.inputs.shape[0]
+        self.samples = _check_samples(samples, n)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        s = int(self.samples[i])
+        return self.inputs.read(s), self.targets.read(s)
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[Tensor, Tensor]]:
+        # One read per variable for the whole batch (sorted, as netCDF/HDF5 want it).
+        wanted = self.samples[np.asarray(indices)]
+        order = np.argsort(wanted, kind="stable")
+        sorted_idx = wanted[order]
+        x, y = self.inputs.read(sorted_idx), self.targets.read(sorted_idx)
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return [(x[j], y[j]) for j in inverse]
+
+    @property
+    def spatial_shape(self) -> tuple[int, int]:
+        return tuple(self.inputs.shape[-2:])
+
+
+class RolloutDataset(Dataset):
+    """Windows of ``history`` past states -> the next ``horizon`` states, across samples.
+
+    Args:
+        ds: dataset whose ``variables`` have dims (sample_dim, time_dim, *spatial_dims).
+        variables: names of the state variables (V of them).
+        history: number of past states k fed to the model.
+        horizon: number of future states h to predict (h > 1 for unrolled training).
+        samples: trajectories in this split (all when None).
+        stride: step between window starts.
+
+    Items: ``x`` (k·V, H, W), time-major (all variables of the oldest state first), and
+    ``y`` (h, V, H, W).
+    """
+
+    def __init__(self, ds: xr.Dataset, variables: Sequence[str], history: int = 1,
+                 horizon: int = 1, samples: Sequence[int] | None = None, *, stride: int = 1,
+                 sample_dim: str | None = "sample", time_dim: str = "time",
+                 spatial_dims: tuple[str, str] = ("y", "x"),
+                 dtype: torch.dtype = torch.float32):
+        for name, value in (("history", history), ("horizon", horizon), ("stride", stride)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.fields = _Fields(ds, variables, "variables", sample_dim, time_dim, spatial_dims,
+                              dtype)
+        self.history, self.horizon, self.stride = history, horizon, stride
+        n_samples, n_time = self.fields.shape[:2]
+        if time_dim in ds.coords:
+            t = np.asarray(ds[time_dim].values)
+            steps = np.diff(t)
+            if np.any(steps <= steps.dtype.type(0)):
+                k = int(np.argmax(steps <= steps.dtype.type(0)))
+                raise DataError(
+                    f"time coordinate {time_dim!r} in {self.fields.source} is not strictly "
+                    f"increasing (t[{k}] = {t[k]}, t[{k + 1}] = {t[k + 1]}); sort it with "
+                    f"ds = ds.sortby({time_dim!r}) and drop duplicate times"
+                )
+        if n_time < history + horizon:
+            raise DataError(
+                f"{self.fields.source} has {n_time} time steps, fewer than history + horizon "
+                f"= {history} + {horizon}; lower history/horizon or use longer trajectories"
+            )
+        self.samples = _check_samples(samples, n_samples)
+        self.windows_per_sample = (n_time - history - horizon) // stride + 1
+        self.n_variables = len(self.fields.names)
+
+    def __len__(self) -> int:
+        return len(self.samples) * self.windows_per_sample
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"window {i} out of range for {len(self)} windows")
+        i %= len(self)
+        sample = int(self.samples[i // self.windows_per_sample])
+        t0 = (i % self.windows_per_sample) * self.stride
+        block = self.fields.read(sample, slice(t0, t0 + self.history + self.horizon))
+        x = block[: self.history].flatten(0, 1)
+        return x, block[self.history:]
+
+    def trajectory(self, i: int) -> Tensor:
+        """The whole trajectory of the i-th sample of this split, (T, V, H, W)."""
+        return self.fields.read(int(self.samples[i]), slice(None))
+
+    @property
+    def n_trajectories(self) -> int:
+        return len(self.samples)
+
+    @property
+    def spatial_shape(self) -> tuple[int, int]:
+        return tuple(self.fields.shape[-2:])
+
+
+def _unchanged_from_file(ds: xr.Dataset, name: str) -> bool:
+    """True when ``ds[name]`` is still exactly the lazily opened variable of a netCDF file
+    (not loaded, sliced, transposed or computed on), so netCDF4 can read it directly."""
+    var = ds[name].variable
+    source = var.encoding.get("source")
+    if source is None or not os.path.isfile(source):
+        return False
+    if var.chunks is None and getattr(var, "_in_memory", True):
+        return False  # already in memory: indexing the array itself is fastest
+    same_shape = var.encoding.get("original_shape") == var.shape
+    return same_shape and _file_dims(source, name) == var.dims
+
+
+def _file_dims(source: str, name: str) -> tuple[str, ...] | None:
+    try:
+        with netCDF4.Dataset(source) as nc:
+            return tuple(nc[name].dimensions) if name in nc.variables else None
+    except OSError:
+        return None
+
+
+def _check_samples(samples: Sequence[int] | None, n: int) -> np.ndarray:
+    if samples is None:
+        return np.arange(n)
+    samples = np.asarray(samples, dtype=np.int64)
+    if samples.ndim != 1 or samples.size == 0:
+        raise ValueError(f"samples must be a non-empty 1-D list of indices, got {samples!r}")
+    if samples.min() < 0 or samples.max() >= n:
+        raise ValueError(f"samples must lie in [0, {n}), got min {samples.min()} and max "
+                         f"{samples.max()}")
+    return samples

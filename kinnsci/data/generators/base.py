@@ -1,0 +1,92 @@
+"""The generator contract and registry.
+
+A generator is a small class with a ``name``, a one-line ``title`` and a ``simulate``
+method returning a CF dataset built with :func:`kinnsci.data.cf.cf_dataset`. Adding a PDE
+is one file in this folder plus one line in ``GENERATORS`` (``__init__.py``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import xarray as xr
+
+from kinnsci.data.cf import parameter_attrs, write_netcdf
+
+
+class Generator:
+    """Base class: a seeded PDE simulator that returns one ``xarray.Dataset``.
+
+    Subclasses implement ``simulate(n_samples, resolution, rng, progress, **params)``
+    and list their physical parameters (with defaults) as keyword arguments there.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    steady: ClassVar[bool] = True
+
+    def simulate(
+        self, n_samples: int, resolution: int, rng: np.random.Generator, progress: bool,
+        **params: Any,
+    ) -> xr.Dataset:
+        raise NotImplementedError
+
+    @classmethod
+    def parameters(cls) -> dict[str, Any]:
+        """Physical parameters and their defaults (everything after ``progress``)."""
+        sig = inspect.signature(cls.simulate)
+        return {
+            k: p.default for k, p in sig.parameters.items()
+            if p.kind is p.KEYWORD_ONLY
+        }
+
+    def __call__(
+        self, n_samples: int, resolution: int, seed: int = 0, progress: bool = True,
+        **params: Any,
+    ) -> xr.Dataset:
+        if not isinstance(n_samples, int) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        if not isinstance(resolution, int) or resolution < 8:
+            raise ValueError(
+                f"resolution must be an integer >= 8 (grid points per side), got {resolution!r}"
+            )
+        known = self.parameters()
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {unknown} for generator {self.name!r}; "
+                f"valid: {sorted(known)}"
+            )
+        rng = np.random.default_rng(seed)
+        ds = self.simulate(n_samples, resolution, rng, progress, **params)
+        # Every argument of the run is recorded, so a file says how to regenerate it.
+        run = {"n_samples": n_samples, "resolution": resolution, "seed": seed,
+               **known, **params}
+        ds.attrs.update(parameter_attrs(run))
+        return ds
+
+
+def generate(
+    name: str, out: str | os.PathLike, *, n_samples: int, resolution: int, seed: int = 0,
+    overwrite: bool = False, progress: bool = True, **params: Any,
+) -> Path:
+    """Run generator ``name`` and write its netCDF file atomically to ``out``.
+
+    Refuses to replace an existing ``out`` unless ``overwrite=True`` (checked before the
+    simulation starts, so nothing is computed in vain).
+    """
+    from kinnsci.data.generators import get_generator
+
+    gen = get_generator(name)
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(
+            f"out: {out} already exists; pass overwrite=True (CLI: --overwrite) to replace "
+            "it, or choose another path"
+        )
+    ds = gen(n_samples, resolution, seed=seed, progress=progress, **params)
+    return write_netcdf(ds, out, overwrite=overwrite)

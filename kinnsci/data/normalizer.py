@@ -1,0 +1,90 @@
+"""Per-variable normalisers, fitted on the training split and saved with a model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import Tensor, nn
+
+from kinnsci.data.open import require_variables
+
+KINDS = ("gaussian", "minmax")
+
+
+class Normalizer(nn.Module):
+    """``(x - shift) / scale`` per variable, on the channel axis (-3) of fields.
+
+    A field tensor (..., C, H, W) whose C is a multiple of the number of variables V is
+    read as C/V groups of V (the time-major layout of ``RolloutDataset``), so one
+    normaliser serves a history stack and a single state alike. ``shift``/``scale`` are
+    buffers: they travel in ``state_dict`` and checkpoints as plain tensors.
+    """
+
+    def __init__(self, shift: Tensor, scale: Tensor, kind: str = "gaussian"):
+        super().__init__()
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if torch.any(scale <= 0):
+            raise ValueError("scale must be > 0 for every variable (a constant variable has "
+                             "zero spread; drop it or normalise it yourself)")
+        self.kind = kind
+        self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float64).clone())
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float64).clone())
+
+    @classmethod
+    def identity(cls, n_variables: int) -> Normalizer:
+        return cls(torch.zeros(n_variables, dtype=torch.float64),
+                   torch.ones(n_variables, dtype=torch.float64))
+
+    @classmethod
+    def fit(cls, ds: xr.Dataset, variables: Sequence[str], samples: Sequence[int] | None = None,
+            *, kind: str = "gaussian", sample_dim: str = "sample") -> Normalizer:
+        """Statistics of each variable over the given samples (the training split only).
+
+        Reductions go through xarray/dask, so a file larger than memory is streamed.
+        """
+        require_variables(ds, variables)
+        shift, scale = [], []
+        for name in variables:
+            field = ds[name]
+            if samples is not None and sample_dim in field.dims:
+                field = field.isel({sample_dim: np.asarray(samples)})
+            field = field.astype(np.float64)
+            if kind == "gaussian":
+                shift.append(float(field.mean().values))
+                scale.append(float(field.std().values))
+            elif kind == "minmax":
+                lo, hi = float(field.min().values), float(field.max().values)
+                shift.append(lo)
+                scale.append(hi - lo)
+            else:
+                raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        scale = [s if s > 0 else 1.0 for s in scale]  # a constant field is only shifted
+        return cls(torch.tensor(shift, dtype=torch.float64),
+                   torch.tensor(scale, dtype=torch.float64), kind)
+
+    @property
+    def n_variables(self) -> int:
+        return self.shift.numel()
+
+    def _broadcast(self, x: Tensor, stat: Tensor) -> Tensor:
+        c = x.shape[-3]
+        v = self.n_variables
+        if c % v:
+            raise ValueError(f"normalizer has {v} variables but the field has {c} channels "
+                             "(expected a multiple)")
+        return stat.to(x.dtype).repeat(c // v)[:, None, None]
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Physical units -> normalised. x: (..., C, H, W)."""
+        return (x - self._broadcast(x, self.shift)) / self._broadcast(x, self.scale)
+
+    def decode(self, x: Tensor) -> Tensor:
+        """Normalised -> physical units. x: (..., C, H, W)."""
+        return x * self._broadcast(x, self.scale) + self._broadcast(x, self.shift)
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}, n_variables={self.n_variables}"

@@ -1,0 +1,166 @@
+"""Open any netCDF3/netCDF4/HDF5 simulation file lazily through xarray.
+
+Files written by kinnsci, by other simulation codes, and PDEBench's HDF5 layouts all come
+back as an ``xarray.Dataset`` backed by dask arrays: nothing is read until a value is
+needed, so files larger than memory are fine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from kinnsci.data.errors import DataError
+
+_NETCDF3_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def file_format(path: Path) -> str:
+    """``"netcdf3"`` or ``"hdf5"`` (netCDF-4 is HDF5) from the file's first bytes."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head[:4] in _NETCDF3_MAGIC:
+        return "netcdf3"
+    if head == _HDF5_MAGIC:
+        return "hdf5"
+    raise DataError(
+        f"{path} is not a netCDF or HDF5 file (its first bytes are {head!r}); kinnsci reads "
+        "netCDF3, netCDF4 and HDF5. Convert other formats with xarray first "
+        "(e.g. xr.open_zarr(...).to_netcdf(...))"
+    )
+
+
+def open_dataset(
+    path: str | os.PathLike,
+    variables: Sequence[str] | None = None,
+    chunks: str | int | dict | None = "auto",
+) -> xr.Dataset:
+    """Open a simulation file lazily.
+
+    Args:
+        path: a netCDF3, netCDF4 or HDF5 file. PDEBench HDF5 layouts are recognised:
+            a Darcy file (``tensor`` (N, 1, X, Y) and ``nu`` (N, X, Y)) becomes variables
+            ``u`` and ``nu`` with dims (sample, y, x); a file of per-seed groups
+            (``0000/data`` (T, X, Y, C), ``0000/grid/{x,y,t}``) becomes variables
+            ``data`` (one channel) or ``data_0 … data_{C-1}`` with dims
+            (sample, time, y, x). PDEBench indexes space as (x, y); kinnsci transposes to
+            (y, x) lazily.
+        variables: names to keep (all when None); a missing name is an error that lists
+            the available ones.
+        chunks: dask chunking passed to xarray (``"auto"``, a dict, or None for lazily
+            indexed arrays without dask).
+
+    Returns:
+        ``xarray.Dataset``; its ``encoding["source"]`` is the path.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data file {path} does not exist (check the path; "
+                                "`kinnsci generate --help` makes one)")
+    if path.is_dir():
+        raise DataError(f"{path} is a directory; pass the path of one netCDF/HDF5 file")
+    fmt = file_format(path)
+    if fmt == "netcdf3":
+        ds = _xr_open(path, chunks, engine="scipy")
+    else:
+        ds = _open_hdf5(path, chunks)
+    ds.encoding["source"] = str(path)
+    if variables is not None:
+        require_variables(ds, variables)
+        ds = ds[list(variables)]
+        ds.encoding["source"] = str(path)
+    return ds
+
+
+def require_variables(ds: xr.Dataset, names: Sequence[str], argument: str = "variables"):
+    """Raise ``DataError`` naming the file and the available variables if one is missing."""
+    missing = [n for n in names if n not in ds.variables]
+    if missing:
+        source = ds.encoding.get("source", "the dataset")
+        available = ", ".join(str(v) for v in ds.data_vars) or "(none)"
+        raise DataError(
+            f"{argument}: variable(s) {missing} not found in {source}; "
+            f"available variables: {available}"
+        )
+
+
+def _open_hdf5(path: Path, chunks) -> xr.Dataset:
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        keys = set(fh.keys())
+        layout = ("pdebench_darcy" if {"tensor", "nu"} <= keys else
+                  "pdebench_groups" if keys and all(isinstance(fh[k], h5py.Group)
+                                                   and "data" in fh[k] for k in keys)
+                  else "netcdf")
+    if layout == "pdebench_darcy":
+        return _pdebench_darcy(path)
+    if layout == "pdebench_groups":
+        return _pdebench_groups(path)
+    try:
+        return _xr_open(path, chunks, engine="netcdf4")
+    except (OSError, ValueError):
+        # Plain HDF5 written by h5py has no dimension scales; h5netcdf names them.
+        return _xr_open(path, chunks, engine="h5netcdf", phony_dims="sort")
+
+
+def _xr_open(path: Path, chunks, **kwargs) -> xr.Dataset:
+    try:
+        return xr.open_dataset(path, chunks=chunks, decode_times=False, **kwargs)
+    except NotImplementedError:
+        # dask cannot auto-chunk text (object) variables; chunk the numeric ones only.
+        ds = xr.open_dataset(path, chunks=None, decode_times=False, **kwargs)
+        numeric = [n for n, v in ds.data_vars.items() if v.dtype.kind in "biufc"]
+        return ds.assign({n: ds[n].chunk(chunks) for n in numeric})
+
+
+def _lazy(dataset) -> da.Array:
+    return da.from_array(dataset, chunks=(1,) + tuple(dataset.shape[1:]))
+
+
+def _pdebench_darcy(path: Path) -> xr.Dataset:
+    import h5py
+
+    fh = h5py.File(path, "r")  # stays open: the dask graph reads from it on demand
+    u = _lazy(fh["tensor"])[:, 0].transpose(0, 2, 1)
+    nu = _lazy(fh["nu"]).transpose(0, 2, 1)
+    coords = {}
+    if "x-coordinate" in fh:
+        coords["x"] = ("x", fh["x-coordinate"][()])
+    if "y-coordinate" in fh:
+        coords["y"] = ("y", fh["y-coordinate"][()])
+    return xr.Dataset({"u": (("sample", "y", "x"), u), "nu": (("sample", "y", "x"), nu)},
+                      coords=coords, attrs={"layout": "PDEBench Darcy (tensor, nu)"})
+
+
+def _pdebench_groups(path: Path) -> xr.Dataset:
+    import h5py
+
+    fh = h5py.File(path, "r")
+    seeds = sorted(fh.keys())
+    first = fh[seeds[0]]
+    data = da.stack([_lazy(fh[s]["data"]) for s in seeds])  # (sample, T, X, Y, C)
+    data = data.transpose(0, 1, 3, 2, 4)  # -> (sample, T, Y, X, C)
+    dims = ("sample", "time", "y", "x")
+    n_channels = data.shape[-1]
+    if n_channels == 1:
+        variables = {"data": (dims, data[..., 0])}
+    else:
+        variables = {f"data_{c}": (dims, data[..., c]) for c in range(n_channels)}
+    coords = {}
+    if "grid" in first:
+        for name in ("x", "y", "t"):
+            if name in first["grid"]:
+                coords["time" if name == "t" else name] = (
+                    "time" if name == "t" else name, np.asarray(first["grid"][name][()]))
+    if "time" in coords and len(coords["time"][1]) != data.shape[1]:
+        del coords["time"]
+    return xr.Dataset(variables, coords=coords,
+                      attrs={"layout": "PDEBench per-seed groups (data, grid/x,y,t)",
+                             "seeds": ",".join(seeds)})

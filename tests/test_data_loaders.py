@@ -1,0 +1,214 @@
+"""Loaders on foreign files, PDEBench layouts, datasets, normalisers and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import netCDF4
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+from torch.utils.data import DataLoader
+
+from kinnsci.data import (
+    DataError,
+    Normalizer,
+    OperatorDataset,
+    RolloutDataset,
+    generate,
+    open_dataset,
+    split_samples,
+)
+
+FOREIGN = Path(__file__).parent / "data" / "foreign"
+
+
+@pytest.fixture(scope="module")
+def darcy_file(tmp_path_factory):
+    return generate("darcy", tmp_path_factory.mktemp("d") / "darcy.nc", n_samples=10,
+                    resolution=16, seed=3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def ns_file(tmp_path_factory):
+    return generate("navier_stokes", tmp_path_factory.mktemp("n") / "ns.nc", n_samples=3,
+                    resolution=16, seed=3, n_times=7, dt_save=0.05, dt=1e-2, progress=False)
+
+
+def test_reads_scipy_netcdf3_file_into_operator_pairs():
+    ds = open_dataset(FOREIGN / "scipy_example_1.nc").isel(time=0)
+    data = OperatorDataset(ds, ["temp"], ["temp"], sample_dim="level",
+                           spatial_dims=("lat", "lon"))
+    assert len(data) == 4 and data.spatial_shape == (5, 10)
+    x, y = data[2]
+    expected = xr.open_dataset(FOREIGN / "scipy_example_1.nc")["temp"].values[0, 2]
+    np.testing.assert_array_equal(x[0].numpy(), expected)
+    assert torch.equal(x, y)
+
+
+def test_reads_xarray_hdf5_file_and_selects_variables():
+    ds = open_dataset(FOREIGN / "xarray_bears.nc", variables=["cross", "aloan"])
+    assert set(ds.data_vars) == {"cross", "aloan"}
+    data = OperatorDataset(ds, ["cross"], ["aloan"], sample_dim=None, spatial_dims=("i", "j"))
+    x, y = data[0]
+    np.testing.assert_allclose(x[0].numpy(), ds["cross"].values.astype(np.float32))
+    np.testing.assert_allclose(y[0].numpy(), ds["aloan"].values)
+
+
+def test_fill_values_in_a_foreign_file_are_reported_as_missing_data():
+    ds = open_dataset(FOREIGN / "scipy_example_3_maskedvals.nc")
+    data = OperatorDataset(ds, ["var7_2d"], ["var7_2d"], sample_dim=None,
+                           spatial_dims=("dim1", "dim2"))
+    with pytest.raises(DataError, match=r"var7_2d.*NaN/inf at sample 0, \(row, column\) = "
+                                        r"\(0, 0\)"):
+        data[0]
+
+
+def test_pdebench_darcy_layout(tmp_path):
+    rng = np.random.default_rng(0)
+    tensor, nu = rng.random((3, 1, 8, 6)), rng.random((3, 8, 6))
+    with h5py.File(tmp_path / "2D_DarcyFlow_beta1.0_Train.hdf5", "w") as fh:
+        fh["tensor"], fh["nu"] = tensor, nu
+        fh["x-coordinate"], fh["y-coordinate"] = np.linspace(0, 1, 8), np.linspace(0, 1, 6)
+    ds = open_dataset(tmp_path / "2D_DarcyFlow_beta1.0_Train.hdf5")
+    x, y = OperatorDataset(ds, ["nu"], ["u"])[1]
+    np.testing.assert_allclose(x[0].numpy(), nu[1].T, rtol=1e-6)  # PDEBench (x, y) -> (y, x)
+    np.testing.assert_allclose(y[0].numpy(), tensor[1, 0].T, rtol=1e-6)
+
+
+def test_pdebench_per_seed_group_layout(tmp_path):
+    rng = np.random.default_rng(1)
+    data = rng.random((2, 5, 8, 6, 1)).astype(np.float32)
+    with h5py.File(tmp_path / "2D_rdb_NA_NA.h5", "w") as fh:
+        for s in range(2):
+            g = fh.create_group(f"{s:04d}")
+            g["data"] = data[s]
+            g["grid/x"], g["grid/y"] = np.arange(8.0), np.arange(6.0)
+            g["grid/t"] = np.linspace(0, 1, 5)
+    ds = open_dataset(tmp_path / "2D_rdb_NA_NA.h5")
+    windows = RolloutDataset(ds, ["data"], history=2, horizon=1)
+    assert len(windows) == 2 * 3
+    x, y = windows[4]  # sample 1, window start 1
+    np.testing.assert_array_equal(x.numpy(), data[1, 1:3, :, :, 0].transpose(0, 2, 1))
+    np.testing.assert_array_equal(y[0, 0].numpy(), data[1, 3, :, :, 0].T)
+
+
+def test_rollout_windows_match_the_file(ns_file):
+    ds = open_dataset(ns_file)
+    w = xr.open_dataset(ns_file)["w"].values
+    data = RolloutDataset(ds, ["w"], history=3, horizon=2, samples=[0, 2])
+    assert len(data) == 2 * 3
+    x, y = data[4]  # sample 2, start 1
+    np.testing.assert_allclose(x.numpy(), w[2, 1:4], rtol=1e-6)
+    np.testing.assert_allclose(y[:, 0].numpy(), w[2, 4:6], rtol=1e-6)
+    np.testing.assert_allclose(data.trajectory(1)[:, 0].numpy(), w[2], rtol=1e-6)
+
+
+def test_batched_reads_match_single_reads_and_work_in_worker_processes(darcy_file):
+    data = OperatorDataset(open_dataset(darcy_file), ["a"], ["u"], samples=[7, 1, 4, 8])
+    batch = data.__getitems__([2, 0, 3])
+    for (x, y), i in zip(batch, [2, 0, 3], strict=True):
+        assert torch.equal(x, data[i][0]) and torch.equal(y, data[i][1])
+    loader = DataLoader(data, batch_size=2, num_workers=2)
+    xs = torch.cat([x for x, _ in loader])
+    assert torch.equal(xs, torch.stack([data[i][0] for i in range(4)]))
+
+
+def test_datasets_read_lazily(darcy_file):
+    ds = open_dataset(darcy_file)
+    data = OperatorDataset(ds, ["a"], ["u"])
+    for i in range(len(data)):
+        data[i]
+    assert ds["u"].chunks is not None  # still a dask array: nothing was loaded into ds
+
+
+def test_transformed_variables_are_read_through_xarray(darcy_file):
+    ds = open_dataset(darcy_file)
+    ds["u"] = ds["u"] * 2  # a derived variable must not be read from the file
+    x, y = OperatorDataset(ds, ["a"], ["u"])[0]
+    np.testing.assert_allclose(y.numpy(), 2 * xr.open_dataset(darcy_file)["u"].values[:1],
+                               rtol=1e-6)
+
+
+def test_normalizer_is_fitted_on_the_training_split_only(ns_file):
+    ds = open_dataset(ns_file)
+    split = split_samples(3, (2 / 3, 1 / 3, 0.0), seed=0)
+    norm = Normalizer.fit(ds, ["w"], split["train"])
+    w = xr.open_dataset(ns_file)["w"].values[split["train"]]
+    assert norm.shift.item() == pytest.approx(w.mean(), abs=1e-12)
+    assert norm.scale.item() == pytest.approx(w.std(), rel=1e-12)
+    assert norm.scale.item() != pytest.approx(Normalizer.fit(ds, ["w"]).scale.item(), rel=1e-6)
+    x = torch.randn(4, 6, 16, 16, dtype=torch.float64)  # a history of 6 states, 1 variable
+    torch.testing.assert_close(norm.decode(norm.encode(x)), x)
+    restored = Normalizer.identity(1)
+    restored.load_state_dict(norm.state_dict())
+    torch.testing.assert_close(restored.encode(x), norm.encode(x))
+
+
+def test_minmax_normalizer_maps_training_data_to_the_unit_interval(darcy_file):
+    ds = open_dataset(darcy_file)
+    norm = Normalizer.fit(ds, ["a", "u"], kind="minmax")
+    x = torch.from_numpy(np.stack([ds["a"].values, ds["u"].values], axis=1))
+    z = norm.encode(x)
+    assert z.min().item() == pytest.approx(0.0) and z.max().item() == pytest.approx(1.0)
+
+
+def test_split_is_seeded_disjoint_and_complete():
+    a, b = split_samples(50, seed=1), split_samples(50, seed=1)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["train"], split_samples(50, seed=2)["train"])
+    together = np.concatenate(list(a.values()))
+    assert sorted(together) == list(range(50)) and [len(v) for v in a.values()] == [40, 5, 5]
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+def test_missing_file_and_non_netcdf_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothere.nc does not exist"):
+        open_dataset(tmp_path / "nothere.nc")
+    (tmp_path / "notes.nc").write_text("hello")
+    with pytest.raises(DataError, match="notes.nc is not a netCDF or HDF5 file"):
+        open_dataset(tmp_path / "notes.nc")
+
+
+def test_missing_variable_lists_the_available_ones(darcy_file):
+    with pytest.raises(DataError, match=r"\['pressure'\] not found in .*darcy.nc.*available "
+                                        r"variables: a, u"):
+        open_dataset(darcy_file, variables=["pressure"])
+    with pytest.raises(DataError, match="targets"):
+        OperatorDataset(open_dataset(darcy_file), ["a"], ["p"])
+
+
+def test_wrong_dims_order_suggests_transpose(darcy_file):
+    ds = open_dataset(darcy_file).transpose("sample", "x", "y")
+    with pytest.raises(DataError, match=r"dims \('sample', 'x', 'y'\).*transpose\('sample', "
+                                        r"'y', 'x'\)"):
+        OperatorDataset(ds, ["a"], ["u"])
+
+
+def test_nan_in_a_field_is_reported_with_its_position(tmp_path):
+    u = np.zeros((3, 4, 5, 6))
+    u[1, 2, 3, 4] = np.nan
+    path = tmp_path / "bad.nc"
+    with netCDF4.Dataset(path, "w") as nc:  # written by hand, as another code would
+        for d, n in zip(("sample", "time", "y", "x"), u.shape, strict=True):
+            nc.createDimension(d, n)
+        nc.createVariable("u", "f8", ("sample", "time", "y", "x"))[:] = u
+    data = RolloutDataset(open_dataset(path), ["u"], history=2, horizon=1)
+    data[0]
+    with pytest.raises(DataError, match=r"'u' in .*bad.nc has NaN/inf at sample 1, time "
+                                        r"index 2, \(row, column\) = \(3, 4\)"):
+        data[3]  # sample 1, window 1: times 1..3
+
+
+def test_non_monotonic_time_and_too_short_trajectories(ns_file):
+    ds = open_dataset(ns_file)
+    shuffled = ds.isel(time=[0, 2, 1, 3, 4, 5, 6])
+    with pytest.raises(DataError, match=r"not strictly increasing.*sortby\('time'\)"):
+        RolloutDataset(shuffled, ["w"], history=2, horizon=1)
+    with pytest.raises(DataError, match=r"7 time steps, fewer than history \+ horizon = 5 \+ 3"):
+        RolloutDataset(ds, ["w"], history=5, horizon=3)
+    with pytest.raises(ValueError, match="history must be a positive integer"):
+        RolloutDataset(ds, ["w"], history=0)
