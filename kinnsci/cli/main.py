@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kinnsci.cli import generate, info, quickstart
+from kinnsci.cli import evaluate, generate, info, quickstart, train
 
-SUBCOMMANDS = (generate, info, quickstart)
+SUBCOMMANDS = (generate, train, evaluate, quickstart, info)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kinnsci",
         description="Kirchhoff-inspired neural operators for PDE data.",
-        epilog="examples:\n  kinnsci info\n  kinnsci quickstart",
+        epilog="examples:\n  kinnsci quickstart\n  kinnsci generate darcy --n-samples 64 --resolution 32 --out darcy.nc\n"
+        "  kinnsci train --model fno --data darcy.nc --inputs a --targets u --out runs/fno\n"
+        "  kinnsci evaluate runs/fno/final.pt --data darcy.nc\n  kinnsci info",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

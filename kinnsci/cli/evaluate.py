@@ -1,0 +1,72 @@
+"""``kinnsci evaluate``: metrics (and plots) of a checkpoint on a data file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXAMPLES = """examples:
+  kinnsci evaluate runs/fno/final.pt --data darcy_test.nc
+  kinnsci evaluate runs/ns/final.pt --data ns.nc --rollout 40 --plots eval_plots --json m.json
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="evaluate a trained checkpoint on a data file",
+        description="Print a metrics table for CHECKPOINT on every sample of --data, and "
+        "optionally write JSON and PNG plots.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--data", type=Path, required=True, help="netCDF/HDF5 file")
+    p.add_argument("--rollout", type=int, help="also evaluate N-step rollouts")
+    p.add_argument("--plots", type=Path, help="folder for PNG plots")
+    p.add_argument("--json", type=Path, help="write the metrics here")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--overwrite", action="store_true", help="replace existing --json/--plots")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from kinnsci.cli.train import format_metrics
+    from kinnsci.data import DataError
+    from kinnsci.train import CheckpointError, evaluate_checkpoint
+
+    try:
+        for target in (args.json, args.plots):
+            if target is not None and target.exists() and not args.overwrite and (
+                    target.is_file() or any(target.iterdir())):
+                raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        report, model, dataset = evaluate_checkpoint(
+            args.checkpoint, args.data, rollout=args.rollout, batch_size=args.batch_size,
+            device=device)
+    except (ValueError, FileExistsError, FileNotFoundError, DataError, CheckpointError) as exc:
+        print(f"kinnsci evaluate: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_metrics(report["test"], title=f"{args.checkpoint} on {args.data}"))
+    if "rollout" in report:
+        errs = report["rollout"]
+        print(f"rollout rel. L2: step 1 {errs[0]:.4g}, step {len(errs)} {errs[-1]:.4g}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    if args.plots:
+        from kinnsci.train import plots
+
+        args.plots.mkdir(parents=True, exist_ok=True)
+        x, y = next(iter(torch.utils.data.DataLoader(dataset, batch_size=3)))
+        with torch.no_grad():
+            pred = model(x.to(device)).cpu()
+        plots.plot_predictions(pred, y[:, 0] if y.ndim == 5 else y,
+                               args.plots / "predictions.png")
+        if "rollout" in report:
+            import numpy as np
+
+            plots.plot_rollout_error(np.asarray(report["rollout"]),
+                                     args.plots / "rollout_error.png")
+        print(f"plots in {args.plots.resolve()}")
+    return 0

@@ -1,0 +1,91 @@
+"""Training checkpoints: one dict of tensors and plain values, written atomically."""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+FORMAT = "kinnsci-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be used; the message says why and what to do."""
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy and torch RNG states as weights_only-loadable values."""
+    np_state = np.random.get_state()
+    state = {
+        "python": [list(random.getstate()[1]), random.getstate()[2]],
+        "numpy": {"key": torch.from_numpy(np_state[1].astype(np.int64)), "pos": np_state[2],
+                  "has_gauss": np_state[3], "gauss": np_state[4]},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate((3, tuple(state["python"][0]), state["python"][1]))
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"],
+                         n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file in the same folder, then ``os.replace``: a crash at
+    any moment leaves either the old checkpoint or the new one, never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save({"format": FORMAT, "version": VERSION, **payload}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, expected_model: str | None = None) -> dict:
+    """Read a checkpoint with ``torch.load(weights_only=True)`` and check what it is."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc}); use an "
+            "earlier checkpoint or retrain") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a torch file but not a kinnsci training checkpoint "
+                              "(model files from model.save() load with kinnsci.models)")
+    if payload.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path} has checkpoint format version {payload['version']}, newer "
+                              f"than this kinnsci reads ({VERSION}); upgrade kinnsci")
+    name = payload["model"]["config"].get("name")
+    if expected_model is not None and name != expected_model:
+        raise CheckpointError(f"{path} holds a {name!r} model, not {expected_model!r}; resume "
+                              f"with --model {name} or start a new run")
+    return payload
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> None:
+    """Delete half-written ``.NAME.*.tmp`` files a killed run may have left."""
+    for tmp in Path(folder).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,78 @@
+"""PNG figures of a run: loss curves, prediction vs truth vs error, rollout error."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from torch import Tensor
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_loss_curves(history: Sequence[dict], path: str | os.PathLike) -> Path:
+    """Training loss (and validation relative L2 when present) against epoch."""
+    plt = _pyplot()
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.semilogy(epochs, [h["train_loss"] for h in history], label="train loss")
+    if history and "val_rel_l2" in history[0]:
+        ax.semilogy(epochs, [h["val_rel_l2"] for h in history], label="validation rel. L2")
+    ax.set_xlabel("epoch")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_predictions(pred: Tensor, true: Tensor, path: str | os.PathLike,
+                     n_samples: int = 3, title: str = "") -> Path:
+    """Rows of truth | prediction | |error| for the first channel of a few samples.
+
+    pred, true: (B, C, H, W).
+    """
+    plt = _pyplot()
+    n = min(n_samples, len(pred))
+    fig, axes = plt.subplots(n, 3, figsize=(9, 2.8 * n), squeeze=False)
+    for i in range(n):
+        t, p = true[i, 0].cpu().numpy(), pred[i, 0].cpu().numpy()
+        lo, hi = t.min(), t.max()
+        for ax, img, name, kw in ((axes[i, 0], t, "truth", {"vmin": lo, "vmax": hi}),
+                                  (axes[i, 1], p, "prediction", {"vmin": lo, "vmax": hi}),
+                                  (axes[i, 2], np.abs(p - t), "|error|", {"cmap": "magma"})):
+            im = ax.imshow(img, origin="lower", **kw)
+            ax.set_title(name)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            fig.colorbar(im, ax=ax, fraction=0.046)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_rollout_error(errors: np.ndarray, path: str | os.PathLike) -> Path:
+    """Relative L2 error against rollout step."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(np.arange(1, len(errors) + 1), errors, marker=".")
+    ax.set_xlabel("rollout step")
+    ax.set_ylabel("relative L2 error")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

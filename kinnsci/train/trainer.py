@@ -1,0 +1,235 @@
+"""The training loop: epochs, checkpoints, resume, unrolled rollouts, DDP, AMP."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm.auto import tqdm
+
+from kinnsci.train import distributed as dist_utils
+from kinnsci.train.checkpoint import (
+    load_checkpoint,
+    remove_stale_temporaries,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from kinnsci.train.evaluate import evaluate
+from kinnsci.train.metrics import LOSSES
+from kinnsci.train.rollout import rollout
+
+SCHEDULERS = ("cosine", "step", "none")
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN/inf; the last good state was saved first."""
+
+
+class Trainer:
+    """Train an operator on a map-style dataset of (x, y) pairs.
+
+    ``y`` shaped like ``x`` -> one-step (operator) training. ``y`` of shape
+    (horizon, V, H, W) from a ``RolloutDataset`` -> the model is unrolled ``horizon``
+    steps on its own predictions and the loss is averaged over the steps.
+
+    Args:
+        model: (B, C_in, H, W) -> (B, C_out, H, W); a ``NormalizedOperator`` to work in
+            physical units. Must carry ``.config`` (``build_model``) to be checkpointed.
+        train_data, val_data: datasets; ``val_data`` is evaluated after each epoch.
+        loss: ``"rel_l2" | "rel_l1" | "mse"`` or a callable ``(pred, true) -> scalar``.
+        optimizer: an optimizer over ``model``'s parameters; default AdamW(lr, weight_decay).
+        scheduler: ``"cosine"`` (to 0 over ``epochs``), ``"step"`` (halve every third of the
+            run), ``"none"``, or an LR scheduler stepped once per epoch.
+        batch_size: global batch; under DDP each of N ranks takes ``batch_size / N``.
+        grad_clip: max gradient norm (None: no clipping).
+        amp: ``"bf16" | "fp16" | None``; mixed precision on CUDA only.
+        compile: wrap the model in ``torch.compile``.
+        seed: seeds the shuffling (per epoch, as ``DistributedSampler`` does) so runs and
+            resumed runs are identical.
+        checkpoint_dir: where ``last.pt`` (every epoch) and ``final.pt`` go; None: none.
+        extra_state: plain values saved in every checkpoint (data description, ...).
+    """
+
+    def __init__(
+        self, model: nn.Module, train_data: Dataset, val_data: Dataset | None = None, *,
+        loss: str | Callable[[Tensor, Tensor], Tensor] = "rel_l2",
+        optimizer: torch.optim.Optimizer | None = None,
+        scheduler: str | torch.optim.lr_scheduler.LRScheduler = "cosine",
+        lr: float = 1e-3, weight_decay: float = 1e-4, epochs: int = 10, batch_size: int = 16,
+        grad_clip: float | None = 1.0, amp: str | None = None, compile: bool = False,
+        seed: int = 0, device: torch.device | str | None = None,
+        checkpoint_dir: str | os.PathLike | None = None, progress: bool = True,
+        num_workers: int = 0, extra_state: dict[str, Any] | None = None,
+    ):
+        if epochs < 1 or batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+        self.device = torch.device(device) if device else dist_utils.default_device()
+        if amp is not None and amp not in AMP_DTYPES:
+            raise ValueError(f"amp must be one of {sorted(AMP_DTYPES)} or None, got {amp!r}")
+        if amp is not None and self.device.type != "cuda":
+            raise ValueError(f"amp={amp!r} needs a CUDA device, training runs on {self.device}; "
+                             "drop --amp on CPUs")
+        self.model = model.to(self.device)
+        self.loss_fn = LOSSES[loss] if isinstance(loss, str) else loss
+        if isinstance(loss, str) and loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
+        self.train_data, self.val_data = train_data, val_data
+        self.epochs, self.seed, self.grad_clip = epochs, seed, grad_clip
+        self.amp, self.progress = amp, progress
+        self.extra_state = dict(extra_state or {})
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+
+        world = dist_utils.world_size()
+        if batch_size % world:
+            raise ValueError(f"batch_size {batch_size} must be divisible by the number of "
+                             f"processes ({world})")
+        # The same sampler in one process and under DDP: identical shuffles, so a run on
+        # N ranks sees exactly the global batches of a single-process run.
+        self.sampler = DistributedSampler(train_data, num_replicas=world,
+                                          rank=dist_utils.rank(), shuffle=True, seed=seed)
+        self.loader = DataLoader(train_data, batch_size=batch_size // world,
+                                 sampler=self.sampler, num_workers=num_workers,
+                                 pin_memory=self.device.type == "cuda")
+        self.batch_size = batch_size
+
+        x0, y0 = train_data[0]
+        self.unroll = y0.ndim == x0.ndim + 1
+        self.horizon = y0.shape[0] if self.unroll else 1
+        self.n_variables = y0.shape[1] if self.unroll else y0.shape[0]
+
+        self.module: nn.Module = self.model
+        if world > 1:
+            self.module = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if compile:
+            self.module = torch.compile(self.module)
+        self.optimizer = optimizer or torch.optim.AdamW(self.model.parameters(), lr=lr,
+                                                        weight_decay=weight_decay)
+        self.scheduler = self._make_scheduler(scheduler)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
+        self.epoch = 0  # completed epochs
+        self.history: list[dict[str, float]] = []
+
+    def _make_scheduler(self, scheduler):
+        if not isinstance(scheduler, str):
+            return scheduler
+        if scheduler == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=self.epochs)
+        if scheduler == "step":
+            return torch.optim.lr_scheduler.StepLR(self.optimizer,
+                                                   step_size=max(1, self.epochs // 3), gamma=0.5)
+        if scheduler == "none":
+            return None
+        raise ValueError(f"unknown scheduler {scheduler!r}; known: {', '.join(SCHEDULERS)}")
+
+    # --- one step ------------------------------------------------------------------------
+    def compute_loss(self, x: Tensor, y: Tensor) -> Tensor:
+        with torch.autocast(self.device.type, dtype=AMP_DTYPES.get(self.amp, torch.float32),
+                            enabled=self.amp is not None):
+            if self.unroll:
+                pred = rollout(self.module, x, self.horizon, self.n_variables)
+            else:
+                pred = self.module(x)
+        return self.loss_fn(pred.float() if self.amp else pred, y)
+
+    def train_step(self, x: Tensor, y: Tensor) -> Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.compute_loss(x, y)
+        if not torch.isfinite(loss):
+            return loss
+        self.scaler.scale(loss).backward()
+        if self.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach()
+
+    # --- epochs --------------------------------------------------------------------------
+    def fit(self, resume: str | os.PathLike | None = None) -> list[dict[str, float]]:
+        """Train until ``epochs`` are done; with ``resume``, continue from that checkpoint."""
+        if resume is not None:
+            self.load_state(resume)
+        main = dist_utils.is_main_process()
+        for epoch in range(self.epoch, self.epochs):
+            self.model.train()
+            self.sampler.set_epoch(epoch)
+            start, total, count = time.perf_counter(), 0.0, 0
+            bar = tqdm(self.loader, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
+                       disable=not (self.progress and main))
+            for batch_index, (x, y) in enumerate(bar):
+                x = x.to(self.device, non_blocking=True)
+                y = y.to(self.device, non_blocking=True)
+                loss = self.train_step(x, y)
+                if not torch.isfinite(loss):
+                    self._stop_on_nonfinite(epoch, batch_index)
+                total += float(loss) * len(x)
+                count += len(x)
+                bar.set_postfix(loss=f"{total / count:.4g}")
+            if self.scheduler is not None:
+                self.scheduler.step()
+            record = {"epoch": epoch + 1, "train_loss": total / count,
+                      "lr": self.optimizer.param_groups[0]["lr"],
+                      "seconds": time.perf_counter() - start}
+            if self.val_data is not None:
+                record.update({f"val_{k}": v for k, v in
+                               evaluate(self.model, self.val_data, self.batch_size,
+                                        self.device).items()})
+            self.history.append(record)
+            self.epoch = epoch + 1
+            if main and self.checkpoint_dir is not None:
+                save_checkpoint(self.state(), self.checkpoint_dir / "last.pt")
+        if main and self.checkpoint_dir is not None:
+            save_checkpoint(self.state(), self.checkpoint_dir / "final.pt")
+        return self.history
+
+    def _stop_on_nonfinite(self, epoch: int, batch_index: int) -> None:
+        where = f"epoch {epoch + 1}, batch {batch_index}"
+        saved = ""
+        if dist_utils.is_main_process() and self.checkpoint_dir is not None:
+            # The failing step was not applied: the weights are still the last good ones.
+            path = save_checkpoint(self.state(), self.checkpoint_dir / "last_good.pt")
+            saved = f"; the last good state is in {path}"
+        raise NonFiniteLossError(
+            f"loss became NaN/inf at {where}{saved}. Lower the learning rate, enable grad "
+            "clipping, or check that batch's data for NaN/inf")
+
+    # --- checkpoints ---------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "model": {"config": dict(self.model.config), "state": self.model.state_dict()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_state(),
+            "epoch": self.epoch,
+            "history": self.history,
+            "seed": self.seed,
+            "extra": self.extra_state,
+        }
+
+    def load_state(self, path: str | os.PathLike) -> None:
+        """Restore everything :meth:`state` saved, to continue exactly where it stopped."""
+        payload = load_checkpoint(path, expected_model=self.model.config.get("name"))
+        self.model.load_state_dict(payload["model"]["state"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        if self.scheduler is not None and payload["scheduler"] is not None:
+            self.scheduler.load_state_dict(payload["scheduler"])
+        self.scaler.load_state_dict(payload["scaler"])
+        set_rng_state(payload["rng"])
+        self.epoch, self.history = int(payload["epoch"]), list(payload["history"])
+        if self.checkpoint_dir is not None and self.checkpoint_dir.exists():
+            remove_stale_temporaries(self.checkpoint_dir)
+        if math.isnan(self.epoch) or self.epoch > self.epochs:
+            raise ValueError(f"checkpoint {path} is at epoch {self.epoch}, beyond epochs="
+                             f"{self.epochs}; raise --epochs to train further")

@@ -1,0 +1,34 @@
+"""Run by tests/test_train.py under ``torchrun --nproc-per-node 2`` (gloo, CPU).
+
+Trains a tiny FNO with the Trainer on deterministic data and saves this rank's weights.
+With WORLD_SIZE unset it is the single-process reference on the same global batches.
+"""
+
+import os
+import sys
+
+import torch
+
+from kinnsci.models import build_model
+from kinnsci.train import Trainer
+from kinnsci.train import distributed as dist_utils
+
+
+def main(out: str) -> None:
+    dist_utils.init_from_env()
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(16, 1, 8, 8, generator=g)
+    y = torch.roll(x, 1, dims=-1) * 0.5 + 0.1
+    data = torch.utils.data.TensorDataset(x, y)
+    model = build_model("fno", in_channels=1, out_channels=1, width=4, modes=2, projection=8)
+    trainer = Trainer(model, data, epochs=3, batch_size=4, lr=1e-2, seed=0, progress=False,
+                      device="cpu", scheduler="none")
+    trainer.fit()
+    torch.save(model.state_dict(), os.path.join(out, f"rank{dist_utils.rank()}.pt"))
+    if dist_utils.world_size() > 1:
+        torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

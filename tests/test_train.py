@@ -1,0 +1,267 @@
+"""Trainer, metrics, rollouts, checkpoints, resume, DDP and the train/evaluate CLI."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from kinnsci.cli.main import main as cli
+from kinnsci.data import OperatorDataset, RolloutDataset, generate, open_dataset
+from kinnsci.models import build_model, set_dtype
+from kinnsci.train import (
+    CheckpointError,
+    NonFiniteLossError,
+    RunConfig,
+    Trainer,
+    load_checkpoint,
+    max_error,
+    nrmse,
+    per_step_relative_l2,
+    relative_l1,
+    relative_l2,
+    rmse,
+    rollout,
+    save_checkpoint,
+)
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def darcy(tmp_path_factory):
+    return generate("darcy", tmp_path_factory.mktemp("d") / "darcy.nc", n_samples=12,
+                    resolution=16, seed=0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def ns(tmp_path_factory):
+    return generate("navier_stokes", tmp_path_factory.mktemp("n") / "ns.nc", n_samples=4,
+                    resolution=16, seed=0, n_times=8, dt_save=0.05, dt=1e-2, progress=False)
+
+
+def tiny_fno(**kw):
+    return build_model("fno", in_channels=kw.pop("in_channels", 1), out_channels=1, width=6,
+                       modes=3, projection=8, **kw)
+
+
+# --- metrics -----------------------------------------------------------------------------
+
+def test_metrics_match_hand_computed_values():
+    true = torch.tensor([[[3.0, 4.0]], [[1.0, 0.0]]])  # two samples, norms 5 and 1
+    pred = torch.tensor([[[3.0, 0.0]], [[0.0, 0.0]]])  # errors (0, 4) and (1, 0)
+    assert relative_l2(pred, true).item() == pytest.approx((4 / 5 + 1 / 1) / 2)
+    assert relative_l1(pred, true).item() == pytest.approx((4 / 7 + 1 / 1) / 2)
+    assert rmse(pred, true).item() == pytest.approx((math.sqrt(16 / 2) + math.sqrt(1 / 2)) / 2)
+    assert nrmse(pred, true).item() == pytest.approx((math.sqrt(8) / 1 + math.sqrt(0.5) / 1) / 2)
+    assert max_error(pred, true).item() == 4.0
+    steps = per_step_relative_l2(torch.stack([true, pred], 1), torch.stack([true, true], 1))
+    torch.testing.assert_close(steps, torch.tensor([0.0, 0.9]))
+    with pytest.raises(ValueError, match="same shape"):
+        relative_l2(pred, true[:1])
+
+
+def test_rollout_feeds_predictions_back_in_time_major_order():
+    v = 2
+
+    def doubling(window):  # next state = 2 x the newest state (last V channels)
+        return 2 * window[:, -v:]
+
+    x0 = torch.arange(3 * v * 4, dtype=torch.float64).reshape(1, 3 * v, 2, 2)
+    out = rollout(doubling, x0, steps=4, n_variables=v)
+    assert out.shape == (1, 4, v, 2, 2)
+    for k in range(4):
+        torch.testing.assert_close(out[:, k], 2 ** (k + 1) * x0[:, -v:])
+
+
+# --- training ----------------------------------------------------------------------------
+
+def _float64_trainer(darcy, out, epochs):
+    ds = open_dataset(darcy)
+    train = OperatorDataset(ds, ["a"], ["u"], list(range(8)), dtype=torch.float64)
+    torch.manual_seed(0)
+    model = set_dtype(tiny_fno(), torch.float64)
+    return Trainer(model, train, epochs=epochs, batch_size=4, lr=5e-3, seed=3, device="cpu",
+                   checkpoint_dir=out, progress=False, loss="mse")
+
+
+def test_resume_continues_exactly(darcy, tmp_path):
+    straight = _float64_trainer(darcy, tmp_path / "a", epochs=4)
+    straight.fit()
+    first = _float64_trainer(darcy, tmp_path / "b", epochs=4)
+    first.epochs = 2  # stop after epoch 2, as a kill right after that checkpoint would
+    first.fit()
+    torch.manual_seed(123)  # a fresh process would start from other RNG states
+    resumed = _float64_trainer(darcy, tmp_path / "c", epochs=4)
+    resumed.fit(resume=tmp_path / "b" / "last.pt")
+    for (name, p), q in zip(straight.model.state_dict().items(),
+                            resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+    assert [h["train_loss"] for h in resumed.history] == [
+        h["train_loss"] for h in straight.history]
+
+
+def test_training_reduces_the_loss_and_checkpoints_hold_everything(darcy, tmp_path):
+    trainer = _float64_trainer(darcy, tmp_path, epochs=6)
+    history = trainer.fit()
+    assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
+    payload = load_checkpoint(tmp_path / "final.pt", expected_model="fno")
+    assert {"model", "optimizer", "scheduler", "rng", "epoch", "history", "extra"} <= set(payload)
+    assert payload["epoch"] == 6 and len(payload["history"]) == 6
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_unrolled_training_averages_the_loss_over_the_horizon(ns):
+    ds = open_dataset(ns)
+    data = RolloutDataset(ds, ["w"], history=2, horizon=3)
+    torch.manual_seed(0)
+    trainer = Trainer(tiny_fno(in_channels=2), data, epochs=1, batch_size=4, device="cpu",
+                      progress=False)
+    assert trainer.unroll and trainer.horizon == 3
+    x, y = torch.utils.data.default_collate([data[i] for i in range(4)])
+    pred = rollout(trainer.model, x, 3, 1)
+    expected = relative_l2(pred, y)
+    torch.testing.assert_close(trainer.compute_loss(x, y), expected)
+
+
+def test_nan_loss_stops_and_saves_the_last_good_state(darcy, tmp_path):
+    calls = {"n": 0}
+
+    def flaky_loss(pred, true):
+        calls["n"] += 1
+        return relative_l2(pred, true) * (float("nan") if calls["n"] == 3 else 1.0)
+
+    ds = open_dataset(darcy)
+    trainer = Trainer(tiny_fno(), OperatorDataset(ds, ["a"], ["u"]), loss=flaky_loss, epochs=2,
+                      batch_size=4, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    with pytest.raises(NonFiniteLossError, match=r"epoch 1, batch 2; the last good state is in "
+                                                 r".*last_good.pt"):
+        trainer.fit()
+    good = load_checkpoint(tmp_path / "last_good.pt")
+    assert all(torch.isfinite(t).all() for t in good["model"]["state"].values())
+
+
+def test_ddp_on_two_cpu_processes_matches_single_process_training(tmp_path):
+    torchrun = shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not on PATH")
+    worker = str(TESTS / "ddp_train_worker.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("WORLD_SIZE", None)
+    (tmp_path / "ddp").mkdir()
+    (tmp_path / "single").mkdir()
+    subprocess.run([torchrun, "--nproc-per-node", "2", "--master-port", "29533", worker,
+                    str(tmp_path / "ddp")], check=True, env=env, timeout=240)
+    subprocess.run([sys.executable, worker, str(tmp_path / "single")], check=True, env=env,
+                   timeout=240)
+    r0 = torch.load(tmp_path / "ddp" / "rank0.pt", weights_only=True)
+    r1 = torch.load(tmp_path / "ddp" / "rank1.pt", weights_only=True)
+    single = torch.load(tmp_path / "single" / "rank0.pt", weights_only=True)
+    for name in single:
+        assert torch.equal(r0[name], r1[name]), name
+        torch.testing.assert_close(r0[name], single[name], atol=1e-6, rtol=0)
+    assert any(not torch.equal(single[n], p) for n, p in
+               build_model("fno", in_channels=1, out_channels=1, width=4, modes=2,
+                           projection=8).state_dict().items())
+
+
+# --- checkpoints -------------------------------------------------------------------------
+
+def test_bad_checkpoints_give_clear_errors(darcy, tmp_path):
+    trainer = _float64_trainer(darcy, tmp_path, epochs=1)
+    trainer.fit()
+    good = (tmp_path / "final.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(good[: len(good) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(tmp_path / "cut.pt")
+    with pytest.raises(CheckpointError, match="holds a 'fno' model, not 'unet'"):
+        load_checkpoint(tmp_path / "final.pt", expected_model="unet")
+    payload = load_checkpoint(tmp_path / "final.pt")
+    save_checkpoint({**payload, "version": 99}, tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="newer than this kinnsci reads"):
+        load_checkpoint(tmp_path / "future.pt")
+    tiny_fno().save(tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match="not a kinnsci training checkpoint"):
+        load_checkpoint(tmp_path / "model.pt")
+
+
+def test_a_killed_training_process_resumes_from_its_last_checkpoint(darcy, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--model", "fno", "--data", str(darcy), "--inputs", "a", "--targets", "u",
+            "--epochs", "400", "--batch-size", "2", "--out", str(out), "--no-progress",
+            "--no-plots", "--model-config", '{"width": 6, "modes": 3, "projection": 8}']
+    proc = subprocess.Popen([sys.executable, "-m", "kinnsci.cli.main", *args],
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.time() + 120
+        while not (out / "last.pt").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # let it get into the middle of a later epoch
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed_at = load_checkpoint(out / "last.pt")["epoch"]
+    assert 1 <= killed_at < 400
+    resume = [a if a != "400" else str(killed_at + 2) for a in args]
+    assert cli(resume + ["--resume", str(out / "last.pt")]) == 0
+    final = load_checkpoint(out / "final.pt")
+    assert final["epoch"] == killed_at + 2 and len(final["history"]) == killed_at + 2
+    assert not list(out.glob(".*.tmp"))  # a half-written temporary was cleaned up
+
+
+# --- configs and CLI ---------------------------------------------------------------------
+
+def test_config_unknown_key_lists_the_valid_ones(tmp_path):
+    (tmp_path / "run.yaml").write_text("data: x.nc\ninputs: [a]\ntargets: [u]\nepoch: 3\n")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['epoch'\]; valid keys: data, model"):
+        RunConfig.from_file(tmp_path / "run.yaml")
+    with pytest.raises(ValueError, match="either inputs \\+ targets"):
+        RunConfig.from_mapping({"data": "x.nc"})
+
+
+def test_cli_train_evaluate_and_refusals(darcy, tmp_path, capsys):
+    out = tmp_path / "unet"
+    base = ["train", "--model", "unet", "--data", str(darcy), "--inputs", "a", "--targets", "u",
+            "--epochs", "2", "--batch-size", "4", "--out", str(out), "--no-progress",
+            "--model-config", '{"widths": [4, 8]}']
+    assert cli(base) == 0
+    assert (out / "plots" / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "plots" / "predictions.png").exists() and (out / "metrics.json").exists()
+    assert cli(base) == 2
+    assert "already holds results" in capsys.readouterr().err
+    assert cli(["train", "--model", "unet", "--data", str(darcy), "--inputs", "perm",
+                "--targets", "u", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "'perm' not found" in err and "available variables: a, u" in err
+    assert cli(["evaluate", str(out / "final.pt"), "--data", str(darcy), "--json",
+                str(tmp_path / "m.json"), "--plots", str(tmp_path / "p")]) == 0
+    assert "rel_l2" in capsys.readouterr().out and (tmp_path / "p" / "predictions.png").exists()
+    fine = generate("darcy", tmp_path / "fine.nc", n_samples=2, resolution=24, progress=False)
+    assert cli(["evaluate", str(out / "final.pt"), "--data", str(fine)]) == 2
+    assert "cannot transfer" in capsys.readouterr().err
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    assert cli(["evaluate", str(tmp_path / "junk.pt"), "--data", str(darcy)]) == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+
+
+def test_rollout_evaluation_from_the_cli(ns, tmp_path, capsys):
+    out = tmp_path / "ns"
+    assert cli(["train", "--model", "fno", "--data", str(ns), "--variables", "w", "--history",
+                "2", "--horizon", "2", "--epochs", "1", "--batch-size", "4", "--out", str(out),
+                "--no-progress", "--rollout", "4",
+                "--model-config", '{"width": 6, "modes": 3, "projection": 8}']) == 0
+    assert (out / "plots" / "rollout_error.png").exists()
+    assert cli(["evaluate", str(out / "final.pt"), "--data", str(ns), "--rollout", "6"]) == 0
+    assert "rollout rel. L2: step 1" in capsys.readouterr().out
+    assert cli(["evaluate", str(out / "final.pt"), "--data", str(ns), "--rollout", "7"]) == 2
+    assert "pass at most --rollout 6" in capsys.readouterr().err
