@@ -14,7 +14,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kinnsci",
         description="Kirchhoff-inspired neural operators for PDE data.",
-        epilog="examples:\n  kinnsci quickstart\n  kinnsci generate darcy --n-samples 64 --resolution 32 --out darcy.nc\n"
+        epilog="examples:\n  kinnsci quickstart\n"
+        "  kinnsci generate darcy --n-samples 64 --resolution 32 --out darcy.nc\n"
         "  kinnsci train --model fno --data darcy.nc --inputs a --targets u --out runs/fno\n"
         "  kinnsci evaluate runs/fno/final.pt --data darcy.nc\n  kinnsci info",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -21,7 +21,7 @@ class CheckpointError(ValueError):
 
 def rng_state() -> dict[str, Any]:
     """Python, NumPy and torch RNG states as weights_only-loadable values."""
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002 (the global state user code draws on)
     state = {
         "python": [list(random.getstate()[1]), random.getstate()[2]],
         "numpy": {"key": torch.from_numpy(np_state[1].astype(np.int64)), "pos": np_state[2],
@@ -36,8 +36,9 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((3, tuple(state["python"][0]), state["python"][1]))
     n = state["numpy"]
-    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"],
-                         n["has_gauss"], n["gauss"]))
+    legacy = ("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+              n["gauss"])
+    np.random.set_state(legacy)  # noqa: NPY002
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
