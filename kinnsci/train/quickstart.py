@@ -17,7 +17,7 @@ import torch
 from kinnsci.data import generate
 from kinnsci.models import count_parameters
 from kinnsci.train.config import RunConfig
-from kinnsci.train.run import check_output_dir, train_run
+from kinnsci.train.run import check_output_dir, load_trained, train_run
 
 MODELS = {
     "fno": {"width": 32, "modes": 12},
@@ -50,8 +50,6 @@ def run_quickstart(out: Path, *, n_train: int = 64, n_test: int = 16, resolution
         start = time.perf_counter()
         report = train_run(config, overwrite=True, progress=progress)
         seconds = time.perf_counter() - start
-        from kinnsci.train.run import load_trained
-
         model, _ = load_trained(out / name / "final.pt")
         rows.append({"model": name, "params": count_parameters(model.backbone),
                      "seconds": round(seconds, 1), **{k: report["test"][k] for k in
@@ -72,14 +70,13 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    out = Path(getattr(args, "out", None) or "quickstart_out")
+    out = Path(args.out)
     start = time.perf_counter()
     device = "CUDA" if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
     print(f"kinnsci quickstart on {device}")
     try:
-        rows = run_quickstart(out, epochs=getattr(args, "epochs", None) or 30,
-                              overwrite=getattr(args, "overwrite", False),
-                              progress=not getattr(args, "no_progress", False))
+        rows = run_quickstart(out, epochs=args.epochs, overwrite=args.overwrite,
+                              progress=not args.no_progress)
     except FileExistsError as exc:
         print(f"kinnsci quickstart: error: {exc}")
         return 2
