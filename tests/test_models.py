@@ -167,3 +167,96 @@ def test_discretizer_and_routing_reach_every_ckb():
         assert all(k.discretizer.name == "euler" for b in blocks for ks in b.kncs for k in ks)
     with pytest.raises(ValueError, match="directions must be one of"):
         build_model("fkno", directions=3)
+
+
+# --- training behaviour: overfitting and resolution transfer ------------------------------
+
+OVERFIT = {
+    "fno": ({"width": 16, "modes": 6}, 300),
+    "unet": ({"widths": [16, 32]}, 500),
+    "fkno": ({"width": 16, "modes": 6, "directions": 1, "d_state": 4}, 300),
+    "ukno": ({"widths": [16, 16, 32], "res_blocks": 1, "directions": 1, "d_state": 4,
+              "ckb_levels": 1}, 500),
+}
+
+
+def _darcy_batch(n: int = 4, resolution: int = 16):
+    from kinnsci.data import get_generator
+
+    ds = get_generator("darcy")(n, resolution, seed=0, progress=False)
+    a = torch.tensor(ds["a"].values, dtype=torch.float32)[:, None]
+    u = torch.tensor(ds["u"].values, dtype=torch.float32)[:, None]
+    return (a - a.mean()) / a.std(), u / u.std()
+
+
+@pytest.mark.parametrize("name", [
+    "fno", "unet",
+    pytest.param("fkno", marks=pytest.mark.slow), pytest.param("ukno", marks=pytest.mark.slow),
+])
+def test_each_model_overfits_four_darcy_samples(name):
+    from kinnsci.train import relative_l2
+
+    config, steps = OVERFIT[name]
+    a, u = _darcy_batch()
+    torch.manual_seed(0)
+    model = build_model(name, in_channels=1, out_channels=1, **config)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=steps)
+    first = None
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = relative_l2(model(a), u)
+        first = first if first is not None else loss.item()
+        loss.backward()
+        opt.step()
+        sched.step()
+    with torch.no_grad():
+        final = relative_l2(model(a), u).item()
+    assert final < 1e-2 < first, (first, final)
+
+
+def _band_limited(resolution: int, seed: int, n: int = 2) -> torch.Tensor:
+    """Sum of Fourier modes |k| <= 2 on the periodic grid j / resolution: the same function
+    at every resolution, exactly representable on both grids."""
+    g = torch.Generator().manual_seed(seed)
+    s = torch.arange(resolution, dtype=torch.float32) / resolution
+    yy, xx = torch.meshgrid(s, s, indexing="ij")
+    out = torch.zeros(n, 1, resolution, resolution)
+    for b in range(n):
+        c = torch.randn(3, 3, 2, generator=g)
+        for i in range(3):
+            for j in range(3):
+                phase = 2 * torch.pi * (i * xx + j * yy)
+                out[b, 0] += c[i, j, 0] * torch.sin(phase) + c[i, j, 1] * torch.cos(phase)
+    return out
+
+
+def _transfer_gap(name: str, steps: int, **config) -> float:
+    """Train briefly at 32x32, then compare the 64x64 output at the shared grid points."""
+    torch.manual_seed(0)
+    model = build_model(name, in_channels=1, out_channels=1, width=12, modes=6, **config)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = _band_limited(32, seed=1)
+    y = torch.tanh(x).roll(3, dims=-1)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+    with torch.no_grad():
+        coarse = model(_band_limited(32, seed=0))
+        fine = model(_band_limited(64, seed=0))[..., ::2, ::2]
+    return ((coarse - fine).norm() / coarse.norm()).item()
+
+
+def test_fno_trained_at_32_evaluates_the_same_function_at_64():
+    # Fourier layers are exact on band-limited fields; the pointwise GELU creates harmonics
+    # that alias differently on the two grids, measured at ~1.5 %.
+    assert _transfer_gap("fno", steps=40) < 0.03
+
+
+def test_fkno_with_grid_spacing_aware_steps_transfers_from_32_to_64():
+    # reference_resolution=32 halves every scan step on the 64 grid, keeping the Kirchhoff
+    # time constants in physical units. The depthwise 3x3 convolution inside the CKB is
+    # still grid-bound, so FKNO transfers approximately: measured ~1.7 % after brief
+    # training, and the same without reference_resolution at this size (docs/concepts.md).
+    assert _transfer_gap("fkno", steps=10, directions=2, reference_resolution=32) < 0.03

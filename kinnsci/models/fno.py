@@ -23,10 +23,15 @@ from kinnsci.models.io import SaveLoadMixin
 
 
 def grid_coordinates(x: Tensor) -> Tensor:
-    """(batch, 2, H, W) cell-centre-free coordinates in [0, 1] for a (batch, c, H, W) field."""
+    """(batch, 2, H, W) coordinates (x, y) = (j/W, i/H) in [0, 1) for a (batch, c, H, W) field.
+
+    The periodic convention of the spectral layers (and of neuraloperator's grid
+    embedding): the points of an N-grid are every other point of a 2N-grid, so a model
+    sees the same coordinates at the shared points when the resolution changes.
+    """
     b, _, h, w = x.shape
-    ys = torch.linspace(0, 1, h, dtype=x.dtype, device=x.device)
-    xs = torch.linspace(0, 1, w, dtype=x.dtype, device=x.device)
+    ys = torch.arange(h, dtype=x.dtype, device=x.device) / h
+    xs = torch.arange(w, dtype=x.dtype, device=x.device) / w
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([gx, gy]).expand(b, 2, h, w)
 
@@ -90,6 +95,10 @@ class FNO(SaveLoadMixin, nn.Module):
                 "finer grid"
             )
 
+    def apply_local(self, layer: int, local: nn.Module, v: Tensor) -> Tensor:
+        """The local (pointwise or Kirchhoff) operator of Fourier layer ``layer``."""
+        return local(v)
+
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
         if self.append_grid:
@@ -97,7 +106,7 @@ class FNO(SaveLoadMixin, nn.Module):
         v = self.lifting(x)
         last = len(self.spectral) - 1
         for i, (spectral, local) in enumerate(zip(self.spectral, self.local, strict=True)):
-            v = spectral(v) + local(v)
+            v = spectral(v) + self.apply_local(i, local, v)
             if i < last:
                 v = F.gelu(v)
         return self.projection(v)
@@ -109,6 +118,11 @@ class FKNO(FNO):
     Layer 0 computes ``GELU(SpectralConv(v) + KirchhoffMixer2d(v))``, the mixer being a
     CKB of order ``ckb_order`` scanned along ``directions`` = 1, 2 or 4 orders (FKNO-1/2/4).
     ``ckb_kwargs`` go to :class:`kinnsci.layers.CKB` (``discretizer``, ``routing``, ...).
+
+    ``reference_resolution`` (the training grid size, e.g. 32) makes the scan step size
+    proportional to the grid spacing, so a model trained at 32x32 keeps its time constants
+    in physical units at 64x64. Without it every grid step is one training step: on a finer
+    grid the Kirchhoff memory covers a smaller physical distance.
     """
 
     def __init__(
@@ -126,10 +140,23 @@ class FKNO(FNO):
         discretizer: str = "zoh",
         routing: str = "series",
         ckb_kwargs: dict | None = None,
+        reference_resolution: int | None = None,
     ) -> None:
+        if reference_resolution is not None and reference_resolution < 1:
+            raise ValueError(f"reference_resolution must be a positive grid size or None, got "
+                             f"{reference_resolution}")
+        self.reference_resolution = reference_resolution
         self.directions, self.ckb_order, self.d_state = directions, ckb_order, d_state
         self.ckb_kwargs = dict(discretizer=discretizer, routing=routing, **(ckb_kwargs or {}))
         super().__init__(in_channels, out_channels, width, modes, n_layers, projection, append_grid)
+
+    def apply_local(self, layer: int, local: nn.Module, v: Tensor) -> Tensor:
+        if layer > 0 or self.reference_resolution is None:
+            return local(v)
+        # Scan steps in units of the training grid's spacing: on a grid twice as fine each
+        # step is half as long, so the Kirchhoff time constants keep their physical extent.
+        ref = self.reference_resolution
+        return local(v, grid_spacing=(ref / v.shape[-2], ref / v.shape[-1]))
 
     def make_local(self, layer: int, width: int) -> nn.Module:
         if layer > 0:
