@@ -6,7 +6,9 @@ Add a cell by writing one file here and one line in ``CELLS``.
 
 from kinnsci._checks import lookup
 from kinnsci.cells.base import Cell
+from kinnsci.cells.branches import BRANCHES, Branch, get_branch
 from kinnsci.cells.cascade import CascadeCell
+from kinnsci.cells.circuit import CircuitCell
 from kinnsci.cells.fitzhugh_nagumo import FitzHughNagumoCell
 from kinnsci.cells.kirchhoff_node import KirchhoffNodeCell
 from kinnsci.cells.linear import LinearCell, LinearCellBase
@@ -16,6 +18,7 @@ CELLS: dict[str, type[Cell]] = {
     "kirchhoff_node": KirchhoffNodeCell,
     "cascade": CascadeCell,
     "fitzhugh_nagumo": FitzHughNagumoCell,
+    "circuit": CircuitCell,
 }
 
 
@@ -25,12 +28,16 @@ def get_cell(name: str, **kwargs) -> Cell:
 
 
 __all__ = [
+    "BRANCHES",
+    "Branch",
     "CELLS",
     "CascadeCell",
+    "CircuitCell",
     "Cell",
     "FitzHughNagumoCell",
     "KirchhoffNodeCell",
     "LinearCell",
     "LinearCellBase",
+    "get_branch",
     "get_cell",
 ]

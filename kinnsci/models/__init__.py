@@ -1,7 +1,9 @@
-"""Operator backbones and the model registry (``build_model(name, **config)``)."""
+"""Operator backbones, KirchhoffNet, DynPMNN and the model registry (``build_model``)."""
 
+from kinnsci.models.dynpmnn import DynPMNN
 from kinnsci.models.fno import FKNO, FNO, grid_coordinates
 from kinnsci.models.io import load_model, save_model
+from kinnsci.models.kirchhoffnet import KirchhoffNet
 from kinnsci.models.registry import (
     MODELS,
     build_model,
@@ -12,8 +14,10 @@ from kinnsci.models.registry import (
 from kinnsci.models.unet import UKNO, UNet
 
 __all__ = [
+    "DynPMNN",
     "FKNO",
     "FNO",
+    "KirchhoffNet",
     "MODELS",
     "UKNO",
     "UNet",

@@ -9,7 +9,9 @@ import torch
 from torch import nn
 
 from kinnsci._checks import lookup
+from kinnsci.models.dynpmnn import DynPMNN
 from kinnsci.models.fno import FKNO, FNO
+from kinnsci.models.kirchhoffnet import KirchhoffNet
 from kinnsci.models.unet import UKNO, UNet
 
 MODELS: dict[str, type[nn.Module]] = {
@@ -17,6 +19,8 @@ MODELS: dict[str, type[nn.Module]] = {
     "fkno": FKNO,
     "unet": UNet,
     "ukno": UKNO,
+    "kirchhoffnet": KirchhoffNet,
+    "dynpmnn": DynPMNN,
 }
 
 

@@ -1,0 +1,226 @@
+"""CircuitCell / KirchhoffNet / DynPMNN against hand loops, solve_ivp and ngspice."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from scipy.integrate import solve_ivp
+
+from kinnsci.cells import BRANCHES, CascadeCell, CircuitCell, KirchhoffNodeCell
+from kinnsci.cells.topology import fully_connected, neighbour_emphasizing, projection
+from kinnsci.discretize import get_discretizer
+from kinnsci.discretize.adaptive import Adaptive
+from kinnsci.export import read_wrdata, run_ngspice, to_spice
+from kinnsci.models import DynPMNN, KirchhoffNet, build_model, count_parameters
+from kinnsci.models.dynpmnn import FHNLayer
+
+
+@pytest.fixture
+def f64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def _hand_vector_field(cell: CircuitCell, v: torch.Tensor) -> torch.Tensor:
+    """KCL written out edge by edge, as in a circuit textbook."""
+    full = [0.0] + v.tolist()
+    dv = [0.0] * (cell.n_nodes + 1)
+    for (s, d), th in zip(cell.edges.tolist(), cell.theta.detach(), strict=True):
+        i = cell.branch.current(torch.tensor([full[s]]), torch.tensor([full[d]]), th[None])[0]
+        dv[d] += float(i)
+        dv[s] -= float(i)
+    return torch.tensor(dv[1:]) / cell.capacitance
+
+
+@pytest.mark.parametrize("branch", sorted(BRANCHES))
+def test_circuit_vector_field_matches_a_per_edge_loop_and_conserves_charge(branch, f64):
+    torch.manual_seed(0)
+    cell = CircuitCell(6, fully_connected(6, repeat=2), branch, capacitance=0.7)
+    v = torch.randn(6)
+    torch.testing.assert_close(cell.vector_field(0.0, v), _hand_vector_field(cell, v),
+                               atol=1e-12, rtol=0)
+    net = cell.node_currents(torch.randn(5, 6))  # includes ground
+    assert net.sum(-1).abs().max() < 1e-12
+
+
+def test_duplicate_edges_are_parallel_devices(f64):
+    edges = torch.tensor([[1, 2], [1, 2], [2, 0]])
+    cell = CircuitCell(2, edges, "conductance")
+    single = CircuitCell(2, edges[1:], "conductance")
+    with torch.no_grad():
+        single.theta.copy_(torch.stack([cell.theta[0] + cell.theta[1], cell.theta[2]]))
+    v = torch.randn(3, 2)
+    torch.testing.assert_close(cell.vector_field(0, v), single.vector_field(0, v))
+
+
+def _paper_ne_topo(c, w, h, k):
+    """The NE layer exactly as the KirchhoffNet paper's Fig. 4 lists it (Python loops)."""
+    ind = torch.nn.functional.unfold(torch.arange(1, 1 + c * w * h).view(1, c, w, h).float(), k)[0]
+    return [[int(ind[j, i]), int(ind[m, i])] for i in range(ind.shape[1])
+            for j in range(ind.shape[0]) for m in range(ind.shape[0]) if j != m]
+
+
+def test_topologies_match_the_paper_listing():
+    assert fully_connected(4, repeat=2).shape == (5 * 4 * 2, 2)
+    assert fully_connected(3).tolist() == [[i, j] for i in range(4) for j in range(4) if i != j]
+    assert neighbour_emphasizing(2, 4, 3, 2).tolist() == _paper_ne_topo(2, 4, 3, 2)
+    proj = projection(1, 3, 3, 2, n_projected=2)
+    extra = proj[len(_paper_ne_topo(1, 3, 3, 2)):]
+    assert len(extra) == 2 * 2 * 10 and set(extra[:, 0].tolist()) | set(
+        extra[:, 1].tolist()) == set(range(12))
+
+
+def test_kirchhoffnet_s_for_diabetes_has_the_papers_528_parameters():
+    # 10 inputs + 1 output node + ground, fully connected, 2 devices per edge, Eq. (10)
+    assert count_parameters(build_model("kirchhoffnet", in_features=10, out_features=1)) == 528
+
+
+def test_adjoint_gradients_match_direct_backpropagation(f64):
+    torch.manual_seed(0)
+    grads = []
+    for adjoint in (False, True):
+        torch.manual_seed(0)
+        net = KirchhoffNet(4, 2, hidden_nodes=2, branch="tanh", rtol=1e-9, atol=1e-9,
+                           adjoint=adjoint)
+        x = torch.linspace(-1, 1, 12).reshape(3, 4)
+        net(x).square().sum().backward()
+        grads.append(net.periods[0].theta.grad.clone())
+    torch.testing.assert_close(grads[1], grads[0], atol=1e-5, rtol=0)
+
+
+def test_kirchhoffnet_output_is_the_ode_solution(f64):
+    torch.manual_seed(1)
+    net = KirchhoffNet(3, 1, hidden_nodes=1, branch="relu_diff", rtol=1e-10, atol=1e-10)
+    x = torch.tensor([0.3, -0.2, 0.5])
+    cell = net.periods[0]
+
+    def rhs(t, v):
+        with torch.no_grad():
+            return cell.vector_field(t, torch.from_numpy(v)).numpy()
+
+    v0 = np.concatenate([x.numpy(), np.zeros(2)])
+    ref = solve_ivp(rhs, (0, 1), v0, rtol=1e-11, atol=1e-12, method="DOP853").y[:, -1]
+    with torch.no_grad():
+        assert abs(net(x[None])[0, 0].item() - ref[-1]) < 1e-6  # ReLU kinks cap accuracy
+
+
+def test_circuit_bad_input_gives_clear_errors():
+    with pytest.raises(ValueError, match=r"edge 1 = \[2, 5\] refers to a node that does not "
+                                         r"exist: nodes are 0 \(ground\) .. 3"):
+        CircuitCell(3, torch.tensor([[1, 2], [2, 5]]))
+    with pytest.raises(ValueError, match="connects a node to itself"):
+        CircuitCell(3, torch.tensor([[1, 1]]))
+    with pytest.raises(ValueError, match="capacitance must be > 0"):
+        CircuitCell(3, torch.tensor([[1, 2]]), capacitance=-1.0)
+    with pytest.raises(ValueError, match="unknown branch 'diode'; known branchs: conductance"):
+        CircuitCell(3, torch.tensor([[1, 2]]), "diode")
+    with pytest.raises(ValueError, match=r"expects \(batch, 10\) inputs, got \(4, 9\)"):
+        build_model("kirchhoffnet", in_features=10, out_features=1)(torch.zeros(4, 9))
+    with pytest.raises(ValueError, match="image_shape"):
+        KirchhoffNet(9, 1, topology="ne")
+
+
+# --- DynPMNN -----------------------------------------------------------------------------
+
+def test_dynpmnn_euler_layer_equals_the_hand_written_fhn_recurrence(f64):
+    torch.manual_seed(0)
+    layer = FHNLayer(5, 4)  # Euler, 25 steps of 0.1, a = 0.2, b = 0.02, g = 3
+    x = torch.randn(3, 5)
+    v, w = layer.initial(x).split(4, dim=-1)
+    a, b, g = 0.2, 0.02, 3.0
+    for _ in range(25):
+        v, w = v + 0.1 * (-v * (v - a) * (v - 1) - w), w + 0.1 * b * (v - g * w)
+    torch.testing.assert_close(layer(x), v, atol=1e-12, rtol=0)
+    assert {n for n, _ in layer.cell.named_parameters()} == {"a", "b", "g"}
+
+
+def test_dynpmnn_with_adaptive_steps_converges_to_solve_ivp(f64):
+    torch.manual_seed(0)
+    layer = FHNLayer(3, 2, discretizer="adaptive", t_end=10.0, steps=5)
+    layer.discretizer = Adaptive(rtol=1e-10, atol=1e-12)
+    x = torch.randn(1, 3)
+    with torch.no_grad():
+        h0 = layer.initial(x)[0].numpy()
+        out = layer(x)[0].numpy()
+
+    def rhs(t, h):
+        v, w = h[:2], h[2:]
+        return np.concatenate([-v * (v - 0.2) * (v - 1) - w, 0.02 * (v - 3 * w)])
+
+    ref = solve_ivp(rhs, (0, 10), h0, rtol=1e-11, atol=1e-12, method="DOP853").y[:2, -1]
+    np.testing.assert_allclose(out, ref, atol=1e-7)
+
+
+def test_dynpmnn_learns_a_generated_regression_set():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(256, 4, generator=g)
+    y = (torch.sin(3 * x[:, :1]) + x[:, 1:2] * x[:, 2:3])
+    torch.manual_seed(0)
+    model = DynPMNN(4, 1, hidden=16)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first = None
+    for _ in range(150):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        first = first if first is not None else loss.item()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.2 * first
+    assert model.layers[0].cell.a.grad is not None  # dynamical parameters are trained
+
+
+# --- SPICE -------------------------------------------------------------------------------
+
+needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None,
+                                   reason="ngspice is not installed (apt-get install ngspice; "
+                                          ".ci/run installs it)")
+
+
+@needs_ngspice
+def test_ngspice_simulates_an_exported_trained_kirchhoffnet_like_kinnsci(tmp_path, f64):
+    torch.manual_seed(0)
+    net = KirchhoffNet(6, 2, hidden_nodes=1, branch="tanh_diff", repeat=1)  # 9 nodes
+    x = torch.rand(32, 6)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(5):  # "trained": parameters moved away from their initialisation
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(net(x), x[:, :2].flip(-1)).backward()
+        opt.step()
+    net.solver = Adaptive(rtol=1e-10, atol=1e-10)
+    with torch.no_grad():
+        ours = net.node_voltages(x[:1], torch.tensor([0.0, 1.0]))[-1, 0].numpy()
+    to_spice(net, tmp_path / "net.cir", x[0], data_file="out.txt")
+    run_ngspice(tmp_path / "net.cir")
+    t, v = read_wrdata(tmp_path / "out.txt")
+    assert t[-1] == pytest.approx(1.0) and v.shape[1] == 9
+    np.testing.assert_allclose(v[-1], ours, atol=1e-4)
+
+
+@needs_ngspice
+def test_ngspice_simulates_an_exported_cascade_like_zoh(tmp_path, f64):
+    cascade = CascadeCell([
+        KirchhoffNodeCell(capacitance=0.5, leak_conductance=0.7, input_conductance=1.5,
+                          channels=2),
+        KirchhoffNodeCell(leak_conductance=2.0, input_conductance=0.8, readout_gain=1.3,
+                          feedthrough=0.2, channels=2)])
+    u = torch.tensor([0.7, -0.4])
+    with torch.no_grad():
+        h = get_discretizer("zoh").solve(cascade, torch.zeros(4), u.expand(2, 2).clone(),
+                                         torch.tensor([0.0, 2.0]))[-1]
+    to_spice(cascade, tmp_path / "ladder.cir", u, t_end=2.0, data_file="out.txt")
+    run_ngspice(tmp_path / "ladder.cir")
+    _, v = read_wrdata(tmp_path / "out.txt")
+    # ngspice order: channel by channel, stage by stage; kinnsci: stage by stage
+    np.testing.assert_allclose(v[-1], h[[0, 2, 1, 3]].numpy(), atol=1e-4)
+
+
+def test_spice_export_refuses_what_it_cannot_express(tmp_path):
+    with pytest.raises(ValueError, match="2 periods"):
+        to_spice(KirchhoffNet(2, 1, periods=2), tmp_path / "x.cir", [0.1, 0.2])
+    with pytest.raises(ValueError, match="need 2 features"):
+        to_spice(KirchhoffNet(2, 1), tmp_path / "x.cir", [0.1])
