@@ -136,7 +136,8 @@ class OperatorDataset(Dataset):
     Args:
         ds: dataset whose ``inputs``/``targets`` variables have dims
             (sample_dim, *spatial_dims).
-        inputs, targets: variable names; each becomes one channel.
+        inputs: input variable names; each becomes one channel.
+        targets: target variable names; each becomes one channel.
         samples: indices along ``sample_dim`` in this split (all when None).
         sample_dim: name of the sample dim, or None when the file holds one field.
         spatial_dims: (rows, columns) dim names, default ("y", "x").

@@ -42,7 +42,8 @@ def selective_scan_ref(
         x: (batch, length, D) input sequence.
         delta: (batch, length, D) positive step sizes.
         A: (D, N) continuous-time rates (negative for decaying Kirchhoff nodes).
-        B, C: (batch, length, N) input-dependent injection and readout.
+        B: (batch, length, N) input-dependent injection.
+        C: (batch, length, N) input-dependent readout.
         D: (D,) skip connection, or None.
         discretizer: a registered name ("zoh", "euler", "bilinear") or an instance.
 

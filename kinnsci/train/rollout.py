@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from kinnsci.data.datasets import RolloutDataset
 from kinnsci.train.metrics import per_step_relative_l2
 
 
@@ -33,7 +34,8 @@ def rollout(model: nn.Module, initial_states: Tensor, steps: int, n_variables: i
 
 
 @torch.no_grad()
-def rollout_errors(model: nn.Module, dataset, steps: int, device: torch.device | str = "cpu",
+def rollout_errors(model: nn.Module, dataset: RolloutDataset, steps: int,
+                   device: torch.device | str = "cpu",
                    batch_size: int = 8) -> tuple[np.ndarray, Tensor, Tensor]:
     """Relative L2 error per step of rollouts from the start of every trajectory.
 

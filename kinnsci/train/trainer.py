@@ -45,7 +45,8 @@ class Trainer:
     Args:
         model: (B, C_in, H, W) -> (B, C_out, H, W); a ``NormalizedOperator`` to work in
             physical units. Must carry ``.config`` (``build_model``) to be checkpointed.
-        train_data, val_data: datasets; ``val_data`` is evaluated after each epoch.
+        train_data: the training dataset.
+        val_data: evaluated after each epoch (optional).
         loss: ``"rel_l2" | "rel_l1" | "mse"`` or a callable ``(pred, true) -> scalar``.
         optimizer: an optimizer over ``model``'s parameters; default AdamW(lr, weight_decay).
         scheduler: ``"cosine"`` (to 0 over ``epochs``), ``"step"`` (halve every third of the
