@@ -44,10 +44,19 @@ SMALL = {
     "fkno": dict(in_channels=3, out_channels=2, width=8, modes=4, directions=4),
     "unet": dict(in_channels=3, out_channels=2, widths=[8, 16, 32]),
     "ukno": dict(in_channels=3, out_channels=2, widths=[8, 16, 16], res_blocks=1),
+    "kirchhoffnet": dict(in_features=3, out_features=2, hidden_nodes=1),
+    "dynpmnn": dict(in_features=3, out_features=2, hidden=4),
 }
+OPERATORS = ("fkno", "fno", "ukno", "unet")  # field -> field models
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+def example_input(name: str, dtype=torch.float32) -> torch.Tensor:
+    """(2, 3, 16, 16) fields for the operators, (2, 3) vectors for the circuit models."""
+    shape = (2, 3, 16, 16) if name in OPERATORS else (2, 3)
+    return torch.randn(*shape, dtype=dtype)
+
+
+@pytest.mark.parametrize("name", OPERATORS)
 @pytest.mark.parametrize("hw", [(16, 16), (17, 21)])
 def test_models_map_fields_to_fields_and_learn(name, hw):
     torch.manual_seed(0)
@@ -72,14 +81,14 @@ def test_configs_round_trip_through_json(name):
     rebuilt = build_model(**json.loads(json.dumps(model.config)))
     assert count_parameters(rebuilt) == count_parameters(model)
     rebuilt.load_state_dict(model.state_dict())
-    x = torch.randn(1, 3, 16, 16)
+    x = example_input(name)
     assert torch.equal(rebuilt.eval()(x), model.eval()(x))
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_models_run_in_float64(name):
     model = set_dtype(build_model(name, **SMALL[name]), torch.float64)
-    assert model(torch.randn(2, 3, 16, 16, dtype=torch.float64)).dtype == torch.float64
+    assert model(example_input(name, torch.float64)).dtype == torch.float64
 
 
 def test_fno_is_resolution_independent_on_band_limited_input():
@@ -103,7 +112,8 @@ def test_fno_is_resolution_independent_on_band_limited_input():
 
 
 def test_unknown_model_and_config_keys_are_listed():
-    with pytest.raises(ValueError, match="known models: fkno, fno, ukno, unet"):
+    with pytest.raises(ValueError, match="known models: dynpmnn, fkno, fno, kirchhoffnet, "
+                                         "ukno, unet"):
         build_model("transformer")
     with pytest.raises(ValueError, match=r"unknown config keys for model 'fno': \['depth'\]"):
         build_model("fno", depth=3)
@@ -125,7 +135,7 @@ def test_save_load_reproduces_outputs_bit_for_bit(name, tmp_path):
     path = tmp_path / "model.pt"
     model.save(path, normalizer=norm)
     loaded, loaded_norm = load_model(path)
-    x = torch.randn(2, 3, 16, 16)
+    x = example_input(name)
     assert torch.equal(loaded.eval()(x), model(x))
     assert torch.equal(loaded_norm["std"], norm["std"])
     assert torch.equal(type(model).load(path).eval()(x), model(x))
