@@ -7,6 +7,8 @@ Times are medians over --steps after 2 warm-up steps; ratios are to FNO in the s
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
+import resource
 import statistics
 import time
 
@@ -53,42 +55,53 @@ def make_steps(model, opt, x, y):
     return forward, step
 
 
+def measure(label: str, name: str, config: dict, steps: int, batch: int, res: int,
+            device_name: str) -> tuple[int, float, float, str]:
+    """Parameters, forward and train-step medians and peak memory of one model, measured
+    in a fresh process so the CPU peak (max RSS) belongs to this model alone."""
+    device = torch.device(device_name)
+    torch.manual_seed(0)
+    model = build_model(name, **config).to(device)
+    x = torch.randn(batch, model.in_channels, res, res, device=device)
+    y = torch.randn(batch, 1, res, res, device=device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    forward, step = make_steps(model, opt, x, y)
+    fwd, trn = median_time(forward, steps, device), median_time(step, steps, device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        peak = f"{torch.cuda.max_memory_allocated() / 2**20:.0f}"
+    else:
+        peak = f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
+    return count_parameters(model), fwd, trn, peak
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--res", type=int, default=64)
     args = parser.parse_args()
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, float32, "
-        f"batch {args.batch}, {args.res}x{args.res}, median of {args.steps} steps"
+        f"batch {args.batch}, {args.res}x{args.res}, median of {args.steps} steps; peak MB is "
+        "the process's max RSS on CPU (torch itself ~300 MB), max allocated on CUDA"
     )
     print("| device | model | params | fwd ms | step ms | fwd / FNO | step / FNO | peak MB |")
     print("|---|---|---|---|---|---|---|---|")
+    ctx = mp.get_context("spawn")
     for device in devices:
         base = None
         for label, (name, config) in CONFIGS.items():
-            torch.manual_seed(0)
-            model = build_model(name, **config).to(device)
-            x = torch.randn(args.batch, model.in_channels, args.res, args.res, device=device)
-            y = torch.randn(args.batch, 1, args.res, args.res, device=device)
-            opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-
-            forward, step = make_steps(model, opt, x, y)
-            fwd, trn = (
-                median_time(forward, args.steps, device),
-                median_time(step, args.steps, device),
-            )
-            peak = "n/a"
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats()
-                step()
-                peak = f"{torch.cuda.max_memory_allocated() / 2**20:.0f}"
+            with ctx.Pool(1) as pool:
+                params, fwd, trn, peak = pool.apply(
+                    measure, (label, name, config, args.steps, args.batch, args.res, device))
             base = base or (fwd, trn)
             print(
-                f"| {device.type} | {label} | {count_parameters(model):,} | {1e3 * fwd:.1f} | "
-                f"{1e3 * trn:.1f} | {fwd / base[0]:.2f} | {trn / base[1]:.2f} | {peak} |"
+                f"| {device} | {label} | {params:,} | {1e3 * fwd:.1f} | "
+                f"{1e3 * trn:.1f} | {fwd / base[0]:.2f} | {trn / base[1]:.2f} | {peak} |",
+                flush=True,
             )
 
 
