@@ -7,6 +7,7 @@ Prints one table; the reference and the fast path run in the same process and se
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing
 import time
 
@@ -49,11 +50,17 @@ def _status_kb(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def _child_peak(size, which, queue):
+def _scan(which, backend):
+    if which == "ref":
+        return selective_scan_ref
+    return functools.partial(selective_scan, backend=backend)
+
+
+def _child_peak(size, which, backend, queue):
     """Run one forward+backward of scan ``which`` in a fresh process; report the growth of
     its peak resident set over the resident set with the inputs built."""
     torch.set_num_threads(1)
-    scan = {"ref": selective_scan_ref, "fast": selective_scan}[which]
+    scan = _scan(which, backend)
     inputs = make_inputs(*size, torch.device("cpu"), requires_grad=True)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
@@ -62,11 +69,11 @@ def _child_peak(size, which, queue):
     queue.put((_status_kb("VmHWM") - base) / 1024)
 
 
-def peak_memory_mb(size, which, device):
+def peak_memory_mb(size, which, device, backend):
     """Extra peak memory of one forward+backward: the CUDA allocator's peak, or on CPU the
     peak-RSS growth of a fresh (spawned) process running only that call (Linux)."""
     if device.type == "cuda":
-        scan = {"ref": selective_scan_ref, "fast": selective_scan}[which]
+        scan = _scan(which, backend)
         inputs = make_inputs(*size, device, requires_grad=True)
         torch.cuda.synchronize()
         base = torch.cuda.memory_allocated()
@@ -76,15 +83,16 @@ def peak_memory_mb(size, which, device):
         return (torch.cuda.max_memory_allocated() - base) / 2**20
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child_peak, args=(size, which, queue))
+    proc = ctx.Process(target=_child_peak, args=(size, which, backend, queue))
     proc.start()
     result = queue.get()
     proc.join()
     return result
 
 
-def bench(size, device, repeats):
+def bench(size, device, repeats, backend):
     b, length, d, n = size
+    fast = _scan("fast", backend)
     fwd_inputs = make_inputs(*size, device, requires_grad=False)
     bwd_inputs = make_inputs(*size, device, requires_grad=True)
 
@@ -101,12 +109,12 @@ def bench(size, device, repeats):
     row = {"size": f"{b}x{length}x{d}x{n}"}
     with torch.no_grad():
         row["ref_fwd"] = timed(fwd(selective_scan_ref), repeats, device)
-        row["fast_fwd"] = timed(fwd(selective_scan), repeats, device)
-        diff = (selective_scan(*fwd_inputs) - selective_scan_ref(*fwd_inputs)).abs().max().item()
+        row["fast_fwd"] = timed(fwd(fast), repeats, device)
+        diff = (fast(*fwd_inputs) - selective_scan_ref(*fwd_inputs)).abs().max().item()
     row["ref_fb"] = timed(fwd_bwd(selective_scan_ref), repeats, device)
-    row["fast_fb"] = timed(fwd_bwd(selective_scan), repeats, device)
-    row["ref_mem"] = peak_memory_mb(size, "ref", device)
-    row["fast_mem"] = peak_memory_mb(size, "fast", device)
+    row["fast_fb"] = timed(fwd_bwd(fast), repeats, device)
+    row["ref_mem"] = peak_memory_mb(size, "ref", device, backend)
+    row["fast_mem"] = peak_memory_mb(size, "fast", device, backend)
     row["diff"] = diff
     if device.type == "cuda":
         # bytes the forward must at least move: x, delta, B, C in, y out (float32)
@@ -120,12 +128,15 @@ def main():
     parser.add_argument("--quick", action="store_true", help="only the two smaller sizes")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--backend", default="auto", choices=["auto", "fused", "blocked"],
+                        help="selective_scan backend for the fast column (auto: fused on CPU)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     sizes = SIZES[1:] if args.quick else SIZES
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, float32, ZOH")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, float32, ZOH, "
+          f"fast = selective_scan(backend={args.backend!r})")
     header = (
         "device",
         "B x L x D x N",
@@ -143,7 +154,7 @@ def main():
     print("|" + "---|" * len(header))
     for device in devices:
         for size in sizes:
-            r = bench(size, device, args.repeats)
+            r = bench(size, device, args.repeats, args.backend)
             cells = [
                 device.type,
                 r["size"],

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 
 import numpy as np
 import pytest
 import torch
 from scipy.integrate import solve_ivp
+from torchdiffeq import odeint
 
 from kinnsci.cells import BRANCHES, CascadeCell, CircuitCell, KirchhoffNodeCell
 from kinnsci.cells.topology import fully_connected, neighbour_emphasizing, projection
 from kinnsci.discretize import get_discretizer
 from kinnsci.discretize.adaptive import Adaptive
 from kinnsci.export import read_wrdata, run_ngspice, to_spice
-from kinnsci.models import DynPMNN, KirchhoffNet, build_model, count_parameters
+from kinnsci.models import DynPMNN, KirchhoffFlow, KirchhoffNet, build_model, count_parameters
 from kinnsci.models.dynpmnn import FHNLayer
 
 
@@ -224,3 +226,87 @@ def test_spice_export_refuses_what_it_cannot_express(tmp_path):
         to_spice(KirchhoffNet(2, 1, periods=2), tmp_path / "x.cir", [0.1, 0.2])
     with pytest.raises(ValueError, match="need 2 features"):
         to_spice(KirchhoffNet(2, 1), tmp_path / "x.cir", [0.1])
+
+
+# --- KirchhoffNet as a density model and a classifier -------------------------------------
+
+def _two_moons(n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    t = torch.rand(n, generator=g) * math.pi
+    upper = torch.rand(n, generator=g) < 0.5
+    x = torch.where(upper, torch.cos(t), 1 - torch.cos(t))
+    y = torch.where(upper, torch.sin(t), 0.5 - torch.sin(t))
+    pts = torch.stack([x - 0.5, y - 0.25], -1) * 1.5
+    return pts + 0.08 * torch.randn(n, 2, generator=g)
+
+
+def test_flow_log_prob_matches_the_change_of_variables_by_autograd_jacobian(f64):
+    torch.manual_seed(0)
+    flow = KirchhoffFlow(dim=2, repeat=3, rtol=1e-10, atol=1e-10)
+    z = torch.tensor([[0.3, -0.7]], requires_grad=True)
+    times = torch.tensor([0.0, 1.0])
+
+    def push(z_):
+        return odeint(lambda t, v: flow.cell.vector_field(t, v), z_, times, rtol=1e-10,
+                      atol=1e-10)[-1]
+
+    x = push(z)
+    jac = torch.autograd.functional.jacobian(lambda z_: push(z_[None])[0], z[0].detach())
+    expected = (-0.5 * (z**2).sum() - math.log(2 * math.pi) - torch.linalg.slogdet(jac)[1])
+    torch.testing.assert_close(flow.log_prob(x.detach())[0], expected.detach(), atol=1e-7,
+                               rtol=0)
+
+
+def test_flow_density_integrates_to_one(f64):
+    torch.manual_seed(1)
+    flow = KirchhoffFlow(dim=2, repeat=2, rtol=1e-7, atol=1e-7)
+    s = torch.linspace(-7, 7, 71)
+    grid = torch.stack(torch.meshgrid(s, s, indexing="ij"), -1).reshape(-1, 2)
+    with torch.no_grad():
+        mass = flow.log_prob(grid).exp().sum() * (s[1] - s[0]) ** 2
+    assert abs(mass.item() - 1) < 2e-2
+
+
+@pytest.mark.slow
+def test_flow_learns_the_two_moons_density():
+    torch.manual_seed(0)
+    flow = KirchhoffFlow(dim=2, repeat=16, rtol=1e-3, atol=1e-3)
+    train, test = _two_moons(512, 0), _two_moons(512, 1)
+    base = -0.5 * (test**2).sum(-1) - math.log(2 * math.pi)  # N(0, I) on the same points
+    opt = torch.optim.AdamW(flow.parameters(), lr=1e-2)
+    for step in range(300):
+        idx = torch.randint(0, len(train), (128,), generator=torch.Generator().manual_seed(step))
+        opt.zero_grad()
+        (-flow.log_prob(train[idx]).mean()).backward()
+        opt.step()
+    with torch.no_grad():
+        gain = (flow.log_prob(test) - base).mean().item()
+    print(f"two moons: test log-likelihood {flow.log_prob(test).mean().item():.3f} nats "
+          f"({gain:+.3f} over N(0, I))")
+    assert gain > 0.3
+
+
+@pytest.mark.slow
+def test_kirchhoffnet_classifies_digits_well_above_chance():
+    sklearn = pytest.importorskip("sklearn", reason="pip install -e '.[bench]' for sklearn")
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = torch.tensor(x / 16.0, dtype=torch.float32)
+    y = torch.tensor(y)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    tr, te = perm[:1400], perm[1400:]
+    torch.manual_seed(0)
+    net = KirchhoffNet(64, 10, hidden_nodes=8, topology="proj", image_shape=(1, 8, 8),
+                       kernel=3, repeat=1)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-2)
+    for _ in range(4):
+        for idx in tr[torch.randperm(len(tr))].split(64):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(x[idx]) * 5, y[idx]).backward()
+            opt.step()
+    with torch.no_grad():
+        acc = (net(x[te]).argmax(-1) == y[te]).float().mean().item()
+    print(f"digits: test accuracy {acc:.3f} with {count_parameters(net)} parameters "
+          f"({sklearn.__version__})")
+    assert acc > 0.8

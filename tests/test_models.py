@@ -46,6 +46,7 @@ SMALL = {
     "ukno": dict(in_channels=3, out_channels=2, widths=[8, 16, 16], res_blocks=1),
     "kirchhoffnet": dict(in_features=3, out_features=2, hidden_nodes=1),
     "dynpmnn": dict(in_features=3, out_features=2, hidden=4),
+    "kirchhoff_flow": dict(dim=3, repeat=2),
 }
 OPERATORS = ("fkno", "fno", "ukno", "unet")  # field -> field models
 
@@ -112,8 +113,8 @@ def test_fno_is_resolution_independent_on_band_limited_input():
 
 
 def test_unknown_model_and_config_keys_are_listed():
-    with pytest.raises(ValueError, match="known models: dynpmnn, fkno, fno, kirchhoffnet, "
-                                         "ukno, unet"):
+    with pytest.raises(ValueError, match="known models: dynpmnn, fkno, fno, kirchhoff_flow, "
+                                         "kirchhoffnet, ukno, unet"):
         build_model("transformer")
     with pytest.raises(ValueError, match=r"unknown config keys for model 'fno': \['depth'\]"):
         build_model("fno", depth=3)

@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kinnsci.scan import (
+    cpu_kernel,
     grid_to_sequences,
     linear_recurrence,
     selective_scan,
@@ -37,33 +38,42 @@ def grads(fn, inputs):
     n=st.sampled_from([1, 3, 16]),
     disc=st.sampled_from(["zoh", "euler", "bilinear"]),
     chunk=st.sampled_from([None, 8, 16]),
+    backend=st.sampled_from(["auto", "blocked"]),
 )
-def test_fast_scan_matches_reference_float64(b, length, d, n, disc, chunk):
+def test_fast_scan_matches_reference_float64(b, length, d, n, disc, chunk, backend):
     inputs = scan_inputs(b, length, d, n, torch.float64, seed=length + d, requires_grad=True)
     torch.manual_seed(0)
     y_ref, g_ref = grads(lambda *a: selective_scan_ref(*a, discretizer=disc), inputs)
     torch.manual_seed(0)
-    y, g = grads(lambda *a: selective_scan(*a, discretizer=disc, chunk=chunk), inputs)
+    y, g = grads(lambda *a: selective_scan(*a, discretizer=disc, chunk=chunk, backend=backend),
+                 inputs)
     assert torch.allclose(y, y_ref, atol=1e-12, rtol=1e-12)
     for a, r in zip(g, g_ref, strict=True):
         assert torch.allclose(a, r, atol=1e-12, rtol=1e-10)
 
 
-def test_fast_scan_matches_reference_float32():
+needs_kernel = pytest.mark.skipif(not cpu_kernel.available(),
+                                  reason="the fused CPU scan did not compile here")
+BACKENDS = ["blocked", pytest.param("fused", marks=needs_kernel)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fast_scan_matches_reference_float32(backend):
     inputs = scan_inputs(2, 500, 8, 16, torch.float32, requires_grad=True)
     torch.manual_seed(1)
     y_ref, g_ref = grads(selective_scan_ref, inputs)
     torch.manual_seed(1)
-    y, g = grads(selective_scan, inputs)
+    y, g = grads(lambda *a: selective_scan(*a, backend=backend), inputs)
     assert torch.allclose(y, y_ref, atol=1e-5, rtol=1e-5)
     for a, r in zip(g, g_ref, strict=True):
         assert torch.allclose(a, r, atol=1e-5, rtol=1e-5)
 
 
-def test_fast_scan_is_finite_for_very_strong_decay():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fast_scan_is_finite_for_very_strong_decay(backend):
     # delta * |A| up to ~1e4: cumulative products underflow to 0, never overflow
     inputs = scan_inputs(2, 4096, 4, 8, torch.float32, rate_scale=1e3)
-    y = selective_scan(*inputs)
+    y = selective_scan(*inputs, backend=backend)
     assert torch.isfinite(y).all()
     assert torch.allclose(y, selective_scan_ref(*inputs), atol=1e-4, rtol=1e-4)
 
@@ -125,6 +135,28 @@ def test_bad_direction_count_is_rejected():
         grid_to_sequences(torch.zeros(1, 2, 2, 1), 3)
 
 
-def test_selective_scan_gradcheck():
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("disc", ["zoh", "euler"])
+def test_selective_scan_gradcheck(backend, disc):
     inputs = scan_inputs(2, 19, 3, 2, torch.float64, seed=3, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda *a: selective_scan(*a, chunk=8), tuple(inputs))
+    assert torch.autograd.gradcheck(
+        lambda *a: selective_scan(*a, chunk=8, discretizer=disc, backend=backend),
+        tuple(inputs))
+
+
+@needs_kernel
+def test_fused_scan_handles_rates_near_zero_like_the_reference():
+    # |delta A| below the series threshold exercises phi1's Taylor branch and its derivative
+    inputs = scan_inputs(1, 70, 2, 3, torch.float64, requires_grad=True, rate_scale=1e-6)
+    torch.manual_seed(2)
+    y_ref, g_ref = grads(selective_scan_ref, inputs)
+    torch.manual_seed(2)
+    y, g = grads(lambda *a: selective_scan(*a, backend="fused"), inputs)
+    assert torch.allclose(y, y_ref, atol=1e-12)
+    for a, r in zip(g, g_ref, strict=True):
+        assert torch.allclose(a, r, atol=1e-10, rtol=1e-9)
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        selective_scan(*scan_inputs(1, 4, 2, 2, torch.float32), backend="cuda")

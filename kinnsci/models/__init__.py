@@ -3,6 +3,7 @@
 from kinnsci.models.dynpmnn import DynPMNN
 from kinnsci.models.fno import FKNO, FNO, grid_coordinates
 from kinnsci.models.io import load_model, save_model
+from kinnsci.models.kirchhoff_flow import KirchhoffFlow
 from kinnsci.models.kirchhoffnet import KirchhoffNet
 from kinnsci.models.registry import (
     MODELS,
@@ -17,6 +18,7 @@ __all__ = [
     "DynPMNN",
     "FKNO",
     "FNO",
+    "KirchhoffFlow",
     "KirchhoffNet",
     "MODELS",
     "UKNO",

@@ -11,6 +11,7 @@ from torch import nn
 from kinnsci._checks import lookup
 from kinnsci.models.dynpmnn import DynPMNN
 from kinnsci.models.fno import FKNO, FNO
+from kinnsci.models.kirchhoff_flow import KirchhoffFlow
 from kinnsci.models.kirchhoffnet import KirchhoffNet
 from kinnsci.models.unet import UKNO, UNet
 
@@ -20,6 +21,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "unet": UNet,
     "ukno": UKNO,
     "kirchhoffnet": KirchhoffNet,
+    "kirchhoff_flow": KirchhoffFlow,
     "dynpmnn": DynPMNN,
 }
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from torch import Tensor
 
 from kinnsci.discretize import Discretizer, get_discretizer
+from kinnsci.scan import cpu_kernel
 from kinnsci.scan.checks import check_scan_inputs
 from kinnsci.scan.fused import blocked_selective_scan
 from kinnsci.scan.linear_recurrence import linear_recurrence
 
+BACKENDS = ("auto", "fused", "blocked")
 DEFAULT_BLOCK = 64  # positions per block: (batch, 64, D, N) stays cache-resident on CPUs
 
 
@@ -21,17 +23,34 @@ def selective_scan(
     D: Tensor | None = None,
     discretizer: str | Discretizer = "zoh",
     chunk: int | None = None,
+    backend: str = "auto",
 ) -> Tensor:
-    """Selective scan in blocks of ``chunk`` positions (default 64), recomputed in backward;
-    arguments and result as :func:`kinnsci.scan.selective_scan_ref` (x, delta
-    (batch, length, D); A (D, N); B, C (batch, length, N); D (D,) -> y (batch, length, D)).
+    """Selective scan; arguments and result as :func:`kinnsci.scan.selective_scan_ref`
+    (x, delta (batch, length, D); A (D, N); B, C (batch, length, N); D (D,) ->
+    y (batch, length, D)).
+
+    ``backend``:
+      * ``"fused"``: the compiled CPU kernel (:mod:`kinnsci.scan.cpu_kernel`), for CPU
+        tensors with the ``zoh`` or ``euler`` discretizer;
+      * ``"blocked"``: pure PyTorch, blocks of ``chunk`` positions (default 64) recomputed
+        in backward; any device, any discretizer;
+      * ``"auto"``: ``fused`` where it applies and compiles, else ``blocked``.
     """
     check_scan_inputs(x, delta, A, B, C, D)
     if chunk is not None and chunk < 1:
         raise ValueError(f"chunk must be >= 1 positions, got {chunk}")
-    y = blocked_selective_scan(
-        x, delta, A, B, C, get_discretizer(discretizer), chunk or DEFAULT_BLOCK
-    )
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    disc = get_discretizer(discretizer)
+    fusable = x.device.type == "cpu" and getattr(disc, "name", None) in cpu_kernel.MODES
+    if backend == "fused" and not (fusable and cpu_kernel.available()):
+        raise ValueError("backend='fused' needs CPU tensors, discretizer 'zoh' or 'euler' and "
+                         "a working C++ compiler; use backend='blocked'")
+    if backend != "blocked" and fusable and cpu_kernel.available():
+        y = cpu_kernel.fused_selective_scan(x, delta, A, B, C, disc.name,
+                                            chunk or cpu_kernel.CHUNK)
+    else:
+        y = blocked_selective_scan(x, delta, A, B, C, disc, chunk or DEFAULT_BLOCK)
     return y if D is None else y + D * x
 
 
