@@ -178,5 +178,6 @@ def test_fitzhugh_nagumo_classic_vector_field(float64):
 
 def test_cell_registry_builds_by_name_and_lists_known_names():
     assert isinstance(get_cell("kirchhoff_node", channels=2), KirchhoffNodeCell)
-    with pytest.raises(ValueError, match="known cells: cascade, circuit, fitzhugh_nagumo"):
+    with pytest.raises(ValueError, match="known cells: cascade, circuit, coupled_kirchhoff, "
+                                         "fitzhugh_nagumo"):
         get_cell("hodgkin_huxley")

@@ -9,6 +9,7 @@ from kinnsci.cells.base import Cell
 from kinnsci.cells.branches import BRANCHES, Branch, get_branch
 from kinnsci.cells.cascade import CascadeCell
 from kinnsci.cells.circuit import CircuitCell
+from kinnsci.cells.coupled import CoupledKirchhoffCell
 from kinnsci.cells.fitzhugh_nagumo import FitzHughNagumoCell
 from kinnsci.cells.kirchhoff_node import KirchhoffNodeCell
 from kinnsci.cells.linear import LinearCell, LinearCellBase
@@ -19,6 +20,7 @@ CELLS: dict[str, type[Cell]] = {
     "cascade": CascadeCell,
     "fitzhugh_nagumo": FitzHughNagumoCell,
     "circuit": CircuitCell,
+    "coupled_kirchhoff": CoupledKirchhoffCell,
 }
 
 
@@ -33,6 +35,7 @@ __all__ = [
     "CELLS",
     "CascadeCell",
     "CircuitCell",
+    "CoupledKirchhoffCell",
     "Cell",
     "FitzHughNagumoCell",
     "KirchhoffNodeCell",
