@@ -25,8 +25,12 @@ class CoupledKirchhoffCell(LinearCellBase):
     :meth:`energy_growth_penalty` measures that, so it can be added to a loss.
 
     Args:
-        n_nodes: n; input_dim: width of x.
-        capacitance, leak: initial C > 0 and G_leak ≥ 0 (softplus-parametrised, learnable).
+        n_nodes: n, the number of nodes.
+        input_dim: width of the input x.
+        symmetric: couple nodes by symmetric (passive) or directed conductances.
+        capacitance: initial C > 0 of every node (softplus-parametrised, learnable).
+        leak: initial G_leak >= 0 of every node (softplus-parametrised, learnable).
+        init_scale: spread of the raw conductances at initialisation.
 
     State V (..., n); input x (..., input_dim); output V.
     """

@@ -58,7 +58,8 @@ def cf_dataset(
     Args:
         fields: name -> ``(dims, values, long_name, units)``; dims drawn from
             ``("sample", "time", "y", "x")`` in that order.
-        x, y: cell or node coordinates, shape ``(nx,)`` and ``(ny,)``.
+        x: cell or node coordinates along x, shape ``(nx,)``.
+        y: cell or node coordinates along y, shape ``(ny,)``.
         time: simulated times in seconds, shape ``(nt,)``, or None for steady problems.
             CF rejects dimensionless time, so nondimensional times are stored as seconds.
         title: one-line description (global ``title``).

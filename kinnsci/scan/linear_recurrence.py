@@ -79,7 +79,8 @@ def linear_recurrence(a: Tensor, b: Tensor, chunk: int | None = None) -> Tensor:
     """All states of h_t = a_t * h_{t-1} + b_t with h_0 = 0 (before the first step).
 
     Args:
-        a, b: (batch, length, ...) tensors of the same shape.
+        a: (batch, length, ...) decay factors.
+        b: (batch, length, ...) inputs, same shape as ``a``.
         chunk: steps per chunk; default ~sqrt(length) rounded to a power of two.
 
     Returns:
