@@ -33,11 +33,12 @@ def main() -> None:
     for path in sorted(RECIPES.glob("*.yaml")):
         recipe = yaml.safe_load(path.read_text())
         params = dict(recipe.get("params", {}))
-        time_scale = 1.0
+        time_scale = size_scale = 1.0
         if recipe["generator"] == "navier_stokes":
             full = params["n_times"]
             params["n_times"] = args.ns_snapshots
-            time_scale = (full - 1) / (args.ns_snapshots - 1)
+            time_scale = (full - 1) / (args.ns_snapshots - 1)  # simulated time units
+            size_scale = full / args.ns_snapshots  # stored snapshots
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             out = generate(recipe["generator"], Path(tmp) / "x.nc", n_samples=args.samples,
@@ -45,8 +46,7 @@ def main() -> None:
             seconds = time.perf_counter() - start
             size = out.stat().st_size
         scale = recipe["n_samples"] / args.samples
-        size_full = size * scale * (time_scale if recipe["generator"] == "navier_stokes"
-                                    else 1.0)
+        size_full = size * scale * size_scale
         print(f"| {path.name} | {recipe['n_samples']} | {recipe['resolution']} | "
               f"{size_full / 1e9:.2f} | {seconds * scale * time_scale / 3600:.2f} |")
 

@@ -187,7 +187,7 @@ OVERFIT = {
     "unet": ({"widths": [16, 32]}, 500),
     "fkno": ({"width": 16, "modes": 6, "directions": 1, "d_state": 4}, 300),
     "ukno": ({"widths": [16, 16, 32], "res_blocks": 1, "directions": 1, "d_state": 4,
-              "ckb_levels": 1}, 500),
+              "ckb_levels": 1}, 800),
 }
 
 
