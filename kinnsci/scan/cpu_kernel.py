@@ -15,7 +15,9 @@ If no compiler (or ninja) is available, :func:`available` returns False and
 from __future__ import annotations
 
 import os
+import sys
 import warnings
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -213,7 +215,11 @@ def available() -> bool:
             isa = torch.backends.cpu.get_cpu_capability().lower()
             flags += {"avx512": ["-mavx512f", "-mavx2", "-mfma"],
                       "avx2": ["-mavx2", "-mfma"]}.get(isa, [])
-            _module = load_inline(name=f"kinnsci_scan_cpu_v2_{isa}", cpp_sources=_SOURCE,
+            name = f"kinnsci_scan_cpu_v2_{isa}"
+            if not _is_built(name):
+                print("kinnsci: compiling the fused CPU scan (once per machine, ~1 min)...",
+                      file=sys.stderr, flush=True)
+            _module = load_inline(name=name, cpp_sources=_SOURCE,
                                   functions=["forward", "backward"], extra_cflags=flags,
                                   verbose=False)
         except Exception as exc:  # no compiler / ninja: use the PyTorch path
@@ -221,6 +227,17 @@ def available() -> bool:
             warnings.warn("kinnsci: the fused CPU scan could not be compiled; using the "
                           f"slower PyTorch scan ({_error.splitlines()[0][:200]})", stacklevel=2)
     return _module is not None
+
+
+def _is_built(name: str) -> bool:
+    """Whether torch's extension cache already holds this build (only to decide whether to
+    announce a compilation; a private torch helper, so any failure just means "don't say")."""
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+
+        return any(Path(_get_build_directory(name, verbose=False)).glob(f"{name}*.so"))
+    except Exception:
+        return True
 
 
 class _FusedScan(torch.autograd.Function):
