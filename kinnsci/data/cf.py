@@ -9,7 +9,6 @@ so no generator repeats metadata code.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 import kinnsci
+from kinnsci._atomic import atomic_path
 
 CONVENTIONS = "CF-1.8"
 TIME_UNITS = "seconds since 1970-01-01 00:00:00"
@@ -108,6 +108,15 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
     return enc
 
 
+def refuse_overwrite(path: Path, overwrite: bool) -> None:
+    """Raise ``FileExistsError`` if ``path`` exists and replacing it was not asked for."""
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"out: {path} already exists; pass overwrite=True (CLI: --overwrite) to replace "
+            "it, or choose another path"
+        )
+
+
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write ``ds`` to ``path`` atomically (temporary file in the same folder + rename).
 
@@ -115,18 +124,7 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = F
     when ``overwrite=True``.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"out: {path} already exists; pass overwrite=True (CLI: --overwrite) to replace "
-            "it, or choose another path"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    refuse_overwrite(path, overwrite)
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_encoding(ds))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+
+from kinnsci._atomic import atomic_path
 
 FORMAT_VERSION = 1
 
@@ -31,15 +32,8 @@ def save_model(
         "state_dict": model.state_dict(),
         "normalizer": dict(normalizer) if normalizer else None,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def load_model(

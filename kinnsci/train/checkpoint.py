@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from kinnsci._atomic import atomic_path
 
 FORMAT = "kinnsci-checkpoint"
 VERSION = 1
@@ -48,17 +49,8 @@ def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
     """``torch.save`` to a temporary file in the same folder, then ``os.replace``: a crash at
     any moment leaves either the old checkpoint or the new one, never half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save({"format": FORMAT, "version": VERSION, **payload}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, "version": VERSION, **payload}, tmp)
     return path
 
 

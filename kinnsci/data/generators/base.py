@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from kinnsci.data.cf import parameter_attrs, write_netcdf
+from kinnsci.data.cf import parameter_attrs, refuse_overwrite, write_netcdf
 
 
 class Generator:
@@ -83,10 +83,6 @@ def generate(
 
     gen = get_generator(name)
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(
-            f"out: {out} already exists; pass overwrite=True (CLI: --overwrite) to replace "
-            "it, or choose another path"
-        )
+    refuse_overwrite(out, overwrite)  # before simulating, so no work is done in vain
     ds = gen(n_samples, resolution, seed=seed, progress=progress, **params)
     return write_netcdf(ds, out, overwrite=overwrite)
