@@ -77,5 +77,6 @@ def lookup(registry: Mapping[str, Any], name: str, kind: str) -> Any:
     key = name.lower().replace("-", "_")
     if key not in registry:
         known = ", ".join(sorted(registry))
-        raise ValueError(f"unknown {kind} {name!r}; known {kind}s: {known}")
+        plural = kind + ("es" if kind.endswith(("s", "sh", "ch", "x")) else "s")
+        raise ValueError(f"unknown {kind} {name!r}; known {plural}: {known}")
     return registry[key]

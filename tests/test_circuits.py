@@ -119,7 +119,7 @@ def test_circuit_bad_input_gives_clear_errors():
         CircuitCell(3, torch.tensor([[1, 1]]))
     with pytest.raises(ValueError, match="capacitance must be > 0"):
         CircuitCell(3, torch.tensor([[1, 2]]), capacitance=-1.0)
-    with pytest.raises(ValueError, match="unknown branch 'diode'; known branchs: conductance"):
+    with pytest.raises(ValueError, match="unknown branch 'diode'; known branches: conductance"):
         CircuitCell(3, torch.tensor([[1, 2]]), "diode")
     with pytest.raises(ValueError, match=r"expects \(batch, 10\) inputs, got \(4, 9\)"):
         build_model("kirchhoffnet", in_features=10, out_features=1)(torch.zeros(4, 9))

@@ -132,6 +132,12 @@ def test_unrolled_training_averages_the_loss_over_the_horizon(ns):
     torch.testing.assert_close(trainer.compute_loss(x, y), expected)
 
 
+def test_unknown_loss_name_lists_the_known_ones(darcy):
+    data = OperatorDataset(open_dataset(darcy), ["a"], ["u"])
+    with pytest.raises(ValueError, match="unknown loss 'huber'; known losses: mse, rel_l1"):
+        Trainer(tiny_fno(), data, loss="huber", device="cpu", progress=False)
+
+
 def test_nan_loss_stops_and_saves_the_last_good_state(darcy, tmp_path):
     calls = {"n": 0}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
+from kinnsci._checks import lookup
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import (
     load_checkpoint,
@@ -81,9 +81,7 @@ class Trainer:
             raise ValueError(f"amp={amp!r} needs a CUDA device, training runs on {self.device}; "
                              "drop --amp on CPUs")
         self.model = model.to(self.device)
-        self.loss_fn = LOSSES[loss] if isinstance(loss, str) else loss
-        if isinstance(loss, str) and loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; known losses: {', '.join(LOSSES)}")
+        self.loss_fn = lookup(LOSSES, loss, "loss") if isinstance(loss, str) else loss
         self.train_data, self.val_data = train_data, val_data
         self.epochs, self.seed, self.grad_clip = epochs, seed, grad_clip
         self.amp, self.progress = amp, progress
@@ -231,6 +229,6 @@ class Trainer:
         self.epoch, self.history = int(payload["epoch"]), list(payload["history"])
         if self.checkpoint_dir is not None and self.checkpoint_dir.exists():
             remove_stale_temporaries(self.checkpoint_dir)
-        if math.isnan(self.epoch) or self.epoch > self.epochs:
+        if self.epoch > self.epochs:
             raise ValueError(f"checkpoint {path} is at epoch {self.epoch}, beyond epochs="
                              f"{self.epochs}; raise --epochs to train further")
