@@ -58,11 +58,8 @@ def run(args: argparse.Namespace) -> int:
         from kinnsci.train import plots
 
         args.plots.mkdir(parents=True, exist_ok=True)
-        x, y = next(iter(torch.utils.data.DataLoader(dataset, batch_size=3)))
-        with torch.no_grad():
-            pred = model(x.to(device)).cpu()
-        plots.plot_predictions(pred, y[:, 0] if y.ndim == 5 else y,
-                               args.plots / "predictions.png")
+        plots.plot_dataset_predictions(model, dataset, args.plots / "predictions.png",
+                                       device=device)
         if "rollout" in report:
             import numpy as np
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import Tensor
 
 
@@ -62,6 +63,23 @@ def plot_predictions(pred: Tensor, true: Tensor, path: str | os.PathLike,
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def plot_dataset_predictions(model, dataset, path: str | os.PathLike, *,
+                             device: str | torch.device = "cpu", n_samples: int = 3,
+                             title: str = "") -> Path:
+    """:func:`plot_predictions` for the first ``n_samples`` items of a dataset (one-step
+    predictions; the first target state of a ``RolloutDataset``)."""
+    from torch.utils.data import DataLoader
+
+    x, y = next(iter(DataLoader(dataset, batch_size=n_samples)))
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        pred = model(x.to(device)).cpu()
+    model.train(was_training)
+    return plot_predictions(pred, y[:, 0] if y.ndim == pred.ndim + 1 else y, path,
+                            n_samples, title)
 
 
 def plot_rollout_error(errors: np.ndarray, path: str | os.PathLike) -> Path:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from kinnsci.data import Normalizer, OperatorDataset, RolloutDataset, open_dataset, split_samples
-from kinnsci.models import build_model
+from kinnsci.models import build_model, count_parameters
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import CheckpointError, load_checkpoint
 from kinnsci.train.config import RunConfig
@@ -104,7 +104,8 @@ def train_run(config: RunConfig, *, resume: str | os.PathLike | None = None,
         check_output_dir(config.out, overwrite, resume is not None)
     run = build_run(config, progress=progress)
     history = run.trainer.fit(resume=resume)
-    report: dict[str, Any] = {"history": history}
+    report: dict[str, Any] = {
+        "history": history, "parameters": count_parameters(run.trainer.model.backbone)}
     if not dist_utils.is_main_process():
         return report
     out = Path(config.out)
@@ -112,20 +113,15 @@ def train_run(config: RunConfig, *, resume: str | os.PathLike | None = None,
     test = run.splits["test"] or run.splits["val"] or run.splits["train"]
     report["test"] = evaluate(model, test, config.batch_size, run.trainer.device)
     if config.rollout_steps and not config.steady:
-        errors, pred, true = rollout_errors(model, test, config.rollout_steps,
-                                            run.trainer.device)
+        errors, _, _ = rollout_errors(model, test, config.rollout_steps, run.trainer.device)
         report["rollout"] = errors.tolist()
     if config.plots:
         from kinnsci.train import plots
 
         (out / "plots").mkdir(parents=True, exist_ok=True)
         plots.plot_loss_curves(history, out / "plots" / "loss.png")
-        x, y = next(iter(torch.utils.data.DataLoader(test, batch_size=3)))
-        with torch.no_grad():
-            model.eval()
-            pred1 = model(x.to(run.trainer.device)).cpu()
-        plots.plot_predictions(pred1, y[:, 0] if y.ndim == 5 else y,
-                               out / "plots" / "predictions.png", title=config.model)
+        plots.plot_dataset_predictions(model, test, out / "plots" / "predictions.png",
+                                       device=run.trainer.device, title=config.model)
         if "rollout" in report:
             plots.plot_rollout_error(errors, out / "plots" / "rollout_error.png")
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
