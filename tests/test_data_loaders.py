@@ -132,6 +132,15 @@ def test_transformed_variables_are_read_through_xarray(darcy_file):
                                rtol=1e-6)
 
 
+def test_variables_merged_from_two_files_are_each_read_from_their_own(darcy_file, tmp_path):
+    other = generate("darcy", tmp_path / "other.nc", n_samples=10, resolution=16, seed=9,
+                     progress=False)
+    ds = xr.merge([open_dataset(darcy_file)[["a"]], open_dataset(other)[["u"]]])
+    x, y = OperatorDataset(ds, ["a"], ["u"])[2]
+    np.testing.assert_allclose(x[0].numpy(), xr.open_dataset(darcy_file)["a"].values[2])
+    np.testing.assert_allclose(y[0].numpy(), xr.open_dataset(other)["u"].values[2], rtol=1e-6)
+
+
 def test_normalizer_is_fitted_on_the_training_split_only(ns_file):
     ds = open_dataset(ns_file)
     split = split_samples(3, (2 / 3, 1 / 3, 0.0), seed=0)

@@ -70,14 +70,15 @@ class _Fields:
             raise DataError(f"{argument}: variables {self.names} have different shapes "
                             f"{sorted(shapes)} in {self.source}")
         self.shape = self.variables[0].shape  # (sample, [time], *spatial)
-        self._direct = all(_unchanged_from_file(ds, n) for n in self.names) and sample_dim
+        # the file the variables can be read from straight through netCDF4, if any
+        self._direct = _direct_source(ds, self.names) if sample_dim is not None else None
         self._handle: tuple[int, netCDF4.Dataset] | None = None
 
     def _file(self) -> netCDF4.Dataset:
         # One handle per process: DataLoader workers must not share a forked HDF5 handle.
         pid = os.getpid()
         if self._handle is None or self._handle[0] != pid:
-            self._handle = (pid, netCDF4.Dataset(self.source))
+            self._handle = (pid, netCDF4.Dataset(self._direct))
         return self._handle[1]
 
     def __getstate__(self):
@@ -248,25 +249,26 @@ class RolloutDataset(Dataset):
         return tuple(self.fields.shape[-2:])
 
 
-def _unchanged_from_file(ds: xr.Dataset, name: str) -> bool:
-    """True when ``ds[name]`` is still exactly the lazily opened variable of a netCDF file
-    (not loaded, sliced, transposed or computed on), so netCDF4 can read it directly."""
-    var = ds[name].variable
-    source = var.encoding.get("source")
+def _direct_source(ds: xr.Dataset, names: Sequence[str]) -> str | None:
+    """The netCDF file that every ``ds[name]`` is still exactly the lazily opened variable
+    of (not loaded, sliced, transposed, computed on, nor merged in from another file), so
+    netCDF4 can read them directly; None when any of them is not."""
+    variables = [ds[n].variable for n in names]
+    sources = {v.encoding.get("source") for v in variables}
+    source = sources.pop() if len(sources) == 1 else None
     if source is None or not os.path.isfile(source):
-        return False
-    if var.chunks is None and getattr(var, "_in_memory", True):
-        return False  # already in memory: indexing the array itself is fastest
-    same_shape = var.encoding.get("original_shape") == var.shape
-    return same_shape and _file_dims(source, name) == var.dims
-
-
-def _file_dims(source: str, name: str) -> tuple[str, ...] | None:
+        return None
+    for var in variables:
+        in_memory = var.chunks is None and getattr(var, "_in_memory", True)
+        if in_memory or var.encoding.get("original_shape") != var.shape:
+            return None  # in memory, indexing the array itself is fastest
     try:
         with netCDF4.Dataset(source) as nc:
-            return tuple(nc[name].dimensions) if name in nc.variables else None
+            same = all(n in nc.variables and tuple(nc[n].dimensions) == v.dims
+                       for n, v in zip(names, variables, strict=True))
     except OSError:
         return None
+    return source if same else None
 
 
 def _check_samples(samples: Sequence[int] | None, n: int) -> np.ndarray:
