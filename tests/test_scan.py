@@ -1,6 +1,6 @@
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kinnsci.scan import (
@@ -44,6 +44,9 @@ def test_fast_scan_matches_reference_float64(b, length, d, n, disc, chunk, backe
     inputs = scan_inputs(b, length, d, n, torch.float64, seed=length + d, requires_grad=True)
     torch.manual_seed(0)
     y_ref, g_ref = grads(lambda *a: selective_scan_ref(*a, discretizer=disc), inputs)
+    # Euler with |1 + dt A| > 1 over 300 steps overflows float64 in the reference itself;
+    # there is nothing finite to compare (overflow safety has its own test).
+    assume(torch.isfinite(y_ref).all() and all(torch.isfinite(r).all() for r in g_ref))
     torch.manual_seed(0)
     y, g = grads(lambda *a: selective_scan(*a, discretizer=disc, chunk=chunk, backend=backend),
                  inputs)

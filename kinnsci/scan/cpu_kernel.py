@@ -209,13 +209,14 @@ def available() -> bool:
         try:
             from torch.utils.cpp_extension import load_inline
 
-            flags = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-ffp-contract=fast"]
+            # no FMA contraction: each multiply and add rounds as PyTorch's own ops do
+            flags = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-ffp-contract=off"]
             # vector math needs the ISA: build for what this CPU has, and name the build
             # after it, so a shared home directory never serves AVX-512 code to an AVX2 CPU
             isa = torch.backends.cpu.get_cpu_capability().lower()
             flags += {"avx512": ["-mavx512f", "-mavx2", "-mfma"],
                       "avx2": ["-mavx2", "-mfma"]}.get(isa, [])
-            name = f"kinnsci_scan_cpu_v2_{isa}"
+            name = f"kinnsci_scan_cpu_v3_{isa}"
             if not _is_built(name):
                 print("kinnsci: compiling the fused CPU scan (once per machine, ~1 min)...",
                       file=sys.stderr, flush=True)
