@@ -63,6 +63,8 @@ def check_last_dim(x: Tensor, size: int, name: str, meaning: str) -> None:
 
 def check_finite(x: Tensor, name: str) -> None:
     """Raise ``ValueError`` if ``x`` contains NaN or inf, reporting the first bad index."""
+    if x.is_meta:  # shape-only tensors (FLOP counting) hold no values to check
+        return
     bad = ~torch.isfinite(x)
     if bad.any():
         idx = tuple(int(i) for i in bad.nonzero()[0].tolist())

@@ -47,13 +47,16 @@ SMALL = {
     "kirchhoffnet": dict(in_features=3, out_features=2, hidden_nodes=1),
     "dynpmnn": dict(in_features=3, out_features=2, hidden=4),
     "kirchhoff_flow": dict(dim=3, repeat=2),
+    **{f"kinn_vision_{size}": dict(num_classes=5, dims=8, depths=[1, 1, 1, 1])
+       for size in ("tiny", "small", "base")},
 }
 OPERATORS = ("fkno", "fno", "ukno", "unet")  # field -> field models
 
 
 def example_input(name: str, dtype=torch.float32) -> torch.Tensor:
-    """(2, 3, 16, 16) fields for the operators, (2, 3) vectors for the circuit models."""
-    shape = (2, 3, 16, 16) if name in OPERATORS else (2, 3)
+    """(2, 3, 16, 16) fields for the operators and images for the vision backbones, (2, 3)
+    vectors for the circuit models."""
+    shape = (2, 3, 16, 16) if name in OPERATORS or name.startswith("kinn_vision") else (2, 3)
     return torch.randn(*shape, dtype=dtype)
 
 
@@ -113,7 +116,8 @@ def test_fno_is_resolution_independent_on_band_limited_input():
 
 
 def test_unknown_model_and_config_keys_are_listed():
-    with pytest.raises(ValueError, match="known models: dynpmnn, fkno, fno, kirchhoff_flow, "
+    with pytest.raises(ValueError, match="known models: dynpmnn, fkno, fno, kinn_vision_base, "
+                                         "kinn_vision_small, kinn_vision_tiny, kirchhoff_flow, "
                                          "kirchhoffnet, ukno, unet"):
         build_model("transformer")
     with pytest.raises(ValueError, match=r"unknown config keys for model 'fno': \['depth'\]"):

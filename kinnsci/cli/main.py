@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kinnsci.cli import evaluate, generate, info, quickstart, train
+from kinnsci.cli import evaluate, generate, info, quickstart, train, train_vision
 
-SUBCOMMANDS = (generate, train, evaluate, quickstart, info)
+SUBCOMMANDS = (generate, train, train_vision, evaluate, quickstart, info)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  kinnsci quickstart\n"
         "  kinnsci generate darcy --n-samples 64 --resolution 32 --out darcy.nc\n"
         "  kinnsci train --model fno --data darcy.nc --inputs a --targets u --out runs/fno\n"
-        "  kinnsci evaluate runs/fno/final.pt --data darcy.nc\n  kinnsci info",
+        "  kinnsci evaluate runs/fno/final.pt --data darcy.nc\n"
+        "  kinnsci train-vision --data images/ --model kinn_vision_tiny --out runs/tiny\n"
+        "  kinnsci info",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

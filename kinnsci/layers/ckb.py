@@ -24,7 +24,7 @@ class CKB(nn.Module):
         x    = SiLU(depthwise_conv(x))
         y_1 = KNC_1(x),  y_k = KNC_k(y_{k-1})        (routing="series"; "parallel": KNC_k(x))
         y    = sum_k y_k                              (aggregate="dense"; "last": y_K)
-        out  = u + out_proj(y * SiLU(z))
+        out  = u + out_proj(y * SiLU(z))                (residual=False: without the u)
 
     Input is a sequence ``(batch, length, dim)`` or a channels-last grid
     ``(batch, H, W, dim)``. On grids the KNC cascade runs along ``directions`` = 1, 2 or 4
@@ -38,6 +38,8 @@ class CKB(nn.Module):
         order: cascade depth K (1..4 in the paper).
         reference_spacing: grid spacing the block's time constants refer to; pass the
             actual ``grid_spacing`` to ``forward`` to run on a refined/coarsened grid.
+        residual: add the input back (False: return the branch alone, for backbones that
+            wrap it in their own residual, e.g. with stochastic depth).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class CKB(nn.Module):
         physical_constraints: bool = True,
         reference_spacing: float = 1.0,
         spatial_dims: int = 1,
+        residual: bool = True,
     ) -> None:
         super().__init__()
         if spatial_dims not in (1, 2):
@@ -78,6 +81,7 @@ class CKB(nn.Module):
             raise ValueError(f"reference_spacing must be > 0, got {reference_spacing}")
         self.dim, self.order, self.directions = dim, order, directions
         self.routing, self.aggregate = routing, aggregate
+        self.residual = residual
         self.reference_spacing = reference_spacing
         inner = expand * dim
         self.inner = inner
@@ -158,7 +162,8 @@ class CKB(nn.Module):
                 ]
             )
             y = sequences_to_grid(ys, height, width)
-        return u + self.out_proj(y * F.silu(z))
+        out = self.out_proj(y * F.silu(z))
+        return u + out if self.residual else out
 
 
 class KirchhoffMixer2d(nn.Module):

@@ -14,6 +14,7 @@ from kinnsci.models.fno import FKNO, FNO
 from kinnsci.models.kirchhoff_flow import KirchhoffFlow
 from kinnsci.models.kirchhoffnet import KirchhoffNet
 from kinnsci.models.unet import UKNO, UNet
+from kinnsci.models.vision import KINNVisionBase, KINNVisionSmall, KINNVisionTiny
 
 MODELS: dict[str, type[nn.Module]] = {
     "fno": FNO,
@@ -23,6 +24,9 @@ MODELS: dict[str, type[nn.Module]] = {
     "kirchhoffnet": KirchhoffNet,
     "kirchhoff_flow": KirchhoffFlow,
     "dynpmnn": DynPMNN,
+    "kinn_vision_tiny": KINNVisionTiny,
+    "kinn_vision_small": KINNVisionSmall,
+    "kinn_vision_base": KINNVisionBase,
 }
 
 

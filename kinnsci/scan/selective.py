@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from kinnsci.discretize import Discretizer, get_discretizer
 from kinnsci.scan import cpu_kernel
 from kinnsci.scan.checks import check_scan_inputs
+from kinnsci.scan.flops import record_scan
 from kinnsci.scan.fused import blocked_selective_scan
 from kinnsci.scan.linear_recurrence import linear_recurrence
 
@@ -42,6 +44,9 @@ def selective_scan(
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     disc = get_discretizer(discretizer)
+    record_scan(*x.shape, A.shape[1])
+    if x.is_meta:  # shape propagation (FLOP counting on the meta device): nothing to compute
+        return torch.empty_like(x)
     fusable = x.device.type == "cpu" and getattr(disc, "name", None) in cpu_kernel.MODES
     if backend == "fused" and not (fusable and cpu_kernel.available()):
         raise ValueError("backend='fused' needs CPU tensors, discretizer 'zoh' or 'euler' and "
@@ -71,6 +76,7 @@ def time_invariant_scan(
             f"B and C must match A's shape (D, N) = {tuple(A.shape)}, got "
             f"{tuple(B.shape)} and {tuple(C.shape)}"
         )
+    record_scan(*x.shape, A.shape[1])
     a, b = get_discretizer(discretizer).coefficients(A, B, delta[..., None])
     h = linear_recurrence(a, b * x[..., None], chunk)
     y = (h * C).sum(-1)

@@ -2,34 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from kinnsci.train.metrics import METRICS
+from kinnsci.train.metrics import MAX_REDUCED, METRICS
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 16,
-             device: torch.device | str = "cpu") -> dict[str, float]:
-    """Every metric in ``METRICS`` over ``dataset`` (one-step predictions).
+             device: torch.device | str = "cpu",
+             metrics: Mapping[str, Callable[[Tensor, Tensor], Tensor]] | None = None,
+             ) -> dict[str, float]:
+    """Every metric in ``metrics`` (default ``METRICS``, the field errors; classifiers pass
+    ``CLASSIFICATION_METRICS``) over ``dataset`` (one-step predictions).
 
     Per-sample metrics are averaged over all samples; ``max_error`` is the maximum. For a
     ``RolloutDataset`` the first target state is used.
     """
+    metrics = METRICS if metrics is None else metrics
     was_training = model.training
     model.eval()
-    sums = dict.fromkeys(METRICS, 0.0)
+    sums = dict.fromkeys(metrics, 0.0)
     count = 0
     for x, y in DataLoader(dataset, batch_size=batch_size):
         x, y = x.to(device), y.to(device)
         if y.ndim == x.ndim + 1:
             y = y[:, 0]
         pred = model(x)
-        for name, fn in METRICS.items():
+        for name, fn in metrics.items():
             value = float(fn(pred, y))
-            sums[name] = max(sums[name], value) if name == "max_error" else (
+            sums[name] = max(sums[name], value) if name in MAX_REDUCED else (
                 sums[name] + value * len(x))
         count += len(x)
     model.train(was_training)
-    return {k: (v if k == "max_error" else v / count) for k, v in sums.items()}
+    return {k: (v if k in MAX_REDUCED else v / count) for k, v in sums.items()}

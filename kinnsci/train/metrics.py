@@ -74,4 +74,39 @@ METRICS = {
     "nrmse": nrmse,
     "max_error": max_error,
 }
-LOSSES = {"rel_l2": relative_l2, "rel_l1": relative_l1, "mse": torch.nn.functional.mse_loss}
+
+
+def _check_logits(logits: Tensor, labels: Tensor) -> None:
+    if logits.ndim != 2 or labels.shape != logits.shape[:1]:
+        raise ValueError(f"classification needs logits (batch, classes) and integer labels "
+                         f"(batch,), got {tuple(logits.shape)} and {tuple(labels.shape)}")
+
+
+def cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    """Mean cross-entropy of logits (batch, classes) against labels (batch,)."""
+    _check_logits(logits, labels)
+    return torch.nn.functional.cross_entropy(logits, labels)
+
+
+def top_k_accuracy(logits: Tensor, labels: Tensor, k: int = 1) -> Tensor:
+    """Fraction of samples whose label is among the ``k`` largest logits (k is capped at
+    the number of classes)."""
+    _check_logits(logits, labels)
+    top = logits.topk(min(k, logits.shape[1]), dim=1).indices
+    return (top == labels[:, None]).any(dim=1).float().mean()
+
+
+def top1_accuracy(logits: Tensor, labels: Tensor) -> Tensor:
+    return top_k_accuracy(logits, labels, 1)
+
+
+def top5_accuracy(logits: Tensor, labels: Tensor) -> Tensor:
+    return top_k_accuracy(logits, labels, 5)
+
+
+CLASSIFICATION_METRICS = {"cross_entropy": cross_entropy, "top1": top1_accuracy,
+                          "top5": top5_accuracy}
+# Metrics reduced over the dataset by max (the rest are per-sample means).
+MAX_REDUCED = frozenset({"max_error"})
+LOSSES = {"rel_l2": relative_l2, "rel_l1": relative_l1, "mse": torch.nn.functional.mse_loss,
+          "cross_entropy": cross_entropy}

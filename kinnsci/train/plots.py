@@ -94,3 +94,62 @@ def plot_rollout_error(errors: np.ndarray, path: str | os.PathLike) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def plot_classification_curves(history: Sequence[dict], path: str | os.PathLike) -> Path:
+    """Training and validation cross-entropy (left) and validation top-1 (right)."""
+    plt = _pyplot()
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train loss")
+    if history and "val_cross_entropy" in history[0]:
+        ax_loss.plot(epochs, [h["val_cross_entropy"] for h in history],
+                     label="validation cross-entropy")
+        ax_acc.plot(epochs, [100 * h["val_top1"] for h in history], marker=".")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.legend()
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("validation top-1 (%)")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+@torch.no_grad()
+def confusion_matrix(model, dataset, n_classes: int, *, device: str | torch.device = "cpu",
+                     batch_size: int = 64) -> np.ndarray:
+    """counts[i, j]: images of class i predicted as class j."""
+    from torch.utils.data import DataLoader
+
+    was_training = model.training
+    model.eval()
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    for x, y in DataLoader(dataset, batch_size=batch_size):
+        pred = model(x.to(device)).argmax(dim=1).cpu().numpy()
+        np.add.at(counts, (y.numpy(), pred), 1)
+    model.train(was_training)
+    return counts
+
+
+def plot_confusion_matrix(model, dataset, classes: Sequence[str], path: str | os.PathLike, *,
+                          device: str | torch.device = "cpu") -> Path:
+    """Row-normalised confusion matrix of a classifier on ``dataset`` (true vs predicted)."""
+    plt = _pyplot()
+    counts = confusion_matrix(model, dataset, len(classes), device=device)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = min(12, 2 + 0.5 * len(classes))
+    fig, ax = plt.subplots(figsize=(size, size))
+    im = ax.imshow(rates, vmin=0, vmax=1, cmap="viridis")
+    if len(classes) <= 30:
+        ax.set_xticks(range(len(classes)), classes, rotation=90)
+        ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,11 @@ class Trainer:
             physical units. Must carry ``.config`` (``build_model``) to be checkpointed.
         train_data: the training dataset.
         val_data: evaluated after each epoch (optional).
-        loss: ``"rel_l2" | "rel_l1" | "mse"`` or a callable ``(pred, true) -> scalar``.
+        loss: ``"rel_l2" | "rel_l1" | "mse" | "cross_entropy"`` or a callable
+            ``(pred, true) -> scalar``.
+        metrics: validation metrics ``{name: (pred, true) -> scalar}``; default the field
+            errors of ``kinnsci.train.metrics.METRICS`` (classifiers:
+            ``CLASSIFICATION_METRICS``; their targets are integer labels (batch,)).
         optimizer: an optimizer over ``model``'s parameters; default AdamW(lr, weight_decay).
         scheduler: ``"cosine"`` (to 0 over ``epochs``), ``"step"`` (halve every third of the
             run), ``"none"``, or an LR scheduler stepped once per epoch.
@@ -71,6 +75,7 @@ class Trainer:
         seed: int = 0, device: torch.device | str | None = None,
         checkpoint_dir: str | os.PathLike | None = None, progress: bool = True,
         num_workers: int = 0, extra_state: dict[str, Any] | None = None,
+        metrics: Mapping[str, Callable[[Tensor, Tensor], Tensor]] | None = None,
     ):
         if epochs < 1 or batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
@@ -83,6 +88,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.loss_fn = lookup(LOSSES, loss, "loss") if isinstance(loss, str) else loss
         self.train_data, self.val_data = train_data, val_data
+        self.metrics = metrics
         self.epochs, self.seed, self.grad_clip = epochs, seed, grad_clip
         self.amp, self.progress = amp, progress
         self.extra_state = dict(extra_state or {})
@@ -104,7 +110,8 @@ class Trainer:
         x0, y0 = train_data[0]
         self.unroll = y0.ndim == x0.ndim + 1
         self.horizon = y0.shape[0] if self.unroll else 1
-        self.n_variables = y0.shape[1] if self.unroll else y0.shape[0]
+        # fields: channels of one state; class labels (0-d targets): unused
+        self.n_variables = y0.shape[1] if self.unroll else (y0.shape[0] if y0.ndim else 1)
 
         self.module: nn.Module = self.model
         if world > 1:
@@ -183,7 +190,7 @@ class Trainer:
             if self.val_data is not None:
                 record.update({f"val_{k}": v for k, v in
                                evaluate(self.model, self.val_data, self.batch_size,
-                                        self.device).items()})
+                                        self.device, self.metrics).items()})
             self.history.append(record)
             self.epoch = epoch + 1
             if main and self.checkpoint_dir is not None:
