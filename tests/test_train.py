@@ -134,7 +134,8 @@ def test_unrolled_training_averages_the_loss_over_the_horizon(ns):
 
 def test_unknown_loss_name_lists_the_known_ones(darcy):
     data = OperatorDataset(open_dataset(darcy), ["a"], ["u"])
-    with pytest.raises(ValueError, match="unknown loss 'huber'; known losses: cross_entropy, mse, rel_l1"):
+    with pytest.raises(ValueError,
+                       match="unknown loss 'huber'; known losses: cross_entropy, mse, rel_l1"):
         Trainer(tiny_fno(), data, loss="huber", device="cpu", progress=False)
 
 
