@@ -52,10 +52,9 @@ def selective_scan(
         raise ValueError("backend='fused' needs CPU tensors, discretizer 'zoh' or 'euler' and "
                          "a working C++ compiler; use backend='blocked'")
     if backend != "blocked" and fusable and cpu_kernel.available():
-        y = cpu_kernel.fused_selective_scan(x, delta, A, B, C, disc.name,
-                                            chunk or cpu_kernel.CHUNK)
-    else:
-        y = blocked_selective_scan(x, delta, A, B, C, disc, chunk or DEFAULT_BLOCK)
+        return cpu_kernel.fused_selective_scan(x, delta, A, B, C, D, disc.name,
+                                               chunk or cpu_kernel.CHUNK)
+    y = blocked_selective_scan(x, delta, A, B, C, disc, chunk or DEFAULT_BLOCK)
     return y if D is None else y + D * x
 
 
