@@ -278,3 +278,31 @@ def test_train_vision_cli_writes_checkpoints_metrics_and_plots(tmp_path, capsys)
     assert "already holds results" in capsys.readouterr().err
     assert main([*common, "--out", str(tmp_path / "r2"), "--image-size", "18"]) == 2
     assert "not a multiple of the model's patch_size=4" in capsys.readouterr().err
+
+
+def test_train_vision_trains_under_torchrun_ddp(tmp_path):
+    import os
+    import shutil
+    import subprocess
+
+    from kinnsci.train import load_checkpoint
+
+    torchrun = shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not on PATH")
+    root = make_shapes_image_folder(tmp_path / "shapes", 8, 16, seed=0)
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("WORLD_SIZE", None)
+    subprocess.run(
+        [torchrun, "--nproc-per-node", "2", "--master-port", "29534", "-m", "kinnsci.cli.main",
+         "train-vision", "--data", str(root), "--image-size", "16", "--epochs", "2",
+         "--batch-size", "8", "--out", str(out), "--no-progress", "--no-plots",
+         "--model-config", json.dumps({"dims": 8, "depths": [1, 1, 1, 1],
+                                        "drop_path_rate": 0.0})],
+        check=True, env=env, timeout=240, capture_output=True)
+    report = json.loads((out / "metrics.json").read_text())
+    assert len(report["history"]) == 2 and report["history"][-1]["epoch"] == 2
+    state = load_checkpoint(out / "final.pt")["model"]["state"]
+    start = build_model("kinn_vision_tiny", num_classes=5, dims=8, depths=[1, 1, 1, 1])
+    assert any(not torch.equal(state[k], v) for k, v in start.state_dict().items())
