@@ -32,9 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from kinnsci.cli.errors import user_errors
     from kinnsci.cli.train import format_metrics
-    from kinnsci.data import DataError
-    from kinnsci.train import CheckpointError, evaluate_checkpoint
+    from kinnsci.train import evaluate_checkpoint
 
     try:
         for target in (args.json, args.plots):
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         report, model, dataset = evaluate_checkpoint(
             args.checkpoint, args.data, rollout=args.rollout, batch_size=args.batch_size,
             device=device)
-    except (ValueError, FileExistsError, FileNotFoundError, DataError, CheckpointError) as exc:
+    except user_errors() as exc:
         print(f"kinnsci evaluate: error: {exc}", file=sys.stderr)
         return 2
     print(format_metrics(report["test"], title=f"{args.checkpoint} on {args.data}"))

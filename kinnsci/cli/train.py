@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from kinnsci.cli.run_flags import add_run_flags
 
 EXAMPLES = """examples:
   kinnsci train --model fno --data darcy.nc --inputs a --targets u --epochs 50 --out runs/fno
@@ -33,19 +34,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "metrics.json and plots/ to --out. Config keys: " + ", ".join(RunConfig.keys()),
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, help="YAML or JSON run config")
-    for flag, kind in FLAGS.items():
-        p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind)
+    add_run_flags(p, FLAGS)
     p.add_argument("--inputs", nargs="+", help="input variables (steady problems)")
     p.add_argument("--targets", nargs="+", help="target variables (steady problems)")
     p.add_argument("--variables", nargs="+", help="state variables (time-dependent problems)")
-    p.add_argument("--model-config", type=json.loads, help="JSON dict of model settings")
     p.add_argument("--rollout", type=int, dest="rollout_steps",
                    help="after training, evaluate N-step rollouts on the test split")
-    p.add_argument("--compile", action="store_true", default=None, help="use torch.compile")
-    p.add_argument("--no-plots", dest="plots", action="store_false", default=None)
-    p.add_argument("--resume", type=Path, help="continue from this checkpoint")
-    p.add_argument("--overwrite", action="store_true", help="replace results in --out")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
 
@@ -67,16 +61,15 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinnsci.data import DataError
-    from kinnsci.train import CheckpointError, NonFiniteLossError, train_run
+    from kinnsci.cli.errors import user_errors
+    from kinnsci.train import train_run
     from kinnsci.train.distributed import is_main_process
 
     try:
         config = config_from_args(args)
         report = train_run(config, resume=args.resume, overwrite=args.overwrite,
                            progress=not args.no_progress)
-    except (ValueError, FileExistsError, FileNotFoundError, DataError, CheckpointError,
-            NonFiniteLossError) as exc:
+    except user_errors() as exc:
         print(f"kinnsci train: error: {exc}", file=sys.stderr)
         return 2
     if is_main_process():

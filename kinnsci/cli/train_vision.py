@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from kinnsci.cli.run_flags import add_run_flags
 
 EXAMPLES = """examples:
   kinnsci train-vision --data imagenet/ --model kinn_vision_tiny --epochs 300 --out runs/t
@@ -33,20 +34,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "checkpoints (last.pt, final.pt), metrics.json and plots/ to --out.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="image folder (see below)")
-    for flag, kind in FLAGS.items():
-        p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind)
-    p.add_argument("--model-config", type=json.loads, help="JSON dict of model settings")
-    p.add_argument("--compile", action="store_true", default=None, help="use torch.compile")
-    p.add_argument("--no-plots", dest="plots", action="store_false", default=None)
-    p.add_argument("--resume", type=Path, help="continue from this checkpoint")
-    p.add_argument("--overwrite", action="store_true", help="replace results in --out")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_run_flags(p, FLAGS)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinnsci.data import DataError
-    from kinnsci.train import CheckpointError, NonFiniteLossError
+    from kinnsci.cli.errors import user_errors
     from kinnsci.train.distributed import is_main_process
     from kinnsci.train.vision import VisionConfig, train_vision
 
@@ -56,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
         config = VisionConfig(data=args.data, **values)
         report = train_vision(config, resume=args.resume, overwrite=args.overwrite,
                               progress=not args.no_progress)
-    except (ValueError, FileExistsError, FileNotFoundError, DataError, CheckpointError,
-            NonFiniteLossError) as exc:
+    except user_errors() as exc:
         print(f"kinnsci train-vision: error: {exc}", file=sys.stderr)
         return 2
     if is_main_process():

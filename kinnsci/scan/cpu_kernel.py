@@ -201,11 +201,25 @@ static inline void load_lanes(const T* p, int64_t valid, T* out) {
   for (int w = 0; w < W; ++w) out[w] = w < valid ? p[w] : T(0);
 }
 
+// A (as lanes, [n][w]; padding lanes get -1), 1/A and the skip weights of one lane block
+template <typename T>
+static inline void load_block(const T* Ap, const T* Sp, int64_t d0, int64_t valid, int64_t N,
+                              T* At, T* iA, T* skip) {
+  constexpr int W = Lanes<T>::W;
+  for (int64_t n = 0; n < N; ++n) {
+    _Pragma("omp simd")
+    for (int w = 0; w < W; ++w) {
+      At[n * W + w] = w < valid ? Ap[(d0 + w) * N + n] : T(-1);
+      iA[n * W + w] = T(1) / At[n * W + w];  // inf where A = 0: only the series reads it
+    }
+  }
+  load_lanes(Sp + d0, valid, skip);
+}
+
 // y = C . h + Dskip x (the skip term fused: one pass less over (batch, length, D))
 std::vector<torch::Tensor> forward(torch::Tensor x, torch::Tensor delta, torch::Tensor A,
                                    torch::Tensor Bm, torch::Tensor C, torch::Tensor Dskip,
-                                   int64_t mode,
-                                   int64_t chunk) {
+                                   int64_t mode, int64_t chunk) {
   const auto Bsz = x.size(0), L = x.size(1), D = x.size(2), N = A.size(1);
   const auto n_chunks = (L + chunk - 1) / chunk;
   auto y = torch::empty_like(x);
@@ -222,13 +236,7 @@ std::vector<torch::Tensor> forward(torch::Tensor x, torch::Tensor delta, torch::
       for (int64_t task = begin; task < end; ++task) {
         const int64_t b = task / n_blocks, d0 = (task % n_blocks) * W;
         const int64_t valid = std::min<int64_t>(W, D - d0);
-        for (int64_t n = 0; n < N; ++n)
-          _Pragma("omp simd")
-          for (int w = 0; w < W; ++w) {
-            At[n * W + w] = w < valid ? Ap[(d0 + w) * N + n] : T(-1);
-            iA[n * W + w] = T(1) / At[n * W + w];  // inf where A = 0: only the series reads it
-          }
-        load_lanes(Sp + d0, valid, skip.data());
+        load_block(Ap, Sp, d0, valid, N, At.data(), iA.data(), skip.data());
         std::fill(h.begin(), h.end(), T(0));
         for (int64_t t = 0; t < L; ++t) {
           if (t % chunk == 0) {
@@ -296,13 +304,7 @@ std::vector<torch::Tensor> backward(torch::Tensor gy, torch::Tensor x, torch::Te
       for (int64_t task = begin; task < end; ++task) {
         const int64_t b = task / n_blocks, blk = task % n_blocks, d0 = blk * W;
         const int64_t valid = std::min<int64_t>(W, D - d0);
-        for (int64_t n = 0; n < N; ++n)
-          _Pragma("omp simd")
-          for (int w = 0; w < W; ++w) {
-            At[n * W + w] = w < valid ? Ap[(d0 + w) * N + n] : T(-1);
-            iA[n * W + w] = T(1) / At[n * W + w];  // inf where A = 0: only the series reads it
-          }
-        load_lanes(Sp + d0, valid, skip.data());
+        load_block(Ap, Sp, d0, valid, N, At.data(), iA.data(), skip.data());
         std::fill(gskip.begin(), gskip.end(), T(0));
         std::fill(G.begin(), G.end(), T(0));
         std::fill(gA.begin(), gA.end(), T(0));
