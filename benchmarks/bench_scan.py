@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import functools
 import multiprocessing
+import statistics
 import time
 
 import torch
@@ -31,15 +32,19 @@ def make_inputs(b, length, d, n, device, requires_grad):
 
 
 def timed(fn, repeats, device):
+    """Median seconds of ``repeats`` calls after one warm-up (the median keeps one call
+    slowed by another process on a shared machine from moving the result)."""
     fn()  # warm-up
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
+    times = []
     for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
         fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeats
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def _status_kb(field: str) -> int:
@@ -127,7 +132,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="only the two smaller sizes")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--backend", default="auto", choices=["auto", "fused", "blocked"],
                         help="selective_scan backend for the fast column (auto: fused on CPU)")
     args = parser.parse_args()
