@@ -136,11 +136,16 @@ class KINNVision(SaveLoadMixin, nn.Module):
         in_channels: image channels (3 for RGB).
         dims: width of stage 1; stage k has ``dims * 2**k``.
         depths: blocks per stage (4 entries).
-        d_state, expand, order, directions, discretizer: the CKB's KNC settings.
+        d_state: states per KNC.
+        expand: the CKB's inner width relative to the stage width.
+        order: KNCs in each CKB cascade.
+        directions: 2-D scan directions (1, 2 or 4).
+        discretizer: the KNCs' discretizer ("zoh", "euler", ...).
         routing: ``"series"`` (cascade, the paper's choice) or ``"parallel"``.
         physical_constraints: KCL-compliant decay + exact ZOH (True) or free A + Euler.
         mixer: ``"ckb"`` or ``"conv"`` (no Kirchhoff cascade; the ablation baseline).
         mlp_ratio: hidden width of each block's MLP relative to its width.
+        d_conv: kernel size of the CKB's depthwise convolution.
         patch_size: stride of the patch embedding; H and W must be multiples of it.
         drop_path_rate: stochastic depth, rising linearly from 0 to this over the blocks.
     """
