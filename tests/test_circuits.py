@@ -20,14 +20,6 @@ from kinnsci.models import DynPMNN, KirchhoffFlow, KirchhoffNet, build_model, co
 from kinnsci.models.dynpmnn import FHNLayer
 
 
-@pytest.fixture
-def f64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 def _hand_vector_field(cell: CircuitCell, v: torch.Tensor) -> torch.Tensor:
     """KCL written out edge by edge, as in a circuit textbook."""
     full = [0.0] + v.tolist()
@@ -40,7 +32,7 @@ def _hand_vector_field(cell: CircuitCell, v: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("branch", sorted(BRANCHES))
-def test_circuit_vector_field_matches_a_per_edge_loop_and_conserves_charge(branch, f64):
+def test_circuit_vector_field_matches_a_per_edge_loop_and_conserves_charge(branch, float64):
     torch.manual_seed(0)
     cell = CircuitCell(6, fully_connected(6, repeat=2), branch, capacitance=0.7)
     v = torch.randn(6)
@@ -50,7 +42,7 @@ def test_circuit_vector_field_matches_a_per_edge_loop_and_conserves_charge(branc
     assert net.sum(-1).abs().max() < 1e-12
 
 
-def test_duplicate_edges_are_parallel_devices(f64):
+def test_duplicate_edges_are_parallel_devices(float64):
     edges = torch.tensor([[1, 2], [1, 2], [2, 0]])
     cell = CircuitCell(2, edges, "conductance")
     single = CircuitCell(2, edges[1:], "conductance")
@@ -82,7 +74,7 @@ def test_kirchhoffnet_s_for_diabetes_has_the_papers_528_parameters():
     assert count_parameters(build_model("kirchhoffnet", in_features=10, out_features=1)) == 528
 
 
-def test_adjoint_gradients_match_direct_backpropagation(f64):
+def test_adjoint_gradients_match_direct_backpropagation(float64):
     torch.manual_seed(0)
     grads = []
     for adjoint in (False, True):
@@ -95,7 +87,7 @@ def test_adjoint_gradients_match_direct_backpropagation(f64):
     torch.testing.assert_close(grads[1], grads[0], atol=1e-5, rtol=0)
 
 
-def test_kirchhoffnet_output_is_the_ode_solution(f64):
+def test_kirchhoffnet_output_is_the_ode_solution(float64):
     torch.manual_seed(1)
     net = KirchhoffNet(3, 1, hidden_nodes=1, branch="relu_diff", rtol=1e-10, atol=1e-10)
     x = torch.tensor([0.3, -0.2, 0.5])
@@ -129,7 +121,7 @@ def test_circuit_bad_input_gives_clear_errors():
 
 # --- DynPMNN -----------------------------------------------------------------------------
 
-def test_dynpmnn_euler_layer_equals_the_hand_written_fhn_recurrence(f64):
+def test_dynpmnn_euler_layer_equals_the_hand_written_fhn_recurrence(float64):
     torch.manual_seed(0)
     layer = FHNLayer(5, 4)  # Euler, 25 steps of 0.1, a = 0.2, b = 0.02, g = 3
     x = torch.randn(3, 5)
@@ -141,7 +133,7 @@ def test_dynpmnn_euler_layer_equals_the_hand_written_fhn_recurrence(f64):
     assert {n for n, _ in layer.cell.named_parameters()} == {"a", "b", "g"}
 
 
-def test_dynpmnn_with_adaptive_steps_converges_to_solve_ivp(f64):
+def test_dynpmnn_with_adaptive_steps_converges_to_solve_ivp(float64):
     torch.manual_seed(0)
     layer = FHNLayer(3, 2, discretizer="adaptive", t_end=10.0, steps=5)
     layer.discretizer = Adaptive(rtol=1e-10, atol=1e-12)
@@ -184,7 +176,7 @@ needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None,
 
 
 @needs_ngspice
-def test_ngspice_simulates_an_exported_trained_kirchhoffnet_like_kinnsci(tmp_path, f64):
+def test_ngspice_simulates_an_exported_trained_kirchhoffnet_like_kinnsci(tmp_path, float64):
     torch.manual_seed(0)
     net = KirchhoffNet(6, 2, hidden_nodes=1, branch="tanh_diff", repeat=1)  # 9 nodes
     x = torch.rand(32, 6)
@@ -204,7 +196,7 @@ def test_ngspice_simulates_an_exported_trained_kirchhoffnet_like_kinnsci(tmp_pat
 
 
 @needs_ngspice
-def test_ngspice_simulates_an_exported_cascade_like_zoh(tmp_path, f64):
+def test_ngspice_simulates_an_exported_cascade_like_zoh(tmp_path, float64):
     cascade = CascadeCell([
         KirchhoffNodeCell(capacitance=0.5, leak_conductance=0.7, input_conductance=1.5,
                           channels=2),
@@ -240,7 +232,7 @@ def _two_moons(n: int, seed: int) -> torch.Tensor:
     return pts + 0.08 * torch.randn(n, 2, generator=g)
 
 
-def test_flow_log_prob_matches_the_change_of_variables_by_autograd_jacobian(f64):
+def test_flow_log_prob_matches_the_change_of_variables_by_autograd_jacobian(float64):
     torch.manual_seed(0)
     flow = KirchhoffFlow(dim=2, repeat=3, rtol=1e-10, atol=1e-10)
     z = torch.tensor([[0.3, -0.7]], requires_grad=True)
@@ -257,7 +249,7 @@ def test_flow_log_prob_matches_the_change_of_variables_by_autograd_jacobian(f64)
                                rtol=0)
 
 
-def test_flow_density_integrates_to_one(f64):
+def test_flow_density_integrates_to_one(float64):
     torch.manual_seed(1)
     flow = KirchhoffFlow(dim=2, repeat=2, rtol=1e-7, atol=1e-7)
     s = torch.linspace(-7, 7, 71)

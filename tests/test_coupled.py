@@ -12,15 +12,7 @@ from kinnsci.discretize import get_discretizer
 from kinnsci.layers import CoupledKirchhoffLayer, KirchhoffMLP
 
 
-@pytest.fixture
-def f64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
-def test_zoh_step_matches_scipy_expm(f64):
+def test_zoh_step_matches_scipy_expm(float64):
     torch.manual_seed(0)
     cell = CoupledKirchhoffCell(7, 3)
     A, B, _, _ = (m.detach() for m in cell.matrices())
@@ -34,7 +26,7 @@ def test_zoh_step_matches_scipy_expm(f64):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_symmetric_couplings_are_passive_for_random_parameters(seed, f64):
+def test_symmetric_couplings_are_passive_for_random_parameters(seed, float64):
     torch.manual_seed(seed)
     cell = CoupledKirchhoffCell(12, 2, init_scale=3.0)
     with torch.no_grad():
@@ -46,7 +38,7 @@ def test_symmetric_couplings_are_passive_for_random_parameters(seed, f64):
     assert cell.energy_growth_penalty().item() == 0.0
 
 
-def test_energy_never_grows_with_zoh_while_naive_euler_diverges_on_the_same_weights(f64):
+def test_energy_never_grows_with_zoh_while_naive_euler_diverges_on_the_same_weights(float64):
     torch.manual_seed(1)
     layer = CoupledKirchhoffLayer(2, 16, dt=10.0, steps=1)
     naive = CoupledKirchhoffLayer(2, 16, dt=10.0, steps=1, naive=True)
@@ -69,7 +61,7 @@ def test_energy_never_grows_with_zoh_while_naive_euler_diverges_on_the_same_weig
     assert not torch.isfinite(w).all() or w.abs().max() > 1e10
 
 
-def test_the_layer_converges_to_the_dc_steady_state(f64):
+def test_the_layer_converges_to_the_dc_steady_state(float64):
     torch.manual_seed(2)
     layer = CoupledKirchhoffLayer(3, 6, dt=50.0, steps=40)
     x = torch.randn(5, 3)
@@ -77,14 +69,14 @@ def test_the_layer_converges_to_the_dc_steady_state(f64):
         torch.testing.assert_close(layer(x), layer.cell.steady_state(x), atol=1e-9, rtol=0)
 
 
-def test_directed_couplings_get_a_penalty_when_energy_can_grow(f64):
+def test_directed_couplings_get_a_penalty_when_energy_can_grow(float64):
     torch.manual_seed(3)
     cell = CoupledKirchhoffCell(6, 1, symmetric=False, init_scale=4.0, leak=1e-6)
     assert cell.energy_growth_penalty().item() > 0
     assert torch.linalg.eigvals(cell.matrices()[0]).real.max() <= 1e-10  # still stable
 
 
-def test_layer_gradcheck(f64):
+def test_layer_gradcheck(float64):
     torch.manual_seed(4)
     layer = CoupledKirchhoffLayer(2, 3, dt=0.7, steps=3)
     x = torch.randn(2, 2, requires_grad=True)
