@@ -26,7 +26,7 @@ CONFIGS = {
 
 
 def measure(config: dict, steps: int, batch: int, res: int, device_name: str):
-    from bench_models import median_time
+    from bench_models import make_steps, median_time
 
     device = torch.device(device_name)
     torch.manual_seed(0)
@@ -36,16 +36,7 @@ def measure(config: dict, steps: int, batch: int, res: int, device_name: str):
     x = torch.randn(batch, 3, res, res, device=device)
     y = torch.randint(0, 1000, (batch,), device=device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-
-    def forward():
-        with torch.no_grad():
-            model(x)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-
+    forward, step = make_steps(model, opt, x, y, torch.nn.functional.cross_entropy)
     fwd, trn = median_time(forward, steps, device), median_time(step, steps, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()

@@ -125,12 +125,12 @@ def train_vision(config: VisionConfig, *, resume: str | os.PathLike | None = Non
     trainer, classes = build_vision_trainer(config, progress=progress)
     history = trainer.fit(resume=resume)
     model = trainer.model
-    in_shape = (1, model.in_channels, config.image_size, config.image_size)
     report: dict[str, Any] = {
-        "history": history, "classes": classes, "parameters": count_parameters(model),
-        "gflops": count_flops(model, in_shape).total / 1e9}
+        "history": history, "classes": classes, "parameters": count_parameters(model)}
     if not dist_utils.is_main_process():
         return report
+    in_shape = (1, model.in_channels, config.image_size, config.image_size)
+    report["gflops"] = count_flops(model, in_shape).total / 1e9  # reported by rank 0 only
     report["val"] = evaluate(model, trainer.val_data, config.batch_size, trainer.device,
                              CLASSIFICATION_METRICS)
     out = Path(config.out)
