@@ -182,3 +182,25 @@ def test_bad_inputs_get_clear_errors():
         KNC(8)(torch.zeros(2, 5, 7))
     with pytest.raises(ValueError, match=r"expects \(batch, length, dim\)"):
         CKB(4)(torch.zeros(1, 2, 3, 4))
+
+
+@pytest.mark.parametrize("directions", [1, 2, 4])
+def test_ckb_grid_scan_matches_flipped_copies_of_each_direction(directions):
+    # scan_grid runs reversed directions as reverse scans on the forward layout; the
+    # reference traverses grid_to_sequences' flipped copies with forward scans
+    torch.manual_seed(0)
+    ckb = CKB(3, order=2, directions=directions, d_state=4, spatial_dims=2).double()
+    x = torch.randn(2, 5, 7, ckb.inner, dtype=torch.float64)
+    seqs = grid_to_sequences(x, directions)
+    expected = sequences_to_grid(
+        torch.stack([ckb.cascade(seqs[k], k) for k in range(directions)]), 5, 7
+    )
+    assert torch.allclose(ckb.scan_grid(x, None, None), expected, atol=1e-12)
+
+
+def test_bidirectional_sequence_ckb_is_the_causal_scan_of_the_flipped_sequence():
+    torch.manual_seed(0)
+    ckb = CKB(3, order=2, directions=2, d_state=4).double()
+    x = torch.randn(2, 9, ckb.inner, dtype=torch.float64)
+    backward = ckb.cascade(x.flip(1), 1).flip(1)
+    assert torch.allclose(ckb.cascade(x, 1, reverse=True), backward, atol=1e-12)

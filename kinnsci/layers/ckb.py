@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kinnsci._checks import check_finite
 from kinnsci.discretize import Discretizer
 from kinnsci.layers.knc import KNC
-from kinnsci.scan import check_directions, grid_to_sequences, sequences_to_grid
+from kinnsci.scan import check_directions
 
 ROUTINGS = ("series", "parallel")
 AGGREGATES = ("dense", "last")
@@ -109,15 +108,23 @@ class CKB(nn.Module):
         )
         self.out_proj = nn.Linear(inner, dim)
 
-    def cascade(self, x: Tensor, direction: int = 0, dt_scale: float | None = None) -> Tensor:
-        """The KNC cascade of one scan direction: (batch, length, inner) -> same shape."""
-        outputs = []
-        signal = x
+    def cascade(
+        self,
+        x: Tensor,
+        direction: int = 0,
+        dt_scale: float | None = None,
+        reverse: bool = False,
+    ) -> Tensor:
+        """The KNC cascade of one scan direction: (batch, length, inner) -> same shape;
+        ``reverse`` scans from the last position to the first."""
+        total = signal = None
         for knc in self.kncs[direction]:
-            y = knc(signal if self.routing == "series" else x, dt_scale)
-            outputs.append(y)
+            y = knc(x if signal is None or self.routing == "parallel" else signal, dt_scale,
+                    reverse)
+            # dense: running sum (a stack + sum would copy every output once more)
+            total = y if total is None or self.aggregate == "last" else total + y
             signal = y
-        return torch.stack(outputs).sum(0) if self.aggregate == "dense" else outputs[-1]
+        return total
 
     def _scales(self, grid_spacing) -> tuple[float | None, float | None]:
         """Step scale along x (row scans) and along y (column scans)."""
@@ -125,6 +132,27 @@ class CKB(nn.Module):
             return None, None
         dy, dx = grid_spacing if isinstance(grid_spacing, tuple | list) else (grid_spacing,) * 2
         return dx / self.reference_spacing, dy / self.reference_spacing
+
+    def scan_grid(self, x: Tensor, scale_x: float | None, scale_y: float | None) -> Tensor:
+        """The directional cascades over a channels-last grid (batch, H, W, inner), summed.
+
+        Directions follow :mod:`kinnsci.scan.directions` (0 rows, 1 columns, 2 and 3 the
+        same reversed). The reversed ones scan the same layout backwards instead of
+        flipped copies, and the row (column) outputs are added before the one reshape
+        (transpose) back to the grid."""
+        batch, height, width, channels = x.shape
+        rows = x.reshape(batch, height * width, channels)
+        y = self.cascade(rows, 0, scale_x)
+        if self.directions == 4:
+            y = y + self.cascade(rows, 2, scale_x, reverse=True)
+        y = y.reshape(batch, height, width, channels)
+        if self.directions >= 2:
+            cols = x.transpose(1, 2).reshape(batch, height * width, channels)
+            y_cols = self.cascade(cols, 1, scale_y)
+            if self.directions == 4:
+                y_cols = y_cols + self.cascade(cols, 3, scale_y, reverse=True)
+            y = y + y_cols.reshape(batch, width, height, channels).transpose(1, 2)
+        return y
 
     def forward(self, u: Tensor, grid_spacing: float | tuple[float, float] | None = None) -> Tensor:
         """u: (batch, length, dim) or (batch, H, W, dim) -> same shape.
@@ -150,18 +178,10 @@ class CKB(nn.Module):
             x = F.silu(self.conv(x.transpose(1, 2))[..., :length].transpose(1, 2))
             y = self.cascade(x, 0, scale_x)
             if self.directions == 2:
-                y = y + self.cascade(x.flip(1), 1, scale_x).flip(1)
+                y = y + self.cascade(x, 1, scale_x, reverse=True)
         else:
-            height, width = x.shape[1:3]
-            x = F.silu(self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
-            seqs = grid_to_sequences(x, self.directions)
-            ys = torch.stack(
-                [
-                    self.cascade(seqs[k], k, scale_x if k % 2 == 0 else scale_y)
-                    for k in range(self.directions)
-                ]
-            )
-            y = sequences_to_grid(ys, height, width)
+            y = self.scan_grid(F.silu(self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)),
+                               scale_x, scale_y)
         out = self.out_proj(y * F.silu(z))
         return u + out if self.residual else out
 

@@ -92,10 +92,13 @@ class KNC(nn.Module):
         dt_low, B, C = self.x_proj(x).split([self.dt_rank, self.d_state, self.d_state], -1)
         return F.softplus(self.dt_proj(dt_low)), B, C
 
-    def forward(self, x: Tensor, dt_scale: float | Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, dt_scale: float | Tensor | None = None, reverse: bool = False
+    ) -> Tensor:
         """x: (batch, length, channels) -> y: (batch, length, channels).
 
-        ``dt_scale`` multiplies every step (e.g. grid spacing / reference spacing)."""
+        ``dt_scale`` multiplies every step (e.g. grid spacing / reference spacing);
+        ``reverse=True`` scans from the last position to the first."""
         if x.ndim != 3 or x.shape[-1] != self.channels:
             raise ValueError(
                 f"KNC expects x of shape (batch, length, {self.channels}), got {tuple(x.shape)}"
@@ -104,7 +107,7 @@ class KNC(nn.Module):
         if dt_scale is not None:
             delta = delta * dt_scale
         scan = selective_scan if self.selective else time_invariant_scan
-        return scan(x, delta, self.A, B, C, self.D, self.discretizer)
+        return scan(x, delta, self.A, B, C, self.D, self.discretizer, reverse=reverse)
 
     def extra_repr(self) -> str:
         return (

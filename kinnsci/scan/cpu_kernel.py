@@ -227,9 +227,11 @@ static inline void load_block(const T* Ap, const T* Sp, int64_t d0, int64_t vali
 // y = C . h + Dskip x (the skip term fused: one pass less over (batch, length, D))
 std::vector<torch::Tensor> forward(torch::Tensor x, torch::Tensor delta, torch::Tensor A,
                                    torch::Tensor Bm, torch::Tensor C, torch::Tensor Dskip,
-                                   int64_t mode, int64_t chunk) {
+                                   int64_t mode, int64_t chunk, bool reverse) {
   const auto Bsz = x.size(0), L = x.size(1), D = x.size(2), N = A.size(1);
   const auto n_chunks = (L + chunk - 1) / chunk;
+  // step t of the scan reads position t, or L - 1 - t when scanning in reverse
+  const auto pos = [=](int64_t t) { return reverse ? L - 1 - t : t; };
   auto y = torch::empty_like(x);
   auto ckpt = torch::empty({Bsz, n_chunks, D, N}, x.options());  // every slot is written
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "kinnsci_scan_forward", [&] {
@@ -252,14 +254,14 @@ std::vector<torch::Tensor> forward(torch::Tensor x, torch::Tensor delta, torch::
             for (int w = 0; w < valid; ++w)
               for (int64_t n = 0; n < N; ++n) k[w * N + n] = h[n * W + w];
           }
-          const int64_t row = (b * L + t) * D + d0;
+          const int64_t row = (b * L + pos(t)) * D + d0;
           T xt[W], dt[W], acc[W];
           load_lanes(xp + row, valid, xt);
           load_lanes(dp + row, valid, dt);
           _Pragma("omp simd")
           for (int w = 0; w < W; ++w) acc[w] = 0;
-          const T* Bt = Bp + (b * L + t) * N;
-          const T* Ct = Cp + (b * L + t) * N;
+          const T* Bt = Bp + (b * L + pos(t)) * N;
+          const T* Ct = Cp + (b * L + pos(t)) * N;
           for (int64_t n = 0; n < N; ++n) {
             T* an = a.data() + n * W;
             T* gn = g.data() + n * W;
@@ -283,9 +285,10 @@ std::vector<torch::Tensor> forward(torch::Tensor x, torch::Tensor delta, torch::
 std::vector<torch::Tensor> backward(torch::Tensor gy, torch::Tensor x, torch::Tensor delta,
                                     torch::Tensor A, torch::Tensor Bm, torch::Tensor C,
                                     torch::Tensor Dskip, torch::Tensor ckpt, int64_t mode,
-                                    int64_t chunk) {
+                                    int64_t chunk, bool reverse) {
   const auto Bsz = x.size(0), L = x.size(1), D = x.size(2), N = A.size(1);
   const auto n_chunks = ckpt.size(1);
+  const auto pos = [=](int64_t t) { return reverse ? L - 1 - t : t; };
   auto gx = torch::empty_like(x), gdelta = torch::empty_like(delta);
   auto gA_part = torch::empty({Bsz, D, N}, x.options());
   auto gD_part = torch::empty({Bsz, D}, x.options());
@@ -325,11 +328,11 @@ std::vector<torch::Tensor> backward(torch::Tensor gy, torch::Tensor x, torch::Te
             _Pragma("omp simd")
             for (int w = 0; w < W; ++w) hs[n * W + w] = w < valid ? k[w * N + n] : T(0);
           for (int64_t t = s; t < e; ++t) {  // recompute the chunk's states
-            const int64_t row = (b * L + t) * D + d0, j = t - s;
+            const int64_t row = (b * L + pos(t)) * D + d0, j = t - s;
             T xt[W], dt[W];
             load_lanes(xp + row, valid, xt);
             load_lanes(dp + row, valid, dt);
-            const T* Bt = Bp + (b * L + t) * N;
+            const T* Bt = Bp + (b * L + pos(t)) * N;
             for (int64_t n = 0; n < N; ++n) {
               T* an = as.data() + (j * N + n) * W;
               T* gn = gs.data() + (j * N + n) * W;
@@ -342,7 +345,7 @@ std::vector<torch::Tensor> backward(torch::Tensor gy, torch::Tensor x, torch::Te
             }
           }
           for (int64_t t = e - 1; t >= s; --t) {
-            const int64_t row = (b * L + t) * D + d0, j = t - s;
+            const int64_t row = (b * L + pos(t)) * D + d0, j = t - s;
             T xt[W], dt[W], dy[W], gxt[W], gdt[W];
             load_lanes(xp + row, valid, xt);
             load_lanes(dp + row, valid, dt);
@@ -353,8 +356,8 @@ std::vector<torch::Tensor> backward(torch::Tensor gy, torch::Tensor x, torch::Te
               gdt[w] = 0;
               gskip[w] += dy[w] * xt[w];
             }
-            const T* Bt = Bp + (b * L + t) * N;
-            const T* Ct = Cp + (b * L + t) * N;
+            const T* Bt = Bp + (b * L + pos(t)) * N;
+            const T* Ct = Cp + (b * L + pos(t)) * N;
             for (int64_t n = 0; n < N; ++n) {
               const T* an = as.data() + (j * N + n) * W;
               const T* gn = gs.data() + (j * N + n) * W;
@@ -408,7 +411,10 @@ _Pragma("omp simd")
       }
     });
   });
-  return {gx, gdelta, gA_part.sum(0), gB_part.sum(1), gC_part.sum(1), gD_part.sum(0)};
+  // gB / gC partials are stored in step order: back to positions when scanning in reverse
+  auto gB = gB_part.sum(1), gC = gC_part.sum(1);
+  if (reverse) { gB = gB.flip({1}); gC = gC.flip({1}); }
+  return {gx, gdelta, gA_part.sum(0), gB, gC, gD_part.sum(0)};
 }
 """
 
@@ -437,7 +443,7 @@ def available() -> bool:
             isa = torch.backends.cpu.get_cpu_capability().lower()
             flags += {"avx512": ["-mavx512f", "-mavx2", "-mfma"],
                       "avx2": ["-mavx2", "-mfma"]}.get(isa, [])
-            name = f"kinnsci_scan_cpu_v6_{isa}"
+            name = f"kinnsci_scan_cpu_v7_{isa}"
             if not _is_built(name):
                 print("kinnsci: compiling the fused CPU scan (once per machine, ~1 min)...",
                       file=sys.stderr, flush=True)
@@ -464,27 +470,29 @@ def _is_built(name: str) -> bool:
 
 class _FusedScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, delta, A, B, C, D, mode: int, chunk: int):
+    def forward(ctx, x, delta, A, B, C, D, mode: int, chunk: int, reverse: bool):
         x, delta, A, B, C, D = (t.contiguous() for t in (x, delta, A, B, C, D))
-        y, ckpt = _module.forward(x, delta, A, B, C, D, mode, chunk)
+        y, ckpt = _module.forward(x, delta, A, B, C, D, mode, chunk, reverse)
         ctx.save_for_backward(x, delta, A, B, C, D, ckpt)
-        ctx.mode, ctx.chunk = mode, chunk
+        ctx.mode, ctx.chunk, ctx.reverse = mode, chunk, reverse
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
         x, delta, A, B, C, D, ckpt = ctx.saved_tensors
         grads = _module.backward(grad_y.contiguous(), x, delta, A, B, C, D, ckpt, ctx.mode,
-                                 ctx.chunk)
-        return *grads, None, None
+                                 ctx.chunk, ctx.reverse)
+        return *grads, None, None, None
 
 
 def fused_selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                         D: Tensor | None, discretizer: str, chunk: int = CHUNK) -> Tensor:
+                         D: Tensor | None, discretizer: str, chunk: int = CHUNK,
+                         reverse: bool = False) -> Tensor:
     """y_t = C_t · h_t + D x_t (D None: no skip term) with the fused kernel; shapes as
-    ``selective_scan``.
+    ``selective_scan``. ``reverse``: the recurrence runs from the last position to the
+    first (h_t depends on x_t .. x_{L-1}), without flipped copies of the inputs.
 
     Call only when :func:`available` is True and ``discretizer`` is in ``MODES``.
     """
     skip = D if D is not None else x.new_zeros(x.shape[-1])
-    return _FusedScan.apply(x, delta, A, B, C, skip, MODES[discretizer], chunk)
+    return _FusedScan.apply(x, delta, A, B, C, skip, MODES[discretizer], chunk, reverse)

@@ -26,6 +26,7 @@ def selective_scan(
     discretizer: str | Discretizer = "zoh",
     chunk: int | None = None,
     backend: str = "auto",
+    reverse: bool = False,
 ) -> Tensor:
     """Selective scan; arguments and result as :func:`kinnsci.scan.selective_scan_ref`
     (x, delta (batch, length, D); A (D, N); B, C (batch, length, N); D (D,) ->
@@ -37,6 +38,10 @@ def selective_scan(
       * ``"blocked"``: pure PyTorch, blocks of ``chunk`` positions (default 64) recomputed
         in backward; any device, any discretizer;
       * ``"auto"``: ``fused`` where it applies and compiles, else ``blocked``.
+
+    ``reverse=True`` runs the recurrence from the last position to the first (the
+    anti-causal scan of bidirectional and 4-direction layers); it equals flipping every
+    input along the length, scanning, and flipping y back, without the copies.
     """
     check_scan_inputs(x, delta, A, B, C, D)
     if chunk is not None and chunk < 1:
@@ -53,9 +58,12 @@ def selective_scan(
                          "a working C++ compiler; use backend='blocked'")
     if backend != "blocked" and fusable and cpu_kernel.available():
         return cpu_kernel.fused_selective_scan(x, delta, A, B, C, D, disc.name,
-                                               chunk or cpu_kernel.CHUNK)
+                                               chunk or cpu_kernel.CHUNK, reverse)
+    if reverse:
+        x, delta, B, C = (t.flip(1) for t in (x, delta, B, C))
     y = blocked_selective_scan(x, delta, A, B, C, disc, chunk or DEFAULT_BLOCK)
-    return y if D is None else y + D * x
+    y = y if D is None else y + D * x
+    return y.flip(1) if reverse else y
 
 
 def time_invariant_scan(
@@ -67,16 +75,21 @@ def time_invariant_scan(
     D: Tensor | None = None,
     discretizer: str | Discretizer = "zoh",
     chunk: int | None = None,
+    reverse: bool = False,
 ) -> Tensor:
     """Scan of a bank of linear cells with constant per-channel B, C ``(D, N)`` (the
-    non-selective KNC): x, delta (batch, length, D) -> y (batch, length, D)."""
+    non-selective KNC): x, delta (batch, length, D) -> y (batch, length, D); ``reverse``
+    as in :func:`selective_scan`."""
     if B.shape != A.shape or C.shape != A.shape:
         raise ValueError(
             f"B and C must match A's shape (D, N) = {tuple(A.shape)}, got "
             f"{tuple(B.shape)} and {tuple(C.shape)}"
         )
     record_scan(*x.shape, A.shape[1])
+    if reverse:
+        x, delta = x.flip(1), delta.flip(1)
     a, b = get_discretizer(discretizer).coefficients(A, B, delta[..., None])
     h = linear_recurrence(a, b * x[..., None], chunk)
     y = (h * C).sum(-1)
-    return y if D is None else y + D * x
+    y = y if D is None else y + D * x
+    return y.flip(1) if reverse else y
