@@ -2,6 +2,8 @@
 
 Usage: python benchmarks/bench_models.py [--steps 20] [--batch 16] [--res 64]
 Times are medians over --steps after 2 warm-up steps; ratios are to FNO in the same run.
+A last line times FKNO-4's Kirchhoff scans alone (forward + backward of each KNC's scan
+at the model's shapes) against the FNO step: the floor under FKNO-4's extra step time.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import time
 
 import torch
 
+from kinnsci.layers import CKB
 from kinnsci.models import build_model, count_parameters
+from kinnsci.scan import selective_scan
 
 CONFIGS = {
     "FNO": ("fno", {}),
@@ -76,6 +80,32 @@ def measure(label: str, name: str, config: dict, steps: int, batch: int, res: in
     return count_parameters(model), fwd, trn, peak
 
 
+def measure_scans(name: str, config: dict, steps: int, batch: int, res: int,
+                  device_name: str) -> tuple[int, tuple[int, ...], float]:
+    """Forward + backward time of every selective scan one forward of the model runs,
+    on random inputs of the model's scan shapes (batch, res², inner) and N states."""
+    device = torch.device(device_name)
+    torch.manual_seed(0)
+    model = build_model(name, **config)
+    ckb = next(m for m in model.modules() if isinstance(m, CKB))
+    knc = ckb.kncs[0][0]
+    n_scans = ckb.directions * ckb.order
+    shape = (batch, res * res, knc.channels, knc.d_state)
+    b, length, d, n = shape
+    x, raw = (torch.randn(b, length, d, device=device) for _ in range(2))
+    delta = torch.nn.functional.softplus(raw - 3)  # steps ~0.05, as after Mamba's init
+    B, C = (torch.randn(b, length, n, device=device) for _ in range(2))
+    params = [knc.A.detach().to(device), knc.D.detach().to(device)]
+    leaves = [t.requires_grad_() for t in (x, delta, B, C, *params)]
+
+    def scans():
+        for _ in range(n_scans):
+            y = selective_scan(x, delta, params[0], B, C, params[1])
+            torch.autograd.grad(y.sum(), leaves)
+
+    return n_scans, shape, median_time(scans, steps, device)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=20)
@@ -103,6 +133,17 @@ def main() -> None:
                 f"{1e3 * trn:.1f} | {fwd / base[0]:.2f} | {trn / base[1]:.2f} | {peak} |",
                 flush=True,
             )
+        with ctx.Pool(1) as pool:
+            n_scans, shape, scan_time = pool.apply(
+                measure_scans, ("fkno", {"directions": 4}, args.steps, args.batch, args.res,
+                                device))
+        print(
+            f"\n{device}: FKNO-4's {n_scans} Kirchhoff scans alone ({'x'.join(map(str, shape))}"
+            f", forward + backward): {1e3 * scan_time:.1f} ms = {scan_time / base[1]:.2f} x "
+            f"the FNO step; a step <= 1.25 x FNO leaves {1e3 * 0.25 * base[1]:.1f} ms for "
+            "all of FKNO-4's extra work\n",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
