@@ -1,6 +1,6 @@
 """Operator backbones at 64x64: parameters, forward and train-step time, peak memory.
 
-Usage: python benchmarks/bench_models.py [--steps 20] [--batch 16] [--res 64]
+Usage: python benchmarks/bench_models.py [--steps 20] [--batch 16] [--res 64] [--channels-last]
 Times are medians over --steps after 2 warm-up steps; ratios are to FNO in the same run.
 A last line times FKNO-4's Kirchhoff scans alone (forward + backward of each KNC's scan
 at the model's shapes) against the FNO step: the floor under FKNO-4's extra step time.
@@ -60,13 +60,16 @@ def make_steps(model, opt, x, y, loss=torch.nn.functional.mse_loss):
 
 
 def measure(label: str, name: str, config: dict, steps: int, batch: int, res: int,
-            device_name: str) -> tuple[int, float, float, str]:
+            device_name: str, channels_last: bool = False) -> tuple[int, float, float, str]:
     """Parameters, forward and train-step medians and peak memory of one model, measured
     in a fresh process so the CPU peak (max RSS) belongs to this model alone."""
     device = torch.device(device_name)
     torch.manual_seed(0)
     model = build_model(name, **config).to(device)
     x = torch.randn(batch, model.in_channels, res, res, device=device)
+    if channels_last:  # as Trainer(channels_last=True) does
+        model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randn(batch, 1, res, res, device=device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     forward, step = make_steps(model, opt, x, y)
@@ -111,11 +114,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--res", type=int, default=64)
+    parser.add_argument("--channels-last", action="store_true",
+                        help="NHWC weights and inputs for every model (Trainer(channels_last))")
     args = parser.parse_args()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, float32, "
-        f"batch {args.batch}, {args.res}x{args.res}, median of {args.steps} steps; peak MB is "
+        f"batch {args.batch}, {args.res}x{args.res}, "
+        f"{'channels-last' if args.channels_last else 'NCHW'}, median of {args.steps} steps; "
+        "peak MB is "
         "the process's max RSS on CPU (torch itself ~300 MB), max allocated on CUDA"
     )
     print("| device | model | params | fwd ms | step ms | fwd / FNO | step / FNO | peak MB |")
@@ -126,7 +133,8 @@ def main() -> None:
         for label, (name, config) in CONFIGS.items():
             with ctx.Pool(1) as pool:
                 params, fwd, trn, peak = pool.apply(
-                    measure, (label, name, config, args.steps, args.batch, args.res, device))
+                    measure, (label, name, config, args.steps, args.batch, args.res, device,
+                              args.channels_last))
             base = base or (fwd, trn)
             print(
                 f"| {device} | {label} | {params:,} | {1e3 * fwd:.1f} | "

@@ -93,6 +93,33 @@ def _float64_trainer(darcy, out, epochs):
                    checkpoint_dir=out, progress=False, loss="mse")
 
 
+def test_channels_last_training_matches_the_default_layout(darcy, tmp_path):
+    ds = open_dataset(darcy)
+    train = OperatorDataset(ds, ["a"], ["u"], list(range(8)), dtype=torch.float64)
+    runs = {}
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        model = set_dtype(build_model("unet", in_channels=1, out_channels=1, widths=[4, 8]),
+                          torch.float64)
+        trainer = Trainer(model, train, epochs=3, batch_size=4, lr=5e-3, seed=3, device="cpu",
+                          checkpoint_dir=tmp_path / str(channels_last), progress=False,
+                          loss="mse", channels_last=channels_last)
+        runs[channels_last] = trainer, trainer.fit()
+    nhwc, history = runs[True]
+    conv = next(m for m in nhwc.model.modules()
+                if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.weight.is_contiguous()  # the layout really changed
+    for a, b in zip(runs[False][1], history, strict=True):
+        assert math.isclose(a["train_loss"], b["train_loss"], rel_tol=1e-9)
+    # its checkpoint loads into a default-layout model with the same outputs
+    plain = set_dtype(build_model("unet", in_channels=1, out_channels=1, widths=[4, 8]),
+                      torch.float64)
+    plain.load_state_dict(load_checkpoint(tmp_path / "True" / "final.pt")["model"]["state"])
+    x = torch.stack([train[i][0] for i in range(2)])
+    torch.testing.assert_close(plain(x), nhwc.model(x), rtol=1e-10, atol=1e-12)
+
+
 def test_resume_continues_exactly(darcy, tmp_path):
     straight = _float64_trainer(darcy, tmp_path / "a", epochs=4)
     straight.fit()
@@ -240,8 +267,9 @@ def test_cli_train_evaluate_and_refusals(darcy, tmp_path, capsys):
     out = tmp_path / "unet"
     base = ["train", "--model", "unet", "--data", str(darcy), "--inputs", "a", "--targets", "u",
             "--epochs", "2", "--batch-size", "4", "--out", str(out), "--no-progress",
-            "--model-config", '{"widths": [4, 8]}']
+            "--model-config", '{"widths": [4, 8]}', "--channels-last"]
     assert cli(base) == 0
+    assert load_checkpoint(out / "final.pt")["extra"]["run"]["channels_last"] is True
     assert (out / "plots" / "loss.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "plots" / "predictions.png").exists() and (out / "metrics.json").exists()
     assert cli(base) == 2

@@ -52,7 +52,8 @@ def config_from_args(args: argparse.Namespace):
         values = base.to_dict()
     extra = {"inputs": args.inputs, "targets": args.targets, "variables": args.variables,
              "model_config": args.model_config, "rollout_steps": args.rollout_steps,
-             "compile": args.compile, "plots": args.plots}
+             "compile": args.compile, "channels_last": args.channels_last,
+             "plots": args.plots}
     for key in [*FLAGS, *extra]:
         value = getattr(args, key, None)
         if value is not None:

@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from kinnsci.train.distributed import is_main_process
     from kinnsci.train.vision import VisionConfig, train_vision
 
-    values = {k: getattr(args, k) for k in [*FLAGS, "model_config", "compile", "plots"]
+    values = {k: getattr(args, k)
+              for k in [*FLAGS, "model_config", "compile", "channels_last", "plots"]
               if getattr(args, k, None) is not None}
     try:
         config = VisionConfig(data=args.data, **values)

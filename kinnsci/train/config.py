@@ -36,6 +36,7 @@ class RunConfig:
     grad_clip: float | None = 1.0
     amp: str | None = None
     compile: bool = False
+    channels_last: bool = False
     seed: int = 0
     device: str | None = None
     num_workers: int = 0

@@ -81,7 +81,8 @@ def build_run(config: RunConfig, *, progress: bool = True) -> Run:
         model, splits["train"], splits["val"], loss=config.loss, lr=config.lr,
         weight_decay=config.weight_decay, scheduler=config.scheduler, epochs=config.epochs,
         batch_size=config.batch_size, grad_clip=config.grad_clip, amp=config.amp,
-        compile=config.compile, seed=config.seed, device=config.device,
+        compile=config.compile, channels_last=config.channels_last, seed=config.seed,
+        device=config.device,
         checkpoint_dir=config.out, progress=progress, num_workers=config.num_workers,
         extra_state={"run": config.to_dict(), "spatial_shape": spatial})
     return Run(config, trainer, splits)

@@ -59,6 +59,10 @@ class Trainer:
         grad_clip: max gradient norm (None: no clipping).
         amp: ``"bf16" | "fp16" | None``; mixed precision on CUDA only.
         compile: wrap the model in ``torch.compile``.
+        channels_last: keep 4-D weights and (B, C, H, W) batches in the channels-last
+            (NHWC) memory layout, oneDNN's fast one for convolutions on CPUs (training
+            steps 7-27 % faster here: ``benchmarks/bench_models.py --channels-last``).
+            Only strides change; results agree to rounding.
         seed: seeds the shuffling (per epoch, as ``DistributedSampler`` does) so runs and
             resumed runs are identical.
         checkpoint_dir: where ``last.pt`` (every epoch) and ``final.pt`` go; None: none.
@@ -72,7 +76,7 @@ class Trainer:
         scheduler: str | torch.optim.lr_scheduler.LRScheduler = "cosine",
         lr: float = 1e-3, weight_decay: float = 1e-4, epochs: int = 10, batch_size: int = 16,
         grad_clip: float | None = 1.0, amp: str | None = None, compile: bool = False,
-        seed: int = 0, device: torch.device | str | None = None,
+        channels_last: bool = False, seed: int = 0, device: torch.device | str | None = None,
         checkpoint_dir: str | os.PathLike | None = None, progress: bool = True,
         num_workers: int = 0, extra_state: dict[str, Any] | None = None,
         metrics: Mapping[str, Callable[[Tensor, Tensor], Tensor]] | None = None,
@@ -86,6 +90,9 @@ class Trainer:
             raise ValueError(f"amp={amp!r} needs a CUDA device, training runs on {self.device}; "
                              "drop --amp on CPUs")
         self.model = model.to(self.device)
+        self.channels_last = channels_last
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)
         self.loss_fn = lookup(LOSSES, loss, "loss") if isinstance(loss, str) else loss
         self.train_data, self.val_data = train_data, val_data
         self.metrics = metrics
@@ -176,6 +183,8 @@ class Trainer:
             for batch_index, (x, y) in enumerate(bar):
                 x = x.to(self.device, non_blocking=True)
                 y = y.to(self.device, non_blocking=True)
+                if self.channels_last and x.ndim == 4:
+                    x = x.contiguous(memory_format=torch.channels_last)
                 loss = self.train_step(x, y)
                 if not torch.isfinite(loss):
                     self._stop_on_nonfinite(epoch, batch_index)

@@ -52,6 +52,7 @@ class VisionConfig:
     device: str | None = None
     amp: str | None = None
     compile: bool = False
+    channels_last: bool = False
     num_workers: int = 0
     plots: bool = True
 
@@ -109,7 +110,8 @@ def build_vision_trainer(config: VisionConfig, *, progress: bool = True) -> tupl
     trainer = Trainer(
         model, train, val, loss=loss, metrics=CLASSIFICATION_METRICS, lr=config.lr,
         weight_decay=config.weight_decay, epochs=config.epochs, batch_size=config.batch_size,
-        amp=config.amp, compile=config.compile, seed=config.seed, device=config.device,
+        amp=config.amp, compile=config.compile, channels_last=config.channels_last,
+        seed=config.seed, device=config.device,
         checkpoint_dir=config.out, progress=progress, num_workers=config.num_workers,
         extra_state={"vision": asdict(config), "classes": classes})
     return trainer, classes
