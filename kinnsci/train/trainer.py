@@ -61,7 +61,7 @@ class Trainer:
         compile: wrap the model in ``torch.compile``.
         channels_last: keep 4-D weights and (B, C, H, W) batches in the channels-last
             (NHWC) memory layout, oneDNN's fast one for convolutions on CPUs (training
-            steps 7-27 % faster here: ``benchmarks/bench_models.py --channels-last``).
+            steps 11-21 % faster here: ``benchmarks/bench_models.py --channels-last``).
             Only strides change; results agree to rounding.
         seed: seeds the shuffling (per epoch, as ``DistributedSampler`` does) so runs and
             resumed runs are identical.
