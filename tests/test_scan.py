@@ -51,11 +51,16 @@ def grads(fn, inputs):
 )
 def test_fast_scan_matches_reference_float64(b, length, d, n, disc, chunk, backend, reverse):
     inputs = scan_inputs(b, length, d, n, torch.float64, seed=length + d, requires_grad=True)
+    if disc == "euler":
+        # Euler is stable for dt |A| <= 2 only; beyond, states grow like |1 + dt A|^t (1e79
+        # after 130 steps was seen) and the loop's own rounding grows with them, so there
+        # is no 1e-12 agreement to test. Keep |1 + dt A| <= 0.9 (negative a included);
+        # overflow safety has its own test.
+        with torch.no_grad():
+            inputs[2].mul_(min(1.0, 1.9 / float(inputs[1].max() * inputs[2].abs().max())))
     torch.manual_seed(0)
     y_ref, g_ref = grads(lambda *a: reference_scan(*a, discretizer=disc, reverse=reverse),
                          inputs)
-    # Euler with |1 + dt A| > 1 over 300 steps overflows float64 in the reference itself;
-    # there is nothing finite to compare (overflow safety has its own test).
     assume(torch.isfinite(y_ref).all() and all(torch.isfinite(r).all() for r in g_ref))
     torch.manual_seed(0)
     y, g = grads(lambda *a: selective_scan(*a, discretizer=disc, chunk=chunk, backend=backend,
