@@ -190,12 +190,22 @@ def test_ckb_grid_scan_matches_flipped_copies_of_each_direction(directions):
     # reference traverses grid_to_sequences' flipped copies with forward scans
     torch.manual_seed(0)
     ckb = CKB(3, order=2, directions=directions, d_state=4, spatial_dims=2).double()
-    x = torch.randn(2, 5, 7, ckb.inner, dtype=torch.float64)
+    x = torch.randn(2, 5, 7, ckb.inner, dtype=torch.float64, requires_grad=True)
     seqs = grid_to_sequences(x, directions)
     expected = sequences_to_grid(
         torch.stack([ckb.cascade(seqs[k], k) for k in range(directions)]), 5, 7
     )
-    assert torch.allclose(ckb.scan_grid(x, None, None), expected, atol=1e-12)
+    y = ckb.scan_grid(x, None, None)
+    assert torch.allclose(y, expected, atol=1e-12)
+    # and the same gradients for the input and every weight (reverse-scan backward)
+    weights = torch.randn_like(y)
+    wrt = [x, *ckb.parameters()]
+    grads = torch.autograd.grad((y * weights).sum(), wrt, allow_unused=True)
+    grads_ref = torch.autograd.grad((expected * weights).sum(), wrt, allow_unused=True)
+    for g, r in zip(grads, grads_ref, strict=True):
+        assert (g is None) == (r is None)
+        if g is not None:
+            assert torch.allclose(g, r, atol=1e-11)
 
 
 def test_bidirectional_sequence_ckb_is_the_causal_scan_of_the_flipped_sequence():
