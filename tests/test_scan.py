@@ -10,6 +10,7 @@ from kinnsci.scan import (
     selective_scan,
     selective_scan_ref,
     sequences_to_grid,
+    time_invariant_scan,
 )
 
 
@@ -182,3 +183,25 @@ def test_fused_scan_handles_rates_near_zero_like_the_reference():
 def test_unknown_backend_is_rejected():
     with pytest.raises(ValueError, match="backend must be one of"):
         selective_scan(*scan_inputs(1, 4, 2, 2, torch.float32), backend="cuda")
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_time_invariant_scan_matches_a_zoh_loop(reverse):
+    # per-channel constant B, C (D, N): the non-selective KNC; the loop runs the exact ZOH
+    # update directly, over the time-flipped sequence when reverse=True
+    g = torch.Generator().manual_seed(4)
+    b, length, d, n = 2, 37, 3, 4
+    x = torch.randn(b, length, d, generator=g, dtype=torch.float64)
+    delta = torch.rand(b, length, d, generator=g, dtype=torch.float64) + 0.1
+    A = -torch.rand(d, n, generator=g, dtype=torch.float64) - 0.2
+    B, C = (torch.randn(d, n, generator=g, dtype=torch.float64) for _ in range(2))
+    skip = torch.randn(d, generator=g, dtype=torch.float64)
+    order = range(length - 1, -1, -1) if reverse else range(length)
+    h = torch.zeros(b, d, n, dtype=torch.float64)
+    y = torch.empty_like(x)
+    for t in order:
+        z = delta[:, t, :, None] * A
+        h = torch.exp(z) * h + torch.expm1(z) / A * B * x[:, t, :, None]
+        y[:, t] = (h * C).sum(-1) + skip * x[:, t]
+    out = time_invariant_scan(x, delta, A, B, C, skip, "zoh", reverse=reverse)
+    assert torch.allclose(out, y, atol=1e-12)
