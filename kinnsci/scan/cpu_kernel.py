@@ -36,6 +36,7 @@ _SOURCE = r"""
 #include <cstdint>
 #include <cstring>
 #include <immintrin.h>
+#include <type_traits>
 #include <vector>
 
 // The scan recurs along the sequence but is independent across channels, so every loop
@@ -58,10 +59,30 @@ template <typename T> struct Lanes { static constexpr int W = 64 / sizeof(T); };
 // e^x = 2^f (1 + q) with 2^f built from bits; expm1 = (2^f - 1) + 2^f q has no
 // cancellation (f = 0 near x = 0). Arguments are clamped to the normal range, so
 // exp(-1e4) gives ~1e-38 / 1e-308 instead of 0.
+// The last step of exp_lanes for both precisions: e^x = 2^f (1 + y) and
+// expm1 = (2^f - 1) + 2^f y. ``scale`` arrives holding 2^m + (f + bias) as a floating
+// value (m mantissa bits), i.e. the biased exponent in its low bits; shifting those bits
+// up by m makes it the float 2^f.
+template <typename T>
+static inline void compose_exp(const T* y, T* scale, T* out, T* em1) {
+  constexpr int W = Lanes<T>::W;
+  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  constexpr int mantissa = sizeof(T) == 4 ? 23 : 52;
+  Bits bits[W];
+  std::memcpy(bits, scale, sizeof bits);
+  _Pragma("omp simd")
+  for (int w = 0; w < W; ++w) bits[w] <<= mantissa;
+  std::memcpy(scale, bits, sizeof bits);
+  _Pragma("omp simd")
+  for (int w = 0; w < W; ++w) {
+    out[w] = MADD(scale[w], y[w], scale[w]);
+    em1[w] = MADD(scale[w], y[w], scale[w] - T(1));
+  }
+}
+
 static inline void exp_lanes(const float* z, float* out, float* em1) {
   constexpr int W = Lanes<float>::W;
   float y[W], scale[W];
-  uint32_t bits[W];
   _Pragma("omp simd")
   for (int w = 0; w < W; ++w) {
     // ternaries and the builtin floor, not std::min/max/floor: those stay branches / calls
@@ -80,21 +101,12 @@ static inline void exp_lanes(const float* z, float* out, float* em1) {
     y[w] = MADD(p * r, r, r);
     scale[w] = f + (127.0f + 8388608.0f);  // 2^23 + (f + 127): the biased exponent in low bits
   }
-  std::memcpy(bits, scale, sizeof bits);
-  _Pragma("omp simd")
-  for (int w = 0; w < W; ++w) bits[w] <<= 23;
-  std::memcpy(scale, bits, sizeof bits);
-  _Pragma("omp simd")
-  for (int w = 0; w < W; ++w) {
-    out[w] = MADD(scale[w], y[w], scale[w]);
-    em1[w] = MADD(scale[w], y[w], scale[w] - 1.0f);
-  }
+  compose_exp(y, scale, out, em1);
 }
 
 static inline void exp_lanes(const double* z, double* out, double* em1) {
   constexpr int W = Lanes<double>::W;
   double y[W], scale[W];
-  uint64_t bits[W];
   _Pragma("omp simd")
   for (int w = 0; w < W; ++w) {
     double x = z[w];
@@ -111,15 +123,7 @@ static inline void exp_lanes(const double* z, double* out, double* em1) {
     y[w] = 2.0 * (px / (qx - px));
     scale[w] = f + (1023.0 + 4503599627370496.0);  // 2^52 + (f + 1023)
   }
-  std::memcpy(bits, scale, sizeof bits);
-  _Pragma("omp simd")
-  for (int w = 0; w < W; ++w) bits[w] <<= 52;
-  std::memcpy(scale, bits, sizeof bits);
-  _Pragma("omp simd")
-  for (int w = 0; w < W; ++w) {
-    out[w] = MADD(scale[w], y[w], scale[w]);
-    em1[w] = MADD(scale[w], y[w], scale[w] - 1.0);
-  }
+  compose_exp(y, scale, out, em1);
 }
 
 // ZOH in division-free form: with z = dt A, Bbar / B = g = expm1(z) / A (accurate for
@@ -443,7 +447,7 @@ def available() -> bool:
             isa = torch.backends.cpu.get_cpu_capability().lower()
             flags += {"avx512": ["-mavx512f", "-mavx2", "-mfma"],
                       "avx2": ["-mavx2", "-mfma"]}.get(isa, [])
-            name = f"kinnsci_scan_cpu_v7_{isa}"
+            name = f"kinnsci_scan_cpu_v8_{isa}"
             if not _is_built(name):
                 print("kinnsci: compiling the fused CPU scan (once per machine, ~1 min)...",
                       file=sys.stderr, flush=True)
