@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+# switches add_run_flags defines whose values are config keys of the same name
+CONFIG_SWITCHES = ("model_config", "compile", "channels_last", "plots")
+
 
 def add_run_flags(p: argparse.ArgumentParser, flags: dict[str, type]) -> None:
     """``--<key>`` for each config key in ``flags`` (key -> type), then the model config,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from kinnsci.cli.run_flags import add_run_flags
+from kinnsci.cli.run_flags import CONFIG_SWITCHES, add_run_flags
 
 EXAMPLES = """examples:
   kinnsci train --model fno --data darcy.nc --inputs a --targets u --epochs 50 --out runs/fno
@@ -50,11 +50,7 @@ def config_from_args(args: argparse.Namespace):
     if args.config:
         base = RunConfig.from_file(args.config)
         values = base.to_dict()
-    extra = {"inputs": args.inputs, "targets": args.targets, "variables": args.variables,
-             "model_config": args.model_config, "rollout_steps": args.rollout_steps,
-             "compile": args.compile, "channels_last": args.channels_last,
-             "plots": args.plots}
-    for key in [*FLAGS, *extra]:
+    for key in [*FLAGS, "inputs", "targets", "variables", "rollout_steps", *CONFIG_SWITCHES]:
         value = getattr(args, key, None)
         if value is not None:
             values[key] = value

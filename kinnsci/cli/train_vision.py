@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from kinnsci.cli.run_flags import add_run_flags
+from kinnsci.cli.run_flags import CONFIG_SWITCHES, add_run_flags
 
 EXAMPLES = """examples:
   kinnsci train-vision --data imagenet/ --model kinn_vision_tiny --epochs 300 --out runs/t
@@ -43,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from kinnsci.train.distributed import is_main_process
     from kinnsci.train.vision import VisionConfig, train_vision
 
-    values = {k: getattr(args, k)
-              for k in [*FLAGS, "model_config", "compile", "channels_last", "plots"]
+    values = {k: getattr(args, k) for k in [*FLAGS, *CONFIG_SWITCHES]
               if getattr(args, k, None) is not None}
     try:
         config = VisionConfig(data=args.data, **values)
