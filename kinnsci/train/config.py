@@ -15,7 +15,12 @@ import yaml
 @dataclass
 class RunConfig:
     """Every setting of a run. Steady problems name ``inputs`` and ``targets``; time-dependent
-    ones name ``variables`` with ``history`` past states and an unrolled ``horizon``."""
+    ones name ``variables`` with ``history`` past states and an unrolled ``horizon``.
+
+    ``split_seed`` shuffles samples into train/val/test (``None``: ``seed``, which also
+    seeds the weights and batch order); fixing it keeps one split across seeds.
+    ``stride`` is the step between rollout windows' start times within a trajectory.
+    """
 
     data: str = ""
     model: str = "fno"
@@ -26,6 +31,8 @@ class RunConfig:
     history: int = 1
     horizon: int = 1
     split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    split_seed: int | None = None
+    stride: int = 1
     normalizer: str = "gaussian"
     loss: str = "rel_l2"
     epochs: int = 10
@@ -85,6 +92,9 @@ class RunConfig:
         if self.normalizer not in ("gaussian", "minmax", "none"):
             raise ValueError(f"normalizer must be gaussian, minmax or none, got "
                              f"{self.normalizer!r}")
+        if not isinstance(self.stride, int) or self.stride < 1:
+            raise ValueError(f"stride must be a positive integer (time steps between window "
+                             f"starts), got {self.stride!r}")
         json.dumps(self.model_config)  # saved in checkpoints: fail early if not JSON-able
 
     def to_dict(self) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from kinnsci.data.datasets import RolloutDataset
-from kinnsci.train.metrics import per_step_relative_l2
+from kinnsci.train.metrics import MAX_REDUCED, METRICS, relative_l2
 
 
 def rollout(model: nn.Module, initial_states: Tensor, steps: int, n_variables: int) -> Tensor:
@@ -34,6 +36,54 @@ def rollout(model: nn.Module, initial_states: Tensor, steps: int, n_variables: i
 
 
 @torch.no_grad()
+def rollout_metrics(model: nn.Module, dataset: RolloutDataset, steps: int,
+                    device: torch.device | str = "cpu", batch_size: int = 8,
+                    metrics: Mapping[str, Callable[[Tensor, Tensor], Tensor]] | None = None,
+                    ) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
+    """Field errors of each rollout step, from the start of every trajectory.
+
+    Args:
+        dataset: a ``RolloutDataset`` (its ``history`` and trajectories are used).
+        steps: rollout length; the trajectories need ``history + steps`` states.
+        metrics: ``{name: (pred, true) -> scalar}`` applied to each step's (B, V, H, W)
+            fields; default ``METRICS``. Per-sample metrics are averaged over all
+            trajectories, those in ``MAX_REDUCED`` (``max_error``) take the maximum.
+
+    Returns:
+        ({name: errors (steps,)}, predictions and truths of the first batch
+        (B, steps, V, H, W)).
+
+    Raises:
+        ValueError: the trajectories are shorter than ``history + steps``.
+    """
+    metrics = METRICS if metrics is None else metrics
+    k, v = dataset.history, dataset.n_variables
+    n_time = dataset.fields.shape[1]
+    if k + steps > n_time:
+        raise ValueError(f"rollout of {steps} steps needs {k + steps} states per trajectory, "
+                         f"the data has {n_time}; pass at most --rollout {n_time - k}")
+    model.eval()
+    totals = {name: np.zeros(steps) for name in metrics}
+    count, first = 0, None
+    for start in range(0, dataset.n_trajectories, batch_size):
+        traj = torch.stack([dataset.trajectory(i) for i in
+                            range(start, min(start + batch_size, dataset.n_trajectories))])
+        traj = traj.to(device)
+        pred = rollout(model, traj[:, :k].flatten(1, 2), steps, v)
+        truth = traj[:, k:k + steps]
+        for name, fn in metrics.items():
+            per_step = np.array([float(fn(pred[:, s], truth[:, s])) for s in range(steps)])
+            if name in MAX_REDUCED:
+                totals[name] = np.maximum(totals[name], per_step)
+            else:
+                totals[name] += per_step * len(traj)
+        count += len(traj)
+        if first is None:
+            first = (pred.cpu(), truth.cpu())
+    errors = {name: (t if name in MAX_REDUCED else t / count) for name, t in totals.items()}
+    return errors, first[0], first[1]
+
+
 def rollout_errors(model: nn.Module, dataset: RolloutDataset, steps: int,
                    device: torch.device | str = "cpu",
                    batch_size: int = 8) -> tuple[np.ndarray, Tensor, Tensor]:
@@ -45,22 +95,10 @@ def rollout_errors(model: nn.Module, dataset: RolloutDataset, steps: int,
 
     Returns:
         (errors (steps,), predictions and truths of the first batch (B, steps, V, H, W)).
+
+    Raises:
+        ValueError: the trajectories are shorter than ``history + steps``.
     """
-    k, v = dataset.history, dataset.n_variables
-    n_time = dataset.fields.shape[1]
-    if k + steps > n_time:
-        raise ValueError(f"rollout of {steps} steps needs {k + steps} states per trajectory, "
-                         f"the data has {n_time}; pass at most --rollout {n_time - k}")
-    model.eval()
-    total, count, first = torch.zeros(steps, dtype=torch.float64), 0, None
-    for start in range(0, dataset.n_trajectories, batch_size):
-        traj = torch.stack([dataset.trajectory(i) for i in
-                            range(start, min(start + batch_size, dataset.n_trajectories))])
-        traj = traj.to(device)
-        pred = rollout(model, traj[:, :k].flatten(1, 2), steps, v)
-        truth = traj[:, k:k + steps]
-        total += per_step_relative_l2(pred, truth).double().cpu() * len(traj)
-        count += len(traj)
-        if first is None:
-            first = (pred.cpu(), truth.cpu())
-    return (total / count).numpy(), first[0], first[1]
+    errors, pred, truth = rollout_metrics(model, dataset, steps, device, batch_size,
+                                          {"rel_l2": relative_l2})
+    return errors["rel_l2"], pred, truth

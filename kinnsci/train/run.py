@@ -44,7 +44,8 @@ def _datasets(config: RunConfig, ds, samples: dict) -> dict[str, Any]:
         elif config.steady:
             out[name] = OperatorDataset(ds, config.inputs, config.targets, idx)
         else:
-            out[name] = RolloutDataset(ds, config.variables, config.history, config.horizon, idx)
+            out[name] = RolloutDataset(ds, config.variables, config.history, config.horizon, idx,
+                                       stride=config.stride)
     return out
 
 
@@ -66,7 +67,8 @@ def build_run(config: RunConfig, *, progress: bool = True) -> Run:
             raise ValueError(f"variable {name!r} not found in {config.data}; available "
                              f"variables: {available}")
     n_samples = ds.sizes.get("sample", 1)
-    samples = split_samples(n_samples, config.split, config.seed)
+    split_seed = config.seed if config.split_seed is None else config.split_seed
+    samples = split_samples(n_samples, config.split, split_seed)
     splits = _datasets(config, ds, samples)
     if splits["train"] is None:
         raise ValueError(f"split {config.split} leaves no training samples out of {n_samples}")
