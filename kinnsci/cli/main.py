@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kinnsci.cli import evaluate, generate, info, quickstart, train, train_vision
+from kinnsci.cli import evaluate, generate, info, quickstart, reproduce, train, train_vision
 
-SUBCOMMANDS = (generate, train, train_vision, evaluate, quickstart, info)
+SUBCOMMANDS = (generate, train, train_vision, evaluate, quickstart, reproduce, info)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  kinnsci train --model fno --data darcy.nc --inputs a --targets u --out runs/fno\n"
         "  kinnsci evaluate runs/fno/final.pt --data darcy.nc\n"
         "  kinnsci train-vision --data images/ --model kinn_vision_tiny --out runs/tiny\n"
+        "  kinnsci reproduce darcy --scale small\n"
         "  kinnsci info",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,0 +1,83 @@
+"""``kinnsci reproduce``: the KINN paper's PDE experiments with seeds and a verdict per claim."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXAMPLES = """examples:
+  kinnsci reproduce --list
+  kinnsci reproduce darcy --scale smoke
+  kinnsci reproduce darcy --scale small --seeds 3 --out reproduce_out
+  kinnsci reproduce all --scale small --out reproduce_out --resume   # after an interruption
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "reproduce", help="rerun the KINN paper's PDE experiments with seeds and error bars",
+        description="Generate each experiment's data with the project's seeded generators, "
+        "sweep every model's learning rate on a validation split (same grid, budget and "
+        "split for every model), train each model with several seeds, and write "
+        "results.json, results.md (mean ± std, verdict per paper claim) and PNGs to "
+        "OUT/EXPERIMENT/. Finished runs are kept in OUT/runs/ and never recomputed.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("experiment", nargs="?", metavar="EXPERIMENT",
+                   help="an experiment name from --list, or 'all'")
+    p.add_argument("--list", action="store_true",
+                   help="list the experiments, their models and estimated times, and exit")
+    p.add_argument("--scale", choices=("smoke", "small", "paper"), default="small",
+                   help="smoke: seconds (checks the machinery); small: <= 30 min per "
+                   "experiment on 2 CPU cores; paper: the paper's sizes, for GPUs "
+                   "(default: small)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="seeds per model (default: 2 at smoke, 3 at small and paper)")
+    p.add_argument("--out", type=Path, default=Path("reproduce_out"),
+                   help="results folder, shared by experiments (default: reproduce_out)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted experiment in --out; finished runs are kept")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=run)
+
+
+def list_experiments() -> str:
+    from kinnsci.reproduce.experiments import EXPERIMENTS
+
+    lines = ["| experiment | models | paper | smoke | small (2 CPU cores) | paper scale |",
+             "|---|---|---|---:|---:|---|"]
+    for exp in EXPERIMENTS.values():
+        plan = exp.plan("small")
+        models = ", ".join(v.label for v in plan.variants)
+        times = [f"{exp.minutes[s]:.1f} min" if exp.minutes.get(s) else "not measured"
+                 for s in ("smoke", "small", "paper")]
+        lines.append(f"| {exp.name} | {models} | {plan.paper_ref} | " + " | ".join(times)
+                     + " |")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kinnsci.cli.errors import user_errors
+
+    if args.list:
+        print(list_experiments())
+        return 0
+    if not args.experiment:
+        print("kinnsci reproduce: error: name an EXPERIMENT (see --list) or 'all'",
+              file=sys.stderr)
+        return 2
+    try:
+        from kinnsci.reproduce import EXPERIMENTS, ResultsError, get_experiment, run_experiment
+
+        names = (list(EXPERIMENTS) if args.experiment == "all"
+                 else [get_experiment(args.experiment).name])
+        plans = [EXPERIMENTS[n].plan(args.scale, args.seeds) for n in names]
+        for plan in plans:
+            print(f"kinnsci reproduce {plan.experiment} (scale {plan.scale}, {plan.seeds} "
+                  f"seeds, lr grid {', '.join(f'{lr:g}' for lr in plan.lrs)})")
+            run_experiment(plan, args.out, resume=args.resume, progress=not args.no_progress)
+            print(f"results in {(args.out / plan.experiment).resolve()}\n")
+    except (*user_errors(), ResultsError) as exc:
+        print(f"kinnsci reproduce: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

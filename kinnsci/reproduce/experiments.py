@@ -1,0 +1,278 @@
+"""The KINN paper's PDE experiments as plans, one builder per experiment and scale.
+
+Scales:
+- ``smoke``: 16x16 grids, two epochs; seconds per experiment (CI checks the machinery).
+- ``small``: 32x32 grids, a few hundred samples or a few dozen trajectories, sizes chosen so
+  each experiment with 3 seeds and a 3-point learning-rate sweep fits in 30 minutes on
+  two CPU cores (measured times in ``ESTIMATED_MINUTES``).
+- ``paper``: the resolutions and model sizes of the paper (datasets/ recipes), for GPUs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from kinnsci.reproduce.plan import SCALES, Claim, DataRecipe, Plan, Variant
+
+STEADY_METRICS = ("rel_l2", "rel_l1", "nrmse", "max_error")
+ROLLOUT_METRICS = ("rollout_rel_l2", "rollout_nrmse", "rollout_max_error", "final_rel_l2",
+                   "rel_l2", "nrmse", "max_error")
+
+# Per scale: lr grid, seeds, epochs, batch; the smoke scale only exercises the machinery.
+BUDGET = {
+    "smoke": dict(lrs=(1e-3, 4e-3), seeds=2, epochs=2, batch_size=4),
+    "small": dict(lrs=(5e-4, 2e-3, 8e-3), seeds=3, epochs=30, batch_size=8),
+    "paper": dict(lrs=(5e-4, 1e-3, 2e-3), seeds=3, epochs=100, batch_size=16),
+}
+
+
+def fno_config(scale: str) -> dict:
+    return {"smoke": {"width": 8, "modes": 4}, "small": {"width": 20, "modes": 8},
+            "paper": {"width": 20, "modes": 12}}[scale]
+
+
+def fkno_config(scale: str, directions: int, **extra) -> dict:
+    d_state = {"smoke": 4, "small": 8, "paper": 16}[scale]
+    return {**fno_config(scale), "directions": directions, "d_state": d_state, **extra}
+
+
+def unet_config(scale: str) -> dict:
+    return {"smoke": {"widths": [8, 16]}, "small": {"widths": [16, 32, 64, 128]},
+            "paper": {"widths": [32, 64, 128, 256]}}[scale]
+
+
+def ukno_config(scale: str, **extra) -> dict:
+    base = {"smoke": {"widths": [8, 8, 8, 8], "res_blocks": 1, "directions": 1, "d_state": 4},
+            "small": {"widths": [16, 32, 48, 64], "res_blocks": 1, "directions": 2,
+                      "d_state": 8},
+            "paper": {}}[scale]
+    return {**base, **extra}
+
+
+def _budget(scale: str, **override) -> dict:
+    return {**BUDGET[scale], **override}
+
+
+# --- data ---------------------------------------------------------------------------------
+def darcy_data(scale: str) -> DataRecipe:
+    n, res = {"smoke": (16, 16), "small": (200, 32), "paper": (1200, 128)}[scale]
+    return DataRecipe("darcy", n, res)
+
+
+def poisson_data(scale: str) -> DataRecipe:
+    n, res = {"smoke": (16, 16), "small": (160, 32), "paper": (2000, 64)}[scale]
+    return DataRecipe("poisson", n, res)
+
+
+def navier_stokes_data(scale: str) -> DataRecipe:
+    n, res, n_times, dt = {"smoke": (6, 16, 8, 2e-3), "small": (40, 32, 50, 2e-3),
+                           "paper": (1200, 64, 50, 1e-3)}[scale]
+    return DataRecipe("navier_stokes", n, res, {"nu": 1e-3, "n_times": n_times, "dt": dt})
+
+
+def shallow_water_data(scale: str, long: bool = False) -> DataRecipe:
+    n, res, n_times, t_end = {"smoke": (6, 16, 8, 0.5), "small": (40, 32, 41, 2.0),
+                              "paper": (1000, 128, 101, 1.0)}[scale]
+    if long:  # twice the time span: errors of long rollouts
+        n_times, t_end = 2 * n_times - 1, 2 * t_end
+    return DataRecipe("shallow_water", n, res, {"n_times": n_times, "t_end": t_end})
+
+
+def _history(scale: str) -> int:
+    return 2 if scale == "smoke" else 10
+
+
+def _time_plan(scale: str, data: DataRecipe, small_stride: int = 4, **kwargs) -> dict:
+    history = _history(scale)
+    stride = {"smoke": 2, "small": small_stride, "paper": 1}[scale]
+    return dict(data=data, history=history, stride=stride,
+                rollout_steps=data.params["n_times"] - history,
+                split=(0.6, 0.2, 0.2), metrics=ROLLOUT_METRICS,
+                selection_metric="rollout_rel_l2", **kwargs)
+
+
+# --- the experiments ------------------------------------------------------------------------
+def darcy(scale: str) -> Plan:
+    variants = (Variant("ukno", "UKNO", "ukno", ukno_config(scale)),
+                Variant("unet", "U-Net", "unet", unet_config(scale)),
+                Variant("fno", "FNO", "fno", fno_config(scale) | (
+                    {"modes": 12} if scale == "small" else {})))
+    claims = (
+        Claim("UKNO beats U-Net on Darcy (nRMSE)", "Table 1: 4.5x lower nRMSE than U-Net",
+              "ukno", "unet", "nrmse"),
+        Claim("UKNO beats FNO on Darcy (nRMSE)", "Table 1: 6.4x lower nRMSE than FNO",
+              "ukno", "fno", "nrmse"),
+        Claim("UKNO has the lowest Darcy max error (vs FNO)",
+              "Table 1: max error nearly 3x lower than the baselines", "ukno", "fno",
+              "max_error"),
+    )
+    return Plan("darcy", scale, "Darcy flow: UKNO vs U-Net vs FNO", "KINN Table 1",
+                darcy_data(scale), variants, claims, STEADY_METRICS, inputs=("a",),
+                targets=("u",), split=(0.7, 0.15, 0.15), **_budget(scale))
+
+
+def routing(scale: str) -> Plan:
+    variants = (Variant("series", "UKNO series", "ukno", ukno_config(scale)),
+                Variant("parallel", "UKNO parallel", "ukno",
+                        ukno_config(scale, routing="parallel")))
+    claims = (Claim("A series CKB cascade beats a parallel one", "Table 7 (ImageNet): series "
+                    "+0.6 / +0.9 top-1 over baseline, parallel +0.3", "series", "parallel",
+                    "rel_l2"),)
+    return Plan("routing", scale, "CKB routing on Darcy: series vs parallel cascade",
+                "KINN Table 7 (the routing switch, tested here on a PDE)", darcy_data(scale),
+                variants, claims, STEADY_METRICS, inputs=("a",), targets=("u",),
+                split=(0.7, 0.15, 0.15), **_budget(scale),
+                note="Table 7 measured routing on ImageNet; this repeats the switch on "
+                     "Darcy with the darcy experiment's UKNO.")
+
+
+def poisson_order(scale: str) -> Plan:
+    orders = (1, 2, 3, 4)
+    variants = tuple(Variant(f"order-{k}", f"UKNO order {k}", "ukno",
+                             ukno_config(scale, ckb_order=k)) for k in orders)
+    variants += (Variant("unet", "U-Net", "unet", unet_config(scale)),)
+    claims = (
+        Claim("CKB order 2 beats order 1 on Poisson (rel. L1)",
+              "Table 3: rel. L1 0.307 % -> 0.292 %", "order-2", "order-1", "rel_l1"),
+        Claim("CKB order 4 beats order 1 on Poisson (rel. L1)",
+              "Table 3: rel. L1 0.307 % -> 0.268 % (best)", "order-4", "order-1", "rel_l1"),
+        Claim("UKNO (order 2) beats U-Net on Poisson (rel. L1)",
+              "Table 3: U-Net baseline worse than every order", "order-2", "unet", "rel_l1"),
+    )
+    return Plan("poisson-order", scale, "Poisson: UKNO with CKB order 1-4 vs U-Net",
+                "KINN Table 3", poisson_data(scale), variants, claims, STEADY_METRICS,
+                inputs=("f",), targets=("u",), split=(0.7, 0.15, 0.15),
+                **_budget(scale, epochs=24 if scale == "small" else BUDGET[scale]["epochs"]))
+
+
+def _small_epochs(scale: str, small: int) -> dict:
+    return _budget(scale, **({"epochs": small} if scale == "small" else {}))
+
+
+def shallow_water(scale: str) -> Plan:
+    directions = 1 if scale == "smoke" else 4
+    variants = (Variant("fkno", f"FKNO-{directions}", "fkno", fkno_config(scale, directions)),
+                Variant("fno", "FNO", "fno", fno_config(scale)),
+                Variant("unet", "U-Net", "unet", unet_config(scale)))
+    claims = (
+        Claim("FKNO beats FNO on shallow water (rollout nRMSE)",
+              "Table 2: FKNO has the lowest nRMSE", "fkno", "fno", "rollout_nrmse"),
+        Claim("FKNO beats U-Net on shallow water (rollout nRMSE)",
+              "Table 2: U-Net 'struggles to maintain coherent wave structures'", "fkno",
+              "unet", "rollout_nrmse"),
+        Claim("FKNO beats FNO on shallow water (one-step nRMSE)",
+              "Table 2: FKNO has the lowest nRMSE", "fkno", "fno", "nrmse"),
+    )
+    return Plan("shallow-water", scale, "Shallow water: FKNO vs FNO vs U-Net", "KINN Table 2",
+                variants=variants, claims=claims, variables=("h", "u", "v"),
+                **_time_plan(scale, shallow_water_data(scale)), **_small_epochs(scale, 24))
+
+
+def discretizer(scale: str) -> Plan:
+    variants = tuple(Variant(name, f"FKNO-1 {name}", "fkno",
+                             fkno_config(scale, 1, discretizer=name))
+                     for name in ("zoh", "euler", "bilinear"))
+    claims = (
+        Claim("Exact ZOH beats Euler on long rollouts (final-step rel. L2)",
+              "Sec. 'Shallow-water forecasting': ZOH updates are A-stable and suppress error "
+              "growth over long rollouts", "zoh", "euler", "final_rel_l2"),
+        Claim("Exact ZOH beats bilinear on long rollouts (final-step rel. L2)",
+              "same argument (exact integration vs a discrete update)", "zoh", "bilinear",
+              "final_rel_l2"),
+    )
+    return Plan("discretizer", scale, "Discretizer of the Kirchhoff scan: ZOH vs Euler vs "
+                "bilinear on long shallow-water rollouts", "KINN Sec. 'Shallow-Water "
+                "Forecasting' (stability argument)", variants=variants, claims=claims,
+                variables=("h", "u", "v"),
+                **_time_plan(scale, shallow_water_data(scale, long=True), small_stride=8),
+                **_small_epochs(scale, 16),
+                note="The scan runs over space inside each step; the discretizer sets how "
+                     "the Kirchhoff state moves along the grid, not the time stepping.")
+
+
+def ns_rollout(scale: str) -> Plan:
+    directions = 4 if scale == "paper" else 1
+    horizons = (1, 2, 3) if scale == "smoke" else (3, 5, 10)
+    variants = ()
+    for model, label, config in (
+            ("fkno", f"FKNO-{directions}", fkno_config(scale, directions)),
+            ("fno", "FNO", fno_config(scale))):
+        for h in horizons:
+            variants += (Variant(f"{model}-h{h}", f"{label}, {h}-step training", model,
+                                 config, horizon=h,
+                                 lr_from=None if h == horizons[0] else
+                                 f"{model}-h{horizons[0]}"),)
+    claims = tuple(
+        Claim(f"FKNO beats FNO in 40-step rollouts after {h}-step training",
+              f"Table 4: FKNO below FNO for {h}-step unrolled training", f"fkno-h{h}",
+              f"fno-h{h}", "rollout_rel_l2") for h in horizons)
+    return Plan("ns-rollout", scale, "Navier-Stokes rollouts: FKNO vs FNO after 3-, 5- and "
+                "10-step unrolled training", "KINN Table 4", variants=variants, claims=claims,
+                variables=("w",), **_time_plan(scale, navier_stokes_data(scale), small_stride=8),
+                **_small_epochs(scale, 12),
+                note="Each model's learning rate is swept with its shortest training horizon "
+                     "and reused for the longer ones." + (
+                         " At the small scale FKNO-1 (one scan direction) stands in for "
+                         "FKNO-4 to fit the CPU budget." if scale == "small" else ""))
+
+
+def ns_directions(scale: str) -> Plan:
+    variants = (Variant("fno", "FNO", "fno", fno_config(scale)),) + tuple(
+        Variant(f"fkno-{d}", f"FKNO-{d}", "fkno", fkno_config(scale, d)) for d in (1, 2, 4))
+    claims = (
+        Claim("FKNO-1 beats FNO on Navier-Stokes", "Table 5: FNO > FKNO-1 test error",
+              "fkno-1", "fno", "rel_l2"),
+        Claim("FKNO-4 beats FKNO-1 on Navier-Stokes", "Table 5: FKNO-4 best, then FKNO-2",
+              "fkno-4", "fkno-1", "rel_l2"),
+        Claim("FKNO-4 beats FNO in rollouts", "Table 5: FKNO-4 best", "fkno-4", "fno",
+              "rollout_rel_l2"),
+    )
+    return Plan("ns-directions", scale, "Navier-Stokes: FNO vs FKNO-1/2/4 (scan directions)",
+                "KINN Table 5", variants=variants, claims=claims, variables=("w",),
+                **_time_plan(scale, navier_stokes_data(scale), small_stride=8),
+                **_small_epochs(scale, 20))
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named experiment: ``build(scale)`` gives its plan; ``minutes`` the measured wall
+    time per scale on 2 CPU cores (None: not measured)."""
+
+    name: str
+    build: Callable[[str], Plan]
+    minutes: dict[str, float | None]
+
+    def plan(self, scale: str = "small", seeds: int | None = None) -> Plan:
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+        plan = self.build(scale)
+        if seeds is not None:
+            if not isinstance(seeds, int) or seeds < 1:
+                raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+            plan = replace(plan, seeds=seeds)
+        return plan
+
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
+    Experiment("darcy", darcy, {"smoke": None, "small": None, "paper": None}),
+    Experiment("shallow-water", shallow_water, {"smoke": None, "small": None, "paper": None}),
+    Experiment("poisson-order", poisson_order, {"smoke": None, "small": None, "paper": None}),
+    Experiment("ns-rollout", ns_rollout, {"smoke": None, "small": None, "paper": None}),
+    Experiment("ns-directions", ns_directions, {"smoke": None, "small": None, "paper": None}),
+    Experiment("discretizer", discretizer, {"smoke": None, "small": None, "paper": None}),
+    Experiment("routing", routing, {"smoke": None, "small": None, "paper": None}),
+)}
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment called ``name`` (``shallow_water`` and ``shallow-water`` both work).
+
+    Raises:
+        ValueError: no experiment has that name (the message lists them).
+    """
+    key = name.lower().replace("_", "-")
+    if key not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; known experiments: "
+                         f"{', '.join(EXPERIMENTS)} (or 'all')")
+    return EXPERIMENTS[key]

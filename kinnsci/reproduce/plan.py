@@ -1,0 +1,118 @@
+"""What one experiment runs: its data recipe, model variants, budget and the claims tested.
+
+A :class:`Plan` is plain data (JSON-able), so ``results.json`` records exactly what ran and
+a resumed experiment can check that it continues the same plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SCALES = ("smoke", "small", "paper")
+
+
+def content_hash(value: Any, length: int = 12) -> str:
+    """A short stable hash of a JSON-able value (keys sorted)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class DataRecipe:
+    """A seeded generator call: ``kinnsci.data.generate(generator, ..., **params)``."""
+
+    generator: str
+    n_samples: int
+    resolution: int
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+    def file_name(self) -> str:
+        return (f"{self.generator}_{self.resolution}px_{self.n_samples}_"
+                f"{content_hash(dataclasses.asdict(self), 8)}.nc")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One model of an experiment.
+
+    Args:
+        key: short name used in tables and file names (``"fkno-4"``).
+        label: what tables and plots call it (``"FKNO-4"``).
+        model: registry name for ``build_model``; ``model_config`` its keyword arguments.
+        horizon: unrolled training steps (1: one-step training).
+        lr_from: key of the variant whose swept learning rate this one uses (the same
+            model on the same data trained with another horizon); ``None``: swept itself.
+    """
+
+    key: str
+    label: str
+    model: str
+    model_config: dict[str, Any]
+    horizon: int = 1
+    lr_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A paper claim as a comparison: ``better`` has a lower ``metric`` than ``worse``.
+
+    ``paper`` quotes what the paper reports for it (figure and table).
+    """
+
+    text: str
+    paper: str
+    better: str
+    worse: str
+    metric: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything an experiment at one scale runs. Every variant gets the same data split,
+    epochs, batch size, optimiser (AdamW), weight decay and schedule, and picks its
+    learning rate from the same grid ``lrs`` by the validation ``selection_metric`` of
+    seed 0."""
+
+    experiment: str
+    scale: str
+    title: str
+    paper_ref: str
+    data: DataRecipe
+    variants: tuple[Variant, ...]
+    claims: tuple[Claim, ...]
+    metrics: tuple[str, ...]
+    epochs: int
+    batch_size: int
+    lrs: tuple[float, ...]
+    seeds: int
+    split: tuple[float, float, float]
+    inputs: tuple[str, ...] | None = None
+    targets: tuple[str, ...] | None = None
+    variables: tuple[str, ...] | None = None
+    history: int = 1
+    stride: int = 1
+    rollout_steps: int | None = None
+    selection_metric: str = "rel_l2"
+    weight_decay: float = 1e-4
+    scheduler: str = "cosine"
+    split_seed: int = 0
+    note: str = ""
+
+    @property
+    def steady(self) -> bool:
+        return self.variables is None
+
+    def variant(self, key: str) -> Variant:
+        for v in self.variants:
+            if v.key == key:
+                return v
+        raise KeyError(f"{self.experiment} has no variant {key!r}; variants: "
+                       f"{', '.join(v.key for v in self.variants)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self)))

@@ -1,0 +1,108 @@
+"""``results.md``: mean ± std per model and metric, the learning-rate sweep, the verdicts."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from kinnsci._atomic import atomic_path
+
+METRIC_NAMES = {
+    "rel_l2": "rel. L2", "rel_l1": "rel. L1", "nrmse": "nRMSE", "rmse": "RMSE",
+    "max_error": "max error", "rollout_rel_l2": "rollout rel. L2",
+    "rollout_nrmse": "rollout nRMSE", "rollout_max_error": "rollout max error",
+    "final_rel_l2": "final-step rel. L2", "train_seconds": "train time (s)",
+}
+
+
+def mean_std(stats: dict[str, Any], digits: int = 3) -> str:
+    """``mean ± std`` with ``digits`` significant digits, and the diverged count if any."""
+    mean, std = stats.get("mean"), stats.get("std")
+    if mean is None or not math.isfinite(mean):
+        text = "—"
+    else:
+        text = f"{mean:.{digits}g} ± {std:.2g}" if std is not None else f"{mean:.{digits}g}"
+    if stats.get("n_failed"):
+        text += f" ({stats['n_failed']} diverged)"
+    return text
+
+
+def summary_table(content: dict[str, Any]) -> str:
+    """One row per model: parameters, learning rate, each metric as mean ± std, time."""
+    metrics = [*content["plan"]["metrics"], "train_seconds"]
+    head = ["model", "params", "lr", *(METRIC_NAMES.get(m, m) for m in metrics)]
+    lines = ["| " + " | ".join(head) + " |",
+             "|---|" + "---:|" * (len(head) - 1)]
+    for summary in content["summary"].values():
+        cells = [summary["label"], f"{summary['params']:,}", f"{summary['lr']:g}",
+                 *(mean_std(summary[m]) for m in metrics)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def claims_table(content: dict[str, Any]) -> str:
+    lines = ["| claim | paper | ours (better vs worse, mean) | ratio | verdict |",
+             "|---|---|---|---:|---|"]
+    for c in content["claims"]:
+        ours = (f"{_num(c['mean_better'])} vs {_num(c['mean_worse'])} "
+                f"(diff {_num(c['difference'])} ± {_num(c['standard_error'])} s.e.)")
+        ratio = "—" if c["ratio"] is None else f"{c['ratio']:.2f}"
+        lines.append(f"| {c['claim']} | {c['paper']} | {ours} | {ratio} | "
+                     f"**{c['verdict']}** |")
+    return "\n".join(lines)
+
+
+def sweep_table(content: dict[str, Any]) -> str:
+    plan = content["plan"]
+    metric = METRIC_NAMES.get(plan["selection_metric"], plan["selection_metric"])
+    lrs = [f"{lr:g}" for lr in plan["lrs"]]
+    lines = [f"| model (validation {metric}, seed 0) | " + " | ".join(f"lr {lr}" for lr in lrs)
+             + " | chosen |", "|---|" + "---:|" * (len(lrs) + 1)]
+    for key, values in content["sweep"].items():
+        cells = [_num(values.get(lr)) for lr in lrs]
+        lines.append(f"| {content['summary'][key]['label']} | " + " | ".join(cells)
+                     + f" | {content['lr'][key]:g} |")
+    return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:.4g}"
+
+
+def render(content: dict[str, Any]) -> str:
+    plan = content["plan"]
+    data = plan["data"]
+    minutes = content["wall_seconds"] / 60
+    lines = [
+        f"# {content['title']}", "",
+        f"{content['paper']}. Scale `{content['scale']}`: {plan['seeds']} seeds per model, "
+        f"{plan['epochs']} epochs, batch {plan['batch_size']}, AdamW (weight decay "
+        f"{plan['weight_decay']:g}) with a {plan['scheduler']} schedule for every model; each "
+        f"model's learning rate is the best of {', '.join(f'{lr:g}' for lr in plan['lrs'])} "
+        f"on the validation split (seed 0).", "",
+        f"Data: `{data['generator']}`, {data['n_samples']} samples at "
+        f"{data['resolution']}x{data['resolution']} (seed {data['seed']}), split "
+        f"{'/'.join(f'{f:g}' for f in plan['split'])} (train/val/test), the same for every "
+        "model and seed." + ("" if plan["variables"] is None else
+                             f" History {plan['history']} states, rollouts of "
+                             f"{plan['rollout_steps']} steps from each test trajectory's "
+                             "start."), "",
+        f"Wall time of this invocation: {minutes:.1f} min; compute in all runs: "
+        f"{content['compute_seconds'] / 60:.1f} min ({content['device']}, "
+        f"{content['threads']} threads, torch {content['torch']}).", "",
+    ]
+    if plan.get("note"):
+        lines += [plan["note"], ""]
+    lines += ["## Test metrics (mean ± std over seeds)", "", summary_table(content), "",
+              "## Claims", "", claims_table(content), "",
+              "Verdict rule: holds / does not hold when the difference of the means exceeds "
+              "two standard errors (Welch), inconclusive otherwise.", "",
+              "## Learning-rate sweep", "", sweep_table(content), ""]
+    return "\n".join(lines)
+
+
+def write_report(content: dict[str, Any], path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(render(content))
+    return path
