@@ -75,12 +75,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         recipe = load_recipe(args.config) if args.config else {}
         params = {**recipe.get("params", {}), **_parse_params(args.param)}
-        choice = {
-            "generator": args.generator or recipe.get("generator"),
-            "n_samples": args.n_samples or recipe.get("n_samples"),
-            "resolution": args.resolution or recipe.get("resolution"),
-            "out": args.out or recipe.get("out"),
-        }
+        # A value on the command line always wins over the recipe, 0 included (it then
+        # gets the range error, not the recipe's value).
+        choice = {key: value if value is not None else recipe.get(key) for key, value in (
+            ("generator", args.generator), ("n_samples", args.n_samples),
+            ("resolution", args.resolution), ("out", args.out))}
         missing = [k for k, v in choice.items() if v is None]
         if missing:
             flags = ", ".join("--" + k.replace("_", "-") if k != "generator" else "GENERATOR"

@@ -44,16 +44,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def list_experiments() -> str:
     from kinnsci.reproduce.experiments import EXPERIMENTS
 
-    lines = ["| experiment | models | paper | smoke | small (2 CPU cores) | paper scale |",
-             "|---|---|---|---:|---:|---|"]
+    lines = ["Wall time from scratch on 2 CPU cores (measured, or ~ extrapolated from the small "
+             "scale by data x epochs x grid points: a lower bound).", "",
+             "| experiment | models | paper | smoke | small | paper scale |",
+             "|---|---|---|---:|---:|---:|"]
     for exp in EXPERIMENTS.values():
         plan = exp.plan("small")
-        models = ", ".join(v.label for v in plan.variants)
-        times = [f"{exp.minutes[s]:.1f} min" if exp.minutes.get(s) else "not measured"
-                 for s in ("smoke", "small", "paper")]
+        models = ", ".join(dict.fromkeys(v.label.split(",")[0] for v in plan.variants))
+        times = [_minutes(*exp.estimated_minutes(s)) for s in ("smoke", "small", "paper")]
         lines.append(f"| {exp.name} | {models} | {plan.paper_ref} | " + " | ".join(times)
                      + " |")
     return "\n".join(lines)
+
+
+def _minutes(minutes: float | None, measured: bool) -> str:
+    if minutes is None:
+        return "not measured"
+    text = f"{minutes:.1f} min" if minutes < 120 else f"{minutes / 60:.0f} h"
+    return text if measured else f"~{text}"
 
 
 def run(args: argparse.Namespace) -> int:

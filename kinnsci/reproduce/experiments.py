@@ -56,12 +56,12 @@ def _budget(scale: str, **override) -> dict:
 
 # --- data ---------------------------------------------------------------------------------
 def darcy_data(scale: str) -> DataRecipe:
-    n, res = {"smoke": (16, 16), "small": (200, 32), "paper": (1200, 128)}[scale]
+    n, res = {"smoke": (16, 16), "small": (400, 32), "paper": (1200, 128)}[scale]
     return DataRecipe("darcy", n, res)
 
 
 def poisson_data(scale: str) -> DataRecipe:
-    n, res = {"smoke": (16, 16), "small": (160, 32), "paper": (2000, 64)}[scale]
+    n, res = {"smoke": (16, 16), "small": (240, 32), "paper": (2000, 64)}[scale]
     return DataRecipe("poisson", n, res)
 
 
@@ -72,7 +72,7 @@ def navier_stokes_data(scale: str) -> DataRecipe:
 
 
 def shallow_water_data(scale: str, long: bool = False) -> DataRecipe:
-    n, res, n_times, t_end = {"smoke": (6, 16, 8, 0.5), "small": (40, 32, 41, 2.0),
+    n, res, n_times, t_end = {"smoke": (6, 16, 8, 0.5), "small": (60, 32, 41, 2.0),
                               "paper": (1000, 128, 101, 1.0)}[scale]
     if long:  # twice the time span: errors of long rollouts
         n_times, t_end = 2 * n_times - 1, 2 * t_end
@@ -186,7 +186,7 @@ def discretizer(scale: str) -> Plan:
                 "Forecasting' (stability argument)", variants=variants, claims=claims,
                 variables=("h", "u", "v"),
                 **_time_plan(scale, shallow_water_data(scale, long=True), small_stride=8),
-                **_small_epochs(scale, 16),
+                **_small_epochs(scale, 24),
                 note="The scan runs over space inside each step; the discretizer sets how "
                      "the Kirchhoff state moves along the grid, not the time stepping.")
 
@@ -230,18 +230,45 @@ def ns_directions(scale: str) -> Plan:
     )
     return Plan("ns-directions", scale, "Navier-Stokes: FNO vs FKNO-1/2/4 (scan directions)",
                 "KINN Table 5", variants=variants, claims=claims, variables=("w",),
-                **_time_plan(scale, navier_stokes_data(scale), small_stride=8),
+                **_time_plan(scale, navier_stokes_data(scale), small_stride=4),
                 **_small_epochs(scale, 20))
+
+
+def work_units(plan: Plan) -> float:
+    """Training work of a whole plan in sample-epochs x grid points x unrolled steps,
+    summed over every run (sweep and seeds); model width is not included."""
+    data = plan.data
+    n_train = round(plan.split[0] * data.n_samples)
+    total = 0.0
+    for v in plan.variants:
+        if plan.steady:
+            items = n_train
+        else:
+            items = n_train * ((data.params["n_times"] - plan.history - v.horizon)
+                               // plan.stride + 1)
+        runs = plan.seeds + (len(plan.lrs) - 1 if v.lr_from is None else 0)
+        total += runs * items * plan.epochs * data.resolution ** 2 * v.horizon
+    return total
 
 
 @dataclass(frozen=True)
 class Experiment:
     """A named experiment: ``build(scale)`` gives its plan; ``minutes`` the measured wall
-    time per scale on 2 CPU cores (None: not measured)."""
+    time per scale from scratch on 2 CPU cores (None: not measured)."""
 
     name: str
     build: Callable[[str], Plan]
     minutes: dict[str, float | None]
+
+    def estimated_minutes(self, scale: str) -> tuple[float | None, bool]:
+        """(minutes, measured?): the measured time, or one extrapolated from the small
+        scale by :func:`work_units` (a lower bound: paper models are also wider)."""
+        if self.minutes.get(scale) is not None:
+            return self.minutes[scale], True
+        small = self.minutes.get("small")
+        if small is None:
+            return None, False
+        return small * work_units(self.build(scale)) / work_units(self.build("small")), False
 
     def plan(self, scale: str = "small", seeds: int | None = None) -> Plan:
         if scale not in SCALES:

@@ -35,6 +35,10 @@ class Generator:
     ) -> xr.Dataset:
         raise NotImplementedError
 
+    def check_parameters(self, resolution: int, params: dict[str, Any]) -> None:
+        """Raise ``ValueError`` for parameters outside the physics' valid range, before any
+        work is done (generators override this; ``params`` holds every parameter)."""
+
     @classmethod
     def parameters(cls) -> dict[str, Any]:
         """Physical parameters and their defaults (everything after ``progress``)."""
@@ -61,6 +65,8 @@ class Generator:
                 f"unknown parameter(s) {unknown} for generator {self.name!r}; "
                 f"valid: {sorted(known)}"
             )
+        params = {k: coerce_parameter(k, v, known[k]) for k, v in params.items()}
+        self.check_parameters(resolution, {**known, **params})
         rng = np.random.default_rng(seed)
         ds = self.simulate(n_samples, resolution, rng, progress, **params)
         # Every argument of the run is recorded, so a file says how to regenerate it.
@@ -68,6 +74,41 @@ class Generator:
                **known, **params}
         ds.attrs.update(parameter_attrs(run))
         return ds
+
+
+def coerce_parameter(name: str, value: Any, default: Any) -> Any:
+    """``value`` as the type of the parameter's default: an integer given for a real-valued
+    parameter becomes a float (``a_high=12`` must not make an integer field).
+
+    Raises:
+        ValueError: the value cannot be that type (``nu=abc``, ``n_times=2.5``).
+    """
+    kind = type(default)
+    if isinstance(value, str) and kind in (float, int):
+        # YAML 1.1 (PyYAML) reads 1e-3 without a dot as a string: take it as the number
+        try:
+            value = kind(value)
+        except ValueError:
+            pass
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is bool and isinstance(value, bool):
+        return value
+    if kind is str and isinstance(value, str):
+        return value
+    if kind not in (float, int, bool, str):
+        return value
+    wanted = {float: "a number", int: "an integer", bool: "true or false",
+              str: "a string"}[kind]
+    raise ValueError(f"parameter {name} must be {wanted} (default {default!r}), got {value!r}")
+
+
+def require(condition: bool, name: str, value: Any, expected: str) -> None:
+    """Raise ``ValueError("<name> must be <expected>, got <value>")`` unless ``condition``."""
+    if not condition:
+        raise ValueError(f"parameter {name} must be {expected}, got {value!r}")
 
 
 def generate(

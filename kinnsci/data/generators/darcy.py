@@ -9,7 +9,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from kinnsci.data.cf import cf_dataset
-from kinnsci.data.generators.base import Generator
+from kinnsci.data.generators.base import Generator, require
 from kinnsci.data.grf import gaussian_random_field
 
 
@@ -74,6 +74,12 @@ class Darcy(Generator):
 
     name = "darcy"
     title = "2-D Darcy flow -div(a grad u) = f, Dirichlet 0, piecewise-constant a"
+
+    def check_parameters(self, resolution: int, params: dict) -> None:
+        for name in ("a_high", "a_low"):
+            require(params[name] > 0, name, params[name], "> 0 (a permeability)")
+        for name in ("alpha", "tau"):
+            require(params[name] > 0, name, params[name], "> 0 (random-field shape)")
 
     def simulate(self, n_samples, resolution, rng, progress, *, a_high: float = 12.0,
                  a_low: float = 3.0, forcing: float = 1.0, alpha: float = 2.0,

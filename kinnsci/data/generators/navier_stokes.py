@@ -14,7 +14,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from kinnsci.data.cf import cf_dataset
-from kinnsci.data.generators.base import Generator
+from kinnsci.data.generators.base import Generator, require
 from kinnsci.data.grf import gaussian_random_field
 
 
@@ -97,6 +97,17 @@ class NavierStokes(Generator):
     name = "navier_stokes"
     title = "2-D incompressible Navier-Stokes, vorticity form, periodic unit torus"
     steady = False
+
+    def check_parameters(self, resolution: int, params: dict) -> None:
+        require(params["nu"] > 0, "nu", params["nu"], "> 0 (a viscosity)")
+        require(params["n_times"] >= 1, "n_times", params["n_times"], ">= 1 (snapshots)")
+        require(params["dt_save"] > 0, "dt_save", params["dt_save"],
+                "> 0 (time between snapshots)")
+        require(0 < params["dt"] <= params["dt_save"], "dt", params["dt"],
+                f"> 0 and <= dt_save = {params['dt_save']}")
+        ratio = params["dt_save"] / params["dt"]
+        require(abs(ratio - round(ratio)) < 1e-9 * ratio, "dt", params["dt"],
+                f"a divisor of dt_save = {params['dt_save']} (snapshots fall on steps)")
 
     def simulate(self, n_samples, resolution, rng, progress, *, nu: float = 1e-3,
                  n_times: int = 20, dt_save: float = 1.0, dt: float = 1e-3,

@@ -17,7 +17,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from kinnsci.data.cf import cf_dataset
-from kinnsci.data.generators.base import Generator
+from kinnsci.data.generators.base import Generator, require
 
 BOUNDARIES = ("reflective", "periodic")
 
@@ -122,6 +122,21 @@ class ShallowWater(Generator):
     name = "shallow_water"
     title = "2-D shallow-water equations, radial dam break, finite volume"
     steady = False
+
+    def check_parameters(self, resolution: int, params: dict) -> None:
+        for name, what in (("g", "gravity"), ("h_in", "a depth"), ("h_out", "a depth"),
+                           ("t_end", "a duration"), ("domain_half_width", "a length")):
+            require(params[name] > 0, name, params[name], f"> 0 ({what})")
+        r_lo, r_hi = params["radius_min"], params["radius_max"]
+        require(0 < r_lo <= r_hi, "radius_min", r_lo, f"> 0 and <= radius_max = {r_hi}")
+        require(r_hi < params["domain_half_width"], "radius_max", r_hi,
+                f"< domain_half_width = {params['domain_half_width']} (inside the domain)")
+        require(params["n_times"] >= 2, "n_times", params["n_times"],
+                ">= 2 (snapshots from t = 0 to t_end)")
+        # MUSCL + Rusanov fluxes in both directions at once, SSP-RK2 in time: CFL <= 1/2.
+        require(0 < params["cfl"] <= 0.5, "cfl", params["cfl"], "in (0, 0.5] for stability")
+        require(params["boundary"] in BOUNDARIES, "boundary", params["boundary"],
+                f"one of {BOUNDARIES}")
 
     def simulate(self, n_samples, resolution, rng, progress, *, g: float = 1.0,
                  h_in: float = 2.0, h_out: float = 1.0, radius_min: float = 0.3,

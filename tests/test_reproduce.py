@@ -1,0 +1,293 @@
+"""kinnsci reproduce: plans, the verdict rule, results.json's schema, resume and refusals."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from kinnsci.cli.main import main
+from kinnsci.models import build_model
+from kinnsci.reproduce import (
+    EXPERIMENTS,
+    SCALES,
+    ResultsError,
+    check_results,
+    get_experiment,
+    run_experiment,
+    summarize,
+    verdict,
+)
+from kinnsci.reproduce import runner
+from kinnsci.train.trainer import Trainer
+
+
+def tiny_plan(**changes):
+    """Darcy at smoke size with two fast models: U-Net and FNO, 2 lrs, 2 seeds, 2 epochs."""
+    plan = get_experiment("darcy").plan("smoke")
+    variants = tuple(v for v in plan.variants if v.key in ("unet", "fno"))
+    claims = tuple(c for c in plan.claims if c.better in ("unet", "fno")) or (
+        dataclasses.replace(plan.claims[0], better="unet", worse="fno"),)
+    return dataclasses.replace(plan, variants=variants, claims=claims, **changes)
+
+
+def strict_json(path):
+    def reject(constant):
+        raise ValueError(f"{path} holds {constant}, which strict JSON does not allow")
+
+    return json.loads(path.read_text(), parse_constant=reject)
+
+
+# --- the verdict rule -----------------------------------------------------------------------
+def test_summarize_matches_numpy_and_counts_diverged_runs():
+    values = [0.3, 0.1, 0.25, float("nan"), None]
+    s = summarize(values)
+    finite = np.array([0.3, 0.1, 0.25])
+    assert s["mean"] == pytest.approx(finite.mean())
+    assert s["std"] == pytest.approx(finite.std(ddof=1))
+    assert (s["n"], s["n_failed"]) == (3, 2)
+
+
+def test_verdict_standard_error_is_welchs():
+    better, worse = [1.0, 1.2, 0.9, 1.1], [1.5, 1.9, 1.4]
+    result = verdict(better, worse)
+    t = scipy.stats.ttest_ind(worse, better, equal_var=False).statistic
+    assert result["standard_error"] == pytest.approx(result["difference"] / t)
+    assert result["difference"] == pytest.approx(np.mean(worse) - np.mean(better))
+
+
+@pytest.mark.parametrize(("better", "worse", "expected"), [
+    ([1.0, 1.1, 0.9], [2.0, 2.1, 1.9], "holds"),            # diff 1.0, 2 s.e. = 0.16
+    ([2.0, 2.1, 1.9], [1.0, 1.1, 0.9], "does not hold"),
+    ([1.0, 1.1, 0.9], [1.1, 1.2, 1.0], "inconclusive"),     # diff 0.1 < 2 s.e.
+    ([1.0, 1.1, 0.9], [1.17, 1.27, 1.07], "holds"),          # diff 0.17 > 2 s.e. = 0.163
+    ([1.0], [2.0], "inconclusive"),                          # one seed: no spread
+    ([1.0, 1.0], [1.0, 1.0], "inconclusive"),                # identical
+    ([1.0, 1.0], [2.0, 2.0], "holds"),                       # no spread, clear difference
+    ([1.0, 1.1], [float("nan"), 2.0], "holds"),              # worse diverged once
+    ([None, 1.1], [1.5, 2.0], "does not hold"),              # better diverged once
+    ([None, 1.1], [float("nan"), 2.0], "inconclusive"),      # both diverged
+])
+def test_verdict_rule(better, worse, expected):
+    assert verdict(better, worse)["verdict"] == expected
+
+
+# --- plans ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_every_plan_is_consistent(name, scale):
+    plan = get_experiment(name).plan(scale)
+    keys = [v.key for v in plan.variants]
+    assert len(set(keys)) == len(keys)
+    for claim in plan.claims:
+        assert {claim.better, claim.worse} <= set(keys)
+        assert claim.metric in plan.metrics
+    for v in plan.variants:
+        if v.lr_from is not None:
+            assert plan.variant(v.lr_from).lr_from is None
+    assert plan.seeds >= (2 if scale == "smoke" else 3)
+    json.dumps(plan.to_dict())
+    if scale != "paper":  # paper sizes are large; their configs are checked at smoke/small
+        channels = (len(plan.inputs) if plan.steady else len(plan.variables) * plan.history)
+        out = len(plan.targets) if plan.steady else len(plan.variables)
+        for v in plan.variants:
+            build_model(v.model, in_channels=channels, out_channels=out, **v.model_config)
+
+
+def test_unknown_experiment_names_the_known_ones():
+    with pytest.raises(ValueError, match="known experiments: darcy"):
+        get_experiment("darcie")
+    assert get_experiment("shallow_water").name == "shallow-water"
+    with pytest.raises(ValueError, match="scale must be one of"):
+        get_experiment("darcy").plan("huge")
+    with pytest.raises(ValueError, match="seeds must be a positive integer"):
+        get_experiment("darcy").plan("smoke", seeds=0)
+
+
+def test_select_lr_ranks_diverged_runs_last():
+    runs = [{"lr": 1e-3, "val": {"rel_l2": 0.5}}, {"lr": 4e-3, "val": {"rel_l2": 0.2}},
+            {"lr": 1e-2, "val": {}}, {"lr": 3e-2, "val": {"rel_l2": None}}]
+    assert runner.select_lr(runs, "rel_l2") == 4e-3
+    assert runner.select_lr(runs[2:] + runs[:1], "rel_l2") == 1e-3
+
+
+# --- a whole experiment: schema, figures, resume ---------------------------------------------
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce")
+    plan = tiny_plan()
+    return plan, out, run_experiment(plan, out, progress=False, log=lambda s: None)
+
+
+def test_results_json_follows_the_schema(finished):
+    plan, out, content = finished
+    stored = strict_json(out / "darcy" / "results.json")
+    check_results(stored)
+    assert stored["schema"] == runner.SCHEMA and stored["scale"] == "smoke"
+    # every sweep run and every seed of every model, each with validation and test metrics
+    n_runs = len(plan.variants) * (len(plan.lrs) + plan.seeds - 1)
+    assert len(stored["runs"]) == n_runs
+    for run in stored["runs"]:
+        assert set(plan.metrics) <= set(run["test"]) and plan.selection_metric in run["val"]
+    for key, summary in stored["summary"].items():
+        chosen = [r for r in stored["runs"] if r["variant"] == key and r["lr"] == summary["lr"]]
+        assert sorted(r["seed"] for r in chosen) == list(range(plan.seeds))
+        values = [r["test"]["rel_l2"] for r in chosen]
+        assert summary["rel_l2"]["mean"] == pytest.approx(np.mean(values))
+        assert summary["rel_l2"]["std"] == pytest.approx(np.std(values, ddof=1))
+        # the chosen lr is the sweep's best on the validation split
+        sweep = stored["sweep"][key]
+        assert summary["lr"] == float(min(sweep, key=sweep.get))
+    for claim in stored["claims"]:
+        assert claim["verdict"] in ("holds", "does not hold", "inconclusive")
+    for name in ("metrics.png", "sample.png"):
+        assert (out / "darcy" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "darcy" / "results.md").read_text()
+    assert "| U-Net |" in report and "## Claims" in report and "Learning-rate sweep" in report
+
+
+def test_check_results_names_what_is_wrong(finished):
+    _, out, _ = finished
+    content = strict_json(out / "darcy" / "results.json")
+    del content["runs"][0]["test"]
+    with pytest.raises(ResultsError, match=r"runs\[0\]: missing key 'test'"):
+        check_results(content)
+    content = strict_json(out / "darcy" / "results.json")
+    content["wall_seconds"] = "fast"
+    with pytest.raises(ResultsError, match="'wall_seconds' should be float"):
+        check_results(content)
+    content = strict_json(out / "darcy" / "results.json")
+    content["claims"][0]["verdict"] = "probably"
+    with pytest.raises(ResultsError, match="bad verdict"):
+        check_results(content)
+
+
+def test_existing_results_are_refused_without_resume(finished):
+    plan, out, _ = finished
+    before = {p: p.read_bytes() for p in (out / "darcy").iterdir()}
+    with pytest.raises(FileExistsError, match="--resume"):
+        run_experiment(plan, out, progress=False, log=lambda s: None)
+    assert {p: p.read_bytes() for p in (out / "darcy").iterdir()} == before
+
+
+def test_resume_refuses_another_scale(finished):
+    plan, out, _ = finished
+    with pytest.raises(ResultsError, match="scale 'smoke', not 'small'"):
+        run_experiment(dataclasses.replace(plan, scale="small"), out, resume=True,
+                       progress=False)
+
+
+def count_training(monkeypatch, fail_at: int | None = None):
+    calls = []
+    original = runner.train_and_evaluate
+
+    def counted(*args, **kwargs):
+        calls.append(args[1].key)
+        if fail_at is not None and len(calls) == fail_at:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C during this run
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "train_and_evaluate", counted)
+    return calls
+
+
+def test_interrupted_experiment_resumes_without_redoing_finished_runs(
+        finished, tmp_path, monkeypatch):
+    plan, _, reference = finished
+    total = len(reference["runs"])
+    calls = count_training(monkeypatch, fail_at=4)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(plan, tmp_path, progress=False)
+    assert not (tmp_path / "darcy" / "results.json").exists()
+    monkeypatch.undo()
+    calls = count_training(monkeypatch)
+    content = run_experiment(plan, tmp_path, resume=True, progress=False, log=lambda s: None)
+    assert len(calls) == total - 3  # the three runs finished before Ctrl-C are kept
+    # identical numbers to the uninterrupted experiment
+    ours = {r["id"]: r["test"]["rel_l2"] for r in content["runs"]}
+    theirs = {r["id"]: r["test"]["rel_l2"] for r in reference["runs"]}
+    assert ours.keys() == theirs.keys()
+    for rid, value in theirs.items():
+        assert ours[rid] == pytest.approx(value, rel=1e-5)
+    # a finished experiment resumed again recomputes nothing
+    calls.clear()
+    run_experiment(plan, tmp_path, resume=True, progress=False, log=lambda s: None)
+    assert calls == []
+
+
+def test_run_stopped_mid_training_continues_from_its_last_epoch(tmp_path, monkeypatch):
+    plan = tiny_plan(epochs=3, lrs=(2e-3,), seeds=1)
+    plan = dataclasses.replace(plan, variants=plan.variants[:1], claims=())
+    variant = plan.variant("unet")
+    data = runner.prepare_data(plan, tmp_path, progress=False)
+    run_dir = tmp_path / "runs" / runner.run_id(plan, variant, 2e-3, 0)
+    steps = []
+    original = Trainer.train_step
+
+    def stop_in_third_epoch(self, x, y):
+        steps.append(self.epoch)
+        if self.epoch == 2:
+            raise KeyboardInterrupt
+        return original(self, x, y)
+
+    monkeypatch.setattr(Trainer, "train_step", stop_in_third_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        runner.train_and_evaluate(plan, variant, 2e-3, 0, data, run_dir)
+    assert (run_dir / "last.pt").exists() and not (run_dir / "result.json").exists()
+    steps.clear()
+    monkeypatch.setattr(Trainer, "train_step", lambda self, x, y: (steps.append(self.epoch),
+                                                                    original(self, x, y))[1])
+    resumed = runner.train_and_evaluate(plan, variant, 2e-3, 0, data, run_dir)
+    assert set(steps) == {2}  # only the unfinished third epoch was trained
+    assert len(resumed["train_loss"]) == 3
+    monkeypatch.setattr(Trainer, "train_step", original)
+    fresh = runner.train_and_evaluate(plan, variant, 2e-3, 0, data, tmp_path / "fresh")
+    assert resumed["test"]["rel_l2"] == pytest.approx(fresh["test"]["rel_l2"], rel=1e-5)
+
+
+def test_data_of_another_recipe_is_refused(tmp_path):
+    plan = tiny_plan()
+    path = runner.prepare_data(plan, tmp_path, progress=False)
+    other = dataclasses.replace(plan, data=dataclasses.replace(plan.data, n_samples=12))
+    path.rename(tmp_path / "data" / other.data.file_name())
+    with pytest.raises(ResultsError, match="differs in n_samples"):
+        runner.prepare_data(other, tmp_path, progress=False)
+
+
+def test_a_run_folder_holding_another_run_is_refused(tmp_path):
+    (tmp_path / "fno-abc").mkdir()
+    (tmp_path / "fno-abc" / "result.json").write_text(json.dumps({"id": "fno-xyz"}))
+    with pytest.raises(ResultsError, match="holds run 'fno-xyz'"):
+        runner.load_result(tmp_path / "fno-abc")
+
+
+# --- the command line --------------------------------------------------------------------------
+def test_cli_lists_every_experiment(capsys):
+    assert main(["reproduce", "--list"]) == 0
+    listing = capsys.readouterr().out
+    for name in EXPERIMENTS:
+        assert f"| {name} |" in listing
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["reproduce"], "name an EXPERIMENT"),
+    (["reproduce", "darcie", "--scale", "smoke"], "unknown experiment 'darcie'"),
+    (["reproduce", "darcy", "--scale", "smoke", "--seeds", "0"], "seeds must be a positive"),
+])
+def test_cli_bad_arguments_get_one_line(argv, message, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_refuses_existing_results(finished, capsys):
+    _, out, _ = finished
+    assert main(["reproduce", "darcy", "--scale", "smoke", "--out", str(out),
+                 "--no-progress"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert not math.isnan(strict_json(out / "darcy" / "results.json")["wall_seconds"])
