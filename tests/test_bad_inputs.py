@@ -7,6 +7,7 @@ byte-for-byte the same afterwards, and nothing else may appear there.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import xarray as xr
 
@@ -114,3 +115,112 @@ def test_parameter_checks_run_before_the_simulation(monkeypatch):
     monkeypatch.setattr(generator, "simulate", fail)
     with pytest.raises(ValueError, match="nu must be > 0"):
         generator(2, 16, nu=-1.0)
+
+
+# --- training on data that would give a silently wrong model ---------------------------------
+TRAIN = ["--model", "fno", "--model-config", '{"width": 8, "modes": 4}', "--epochs", "1",
+         "--batch-size", "4", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def darcy_file(tmp_path_factory):
+    return generate("darcy", tmp_path_factory.mktemp("d") / "darcy.nc", n_samples=10,
+                    resolution=16, progress=False)
+
+
+@pytest.fixture(scope="module")
+def ns_file(tmp_path_factory):
+    return generate("navier_stokes", tmp_path_factory.mktemp("n") / "ns.nc", n_samples=10,
+                    resolution=16, progress=False, n_times=6, dt=0.01)
+
+
+def with_value(source, target, variable, index, value):
+    """A copy of ``source`` with ``variable[index] = value``."""
+    with xr.open_dataset(source) as ds:
+        ds = ds.load()
+    data = ds[variable].values.copy()
+    data[index] = value
+    ds[variable] = (ds[variable].dims, data, ds[variable].attrs)
+    ds.to_netcdf(target)
+    return target
+
+
+def steady(data, out):
+    return ["train", "--data", str(data), "--inputs", "a", "--targets", "u", "--out", str(out),
+            *TRAIN]
+
+
+def test_one_sample_is_not_evaluated_on_its_own_training_sample(darcy_file, workdir, capsys):
+    with xr.open_dataset(darcy_file) as ds:
+        ds.isel(sample=[0]).load().to_netcdf(workdir / "one.nc")
+    err = run_refused(steady(workdir / "one.nc", workdir / "run"),
+                      "leaves the val and test split(s) empty", workdir, capsys)
+    assert "evaluates on the validation split" in err
+    assert "use at least 8 samples" in err
+    from kinnsci.data import split_samples
+
+    assert all(len(split_samples(8, (0.8, 0.1, 0.1))[k]) for k in ("train", "val", "test"))
+    assert not len(split_samples(7, (0.8, 0.1, 0.1))["test"])
+
+
+def test_an_empty_validation_split_only_warns(darcy_file, tmp_path):
+    from kinnsci.train.run import check_split_sizes
+
+    with pytest.warns(UserWarning, match="without validation metrics"):
+        check_split_sizes((0.8, 0.1, 0.1), {"train": [0, 1, 2], "val": [], "test": [3]},
+                          "f.nc")
+
+
+def test_no_split_to_evaluate_on_is_refused_before_training(darcy_file, workdir, tmp_path,
+                                                             capsys):
+    import yaml
+
+    config = tmp_path.parent / f"{tmp_path.name}-run.yaml"  # outside the watched folder
+    config.write_text(yaml.safe_dump({
+        "data": str(darcy_file), "model": "fno", "inputs": ["a"], "targets": ["u"],
+        "out": str(workdir / "run"), "model_config": {"width": 8, "modes": 4}, "epochs": 1,
+        "split": [1.0, 0.0, 0.0]}))
+    run_refused(["train", "--config", str(config), "--no-progress"],
+                "neither a test nor a validation split", workdir, capsys)
+
+
+@pytest.mark.parametrize(("index", "value", "where"), [
+    ((3, 5, 7), np.inf, "sample 3"),
+    ((8, 0, 0), np.nan, "sample 8"),
+    ((0, 15, 15), -np.inf, "sample 0"),
+])
+def test_nan_or_inf_anywhere_is_refused_before_the_first_epoch(darcy_file, workdir, capsys,
+                                                                index, value, where):
+    bad = with_value(darcy_file, workdir / "bad.nc", "u", index, value)
+    err = run_refused(steady(bad, workdir / "run"), "has NaN/inf at", workdir, capsys)
+    assert where in err and "'u'" in err
+
+
+def test_normalizer_refuses_non_finite_statistics(darcy_file, tmp_path):
+    from kinnsci.data import DataError, Normalizer
+
+    bad = with_value(darcy_file, tmp_path / "bad.nc", "a", (2, 1, 1), np.inf)
+    with xr.open_dataset(bad) as ds, pytest.raises(DataError, match=r"\['a'\] hold NaN/inf"):
+        Normalizer.fit(ds, ["a"], [0, 1, 2])
+
+
+def test_too_long_rollout_is_refused_before_training(ns_file, workdir, capsys):
+    argv = ["train", "--data", str(ns_file), "--variables", "w", "--history", "2",
+            "--rollout", "5", "--out", str(workdir / "run"), *TRAIN]
+    run_refused(argv, "pass at most --rollout 4", workdir, capsys)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (["--model-config", '{"width": 12, "modes": 4}'], "model_config: {'width': 8"),
+    (["--inputs", "u", "--targets", "a"], "inputs: ['a'] in the checkpoint, ['u'] now"),
+    (["--normalizer", "minmax"], "normalizer: 'gaussian' in the checkpoint"),
+])
+def test_resume_from_another_run_is_refused(darcy_file, tmp_path, capsys, change, message):
+    first = tmp_path / "first"
+    assert main(steady(darcy_file, first)) == 0
+    capsys.readouterr()
+    workdir = tmp_path / "second"
+    workdir.mkdir()
+    argv = steady(darcy_file, workdir / "run") + change + ["--resume", str(first / "last.pt")]
+    err = run_refused(argv, "belongs to another run", workdir, capsys)
+    assert message in err and "size mismatch" not in err

@@ -19,10 +19,10 @@ from kinnsci.reproduce import (
     check_results,
     get_experiment,
     run_experiment,
+    runner,
     summarize,
     verdict,
 )
-from kinnsci.reproduce import runner
 from kinnsci.train.trainer import Trainer
 
 

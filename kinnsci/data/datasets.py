@@ -113,6 +113,12 @@ class _Fields:
             raise DataError(self._where_not_finite(out, sample, time))
         return torch.from_numpy(out)
 
+    def check_finite(self, samples: np.ndarray, batch: int = 16) -> None:
+        """Read every value of ``samples`` once; raise ``DataError`` at the first NaN/inf
+        (with its variable, sample, time and grid position)."""
+        for start in range(0, len(samples), batch):
+            self.read(np.sort(samples[start:start + batch]))
+
     def _where_not_finite(self, out: np.ndarray, sample, time: slice | None) -> str:
         """Locate the first NaN/inf of a block in the file's own coordinates."""
         pos = [int(p) for p in np.argwhere(~np.isfinite(out))[0]]
@@ -175,6 +181,15 @@ class OperatorDataset(Dataset):
     @property
     def spatial_shape(self) -> tuple[int, int]:
         return tuple(self.inputs.shape[-2:])
+
+    def check_finite(self) -> None:
+        """Read the whole split once and raise ``DataError`` at the first NaN/inf.
+
+        Raises:
+            DataError: naming the variable, sample and grid position of the value.
+        """
+        self.inputs.check_finite(self.samples)
+        self.targets.check_finite(self.samples)
 
 
 class RolloutDataset(Dataset):
@@ -243,6 +258,20 @@ class RolloutDataset(Dataset):
     @property
     def n_trajectories(self) -> int:
         return len(self.samples)
+
+    @property
+    def n_times(self) -> int:
+        """States per trajectory."""
+        return self.fields.shape[1]
+
+    def check_finite(self) -> None:
+        """Read every trajectory of the split once and raise ``DataError`` at the first
+        NaN/inf (also at time steps no training window touches: rollouts read them).
+
+        Raises:
+            DataError: naming the variable, sample, time index and grid position.
+        """
+        self.fields.check_finite(self.samples)
 
     @property
     def spatial_shape(self) -> tuple[int, int]:

@@ -9,6 +9,7 @@ import torch
 import xarray as xr
 from torch import Tensor, nn
 
+from kinnsci.data.errors import DataError
 from kinnsci.data.open import require_variables
 
 KINDS = ("gaussian", "minmax")
@@ -53,15 +54,23 @@ class Normalizer(nn.Module):
             if samples is not None and sample_dim in field.dims:
                 field = field.isel({sample_dim: np.asarray(samples)})
             field = field.astype(np.float64)
-            if kind == "gaussian":
-                shift.append(float(field.mean().values))
-                scale.append(float(field.std().values))
-            elif kind == "minmax":
-                lo, hi = float(field.min().values), float(field.max().values)
-                shift.append(lo)
-                scale.append(hi - lo)
-            else:
-                raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+            with np.errstate(invalid="ignore"):  # inf - inf: reported below as NaN/inf
+                if kind == "gaussian":
+                    shift.append(float(field.mean().values))
+                    scale.append(float(field.std().values))
+                elif kind == "minmax":
+                    lo, hi = float(field.min().values), float(field.max().values)
+                    shift.append(lo)
+                    scale.append(hi - lo)
+                else:
+                    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        bad = [n for n, a, b in zip(variables, shift, scale, strict=True)
+               if not (np.isfinite(a) and np.isfinite(b))]
+        if bad:
+            raise DataError(f"variable(s) {bad} hold NaN/inf values in the samples the "
+                            "normalizer is fitted on; locate them with the dataset's "
+                            "check_finite() (OperatorDataset/RolloutDataset) and clean the file "
+                            "or leave those samples out")
         scale = [s if s > 0 else 1.0 for s in scale]  # a constant field is only shifted
         return cls(torch.tensor(shift, dtype=torch.float64),
                    torch.tensor(scale, dtype=torch.float64), kind)

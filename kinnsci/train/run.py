@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from kinnsci.data import Normalizer, OperatorDataset, RolloutDataset, open_dataset, split_samples
+from kinnsci.data import (
+    DataError,
+    Normalizer,
+    OperatorDataset,
+    RolloutDataset,
+    open_dataset,
+    split_samples,
+)
 from kinnsci.models import build_model, count_parameters
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import CheckpointError, load_checkpoint
@@ -69,9 +77,9 @@ def build_run(config: RunConfig, *, progress: bool = True) -> Run:
     n_samples = ds.sizes.get("sample", 1)
     split_seed = config.seed if config.split_seed is None else config.split_seed
     samples = split_samples(n_samples, config.split, split_seed)
+    check_split_sizes(config.split, samples, config.data)
     splits = _datasets(config, ds, samples)
-    if splits["train"] is None:
-        raise ValueError(f"split {config.split} leaves no training samples out of {n_samples}")
+    check_data(config, splits)
     in_channels = len(names_in) * (1 if config.steady else config.history)
     torch.manual_seed(config.seed)  # identical initial weights for identical configs
     backbone = build_model(config.model, in_channels=in_channels, out_channels=len(names_out),
@@ -90,6 +98,86 @@ def build_run(config: RunConfig, *, progress: bool = True) -> Run:
     return Run(config, trainer, splits)
 
 
+def check_split_sizes(fractions, samples: dict, source: str) -> None:
+    """Training always needs samples, and so does a test split with a non-zero fraction (an
+    empty one would silently be replaced). An empty validation split only warns: the run
+    then has no validation metrics.
+
+    Raises:
+        DataError: naming the empty splits and the number of samples that fills them all.
+    """
+    n = sum(len(idx) for idx in samples.values())
+    if fractions[1] == 0 and fractions[2] == 0:
+        raise DataError(f"split {list(fractions)} has neither a test nor a validation split "
+                        f"to evaluate on; give one of them a non-zero fraction")
+    empty = [name for (name, idx), f in zip(samples.items(), fractions, strict=True)
+             if len(idx) == 0 and f > 0]
+    if not empty:
+        return
+    need = next(m for m in range(n + 1, 100_000) if all(
+        len(idx) for idx, f in zip(split_samples(m, fractions).values(), fractions,
+                                   strict=True) if f > 0))
+    message = (f"split {list(fractions)} of the {n} sample(s) in {source} leaves the "
+               f"{' and '.join(empty)} split(s) empty; use at least {need} samples, or set "
+               "that split's fraction to 0")
+    if empty == ["val"]:
+        warnings.warn(message + " (training continues without validation metrics)",
+                      stacklevel=3)
+        return
+    raise DataError(message + " (a run without a test split evaluates on the validation "
+                    "split)")
+
+
+def check_data(config: RunConfig, splits: dict) -> None:
+    """Before the first epoch: every value of every split is finite, and each trajectory
+    is long enough for the requested rollout.
+
+    Raises:
+        DataError: naming the file, variable, sample and position (NaN/inf), or the
+            rollout length the data allows.
+    """
+    for dataset in splits.values():
+        if dataset is not None:
+            dataset.check_finite()
+    if config.rollout_steps is not None and not config.steady:
+        if config.rollout_steps < 1:
+            raise ValueError(f"rollout_steps must be a positive number of steps, got "
+                             f"{config.rollout_steps}")
+        n_times = splits["train"].n_times
+        if config.history + config.rollout_steps > n_times:
+            raise DataError(f"a rollout of {config.rollout_steps} steps after {config.history} "
+                            f"history states needs {config.history + config.rollout_steps} "
+                            f"states per trajectory; {config.data} has {n_times}: pass at most "
+                            f"--rollout {n_times - config.history}")
+
+
+# Settings a resumed run must share with the run that wrote the checkpoint: they decide the
+# model's shape, its normalisers (fitted on that data and split) and what it learns.
+RESUME_KEYS = ("model", "model_config", "inputs", "targets", "variables", "history",
+               "normalizer", "data", "split", "split_seed")
+
+
+def check_resume(config: RunConfig, checkpoint: str | os.PathLike) -> None:
+    """Refuse to resume from a checkpoint of a different run.
+
+    Raises:
+        CheckpointError: listing each setting that differs (checkpoint vs now).
+    """
+    payload = load_checkpoint(checkpoint)
+    saved = payload.get("extra", {}).get("run")
+    if saved is None:
+        raise CheckpointError(f"{checkpoint} has no run config (it was not written by "
+                              "kinnsci train); resume it with Trainer.fit(resume=...) instead")
+    now = config.to_dict()
+    differ = [f"{key}: {saved.get(key)!r} in the checkpoint, {now[key]!r} now"
+              for key in RESUME_KEYS if saved.get(key) != now[key]]
+    if differ:
+        raise CheckpointError(f"--resume {checkpoint} belongs to another run; "
+                              + "; ".join(differ) + ". Resume with the checkpoint's settings "
+                              "(its run config is in the checkpoint), or train a new run "
+                              "without --resume")
+
+
 def check_output_dir(out: str | os.PathLike, overwrite: bool, resume: bool) -> None:
     """Refuse to write into a folder that already holds results, unless asked to."""
     out = Path(out)
@@ -105,6 +193,8 @@ def train_run(config: RunConfig, *, resume: str | os.PathLike | None = None,
     dist_utils.init_from_env()
     if dist_utils.is_main_process():
         check_output_dir(config.out, overwrite, resume is not None)
+    if resume is not None:
+        check_resume(config, resume)
     run = build_run(config, progress=progress)
     history = run.trainer.fit(resume=resume)
     report: dict[str, Any] = {
@@ -113,7 +203,9 @@ def train_run(config: RunConfig, *, resume: str | os.PathLike | None = None,
         return report
     out = Path(config.out)
     model = run.trainer.model
-    test = run.splits["test"] or run.splits["val"] or run.splits["train"]
+    # check_split_sizes guarantees a test split unless its fraction is 0: then validation
+    test = run.splits["test"] or run.splits["val"]
+    report["evaluated_on"] = "test" if run.splits["test"] is not None else "val"
     report["test"] = evaluate(model, test, config.batch_size, run.trainer.device)
     if config.rollout_steps and not config.steady:
         errors, _, _ = rollout_errors(model, test, config.rollout_steps, run.trainer.device)
