@@ -224,3 +224,99 @@ def test_resume_from_another_run_is_refused(darcy_file, tmp_path, capsys, change
     argv = steady(darcy_file, workdir / "run") + change + ["--resume", str(first / "last.pt")]
     err = run_refused(argv, "belongs to another run", workdir, capsys)
     assert message in err and "size mismatch" not in err
+
+
+# --- files that cannot be read, paths that cannot be written ----------------------------------
+@pytest.mark.parametrize("fmt", ["NETCDF4", "NETCDF3_64BIT"])
+def test_truncated_files_are_named_as_such(darcy_file, workdir, capsys, fmt):
+    whole = workdir.parent / f"{workdir.name}-whole.nc"
+    with xr.open_dataset(darcy_file) as ds:
+        ds.load().to_netcdf(whole, format=fmt)
+    cut = workdir.parent / f"{workdir.name}-cut.nc"
+    cut.write_bytes(whole.read_bytes()[:2000])
+    run_refused(steady(cut, workdir / "run"), "probably truncated or corrupt", workdir, capsys)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--device", "cuda"], "needs CUDA"),
+    (["--model-config", '{"in_channels": 3}'], "model_config sets ['in_channels']"),
+    (["--model-config", '{"width": 8, "modes": 4, "out_channels": 2}'],
+     "model_config sets ['out_channels']"),
+])
+def test_settings_a_run_cannot_honour(darcy_file, workdir, capsys, extra, message):
+    if "cuda" in extra:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
+    run_refused(steady(darcy_file, workdir / "run") + extra, message, workdir, capsys)
+
+
+def test_rollout_of_zero_or_fewer_steps(ns_file, workdir, capsys):
+    argv = ["train", "--data", str(ns_file), "--variables", "w", "--history", "2",
+            "--rollout", "-1", "--out", str(workdir / "run"), *TRAIN]
+    run_refused(argv, "rollout_steps must be a positive number of steps, got -1", workdir,
+                capsys)
+
+
+def test_a_pickled_module_is_never_unpickled(darcy_file, workdir, capsys):
+    import torch
+
+    pickled = workdir.parent / f"{workdir.name}-module.pt"
+    torch.save(torch.nn.Linear(2, 2), pickled)
+    err = run_refused(["evaluate", str(pickled), "--data", str(darcy_file)],
+                      "holds pickled Python objects", workdir, capsys)
+    assert "weights_only" not in err  # one line, not torch's documentation
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (lambda d, w: steady(d, w / "keep.nc"), "--out {w}/keep.nc is a file, not a folder"),
+    (lambda d, w: steady(d, w / "keep.nc" / "run"), "{w}/keep.nc is a file, not a folder"),
+    (lambda d, w: ["evaluate", str(w / "missing.pt"), "--data", str(d), "--json",
+                   str(w / "keep.nc" / "m.json")], "keep.nc is a file, not a folder"),
+    (lambda d, w: ["evaluate", str(w / "missing.pt"), "--data", str(d), "--plots",
+                   str(w / "keep.nc")], "--plots {w}/keep.nc is a file, not a folder"),
+    (lambda d, w: ["generate", "darcy", "--n-samples", "2", "--resolution", "16", "--out",
+                   str(w / "keep.nc" / "x.nc")], "keep.nc is a file, not a folder"),
+    (lambda d, w: ["generate", "darcy", "--n-samples", "2", "--resolution", "16", "--out",
+                   str(w)], "is a folder; give the path of a file"),
+    (lambda d, w: ["generate", "darcy", "--n-samples", "2", "--resolution", "16", "--out",
+                   "/proc/kinnsci/x.nc"], "cannot be written: no write access to /proc"),
+    (lambda d, w: ["reproduce", "darcy", "--scale", "smoke", "--out", str(w / "keep.nc")],
+     "--out {w}/keep.nc is a file, not a folder"),
+])
+def test_output_paths_are_checked_before_any_work(darcy_file, workdir, capsys, argv,
+                                                  message):
+    run_refused(argv(darcy_file, workdir), message.format(w=workdir), workdir, capsys)
+
+
+def test_written_files_get_the_umask_mode_or_keep_the_old_one(tmp_path):
+    import os
+    import stat
+
+    from kinnsci._atomic import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        new = write_text_atomic(tmp_path / "new.json", "{}")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644
+        kept = tmp_path / "kept.json"
+        kept.write_text("{}")
+        kept.chmod(0o640)
+        write_text_atomic(kept, "[]")
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_text() == "[]"
+        nc = generate("darcy", tmp_path / "d.nc", n_samples=2, resolution=16, progress=False)
+        assert stat.S_IMODE(nc.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
+
+
+def test_overwrite_leaves_no_mix_of_old_and_new_run_files(darcy_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(steady(darcy_file, out)) == 0
+    (out / "notes.txt").write_text("mine")
+    # the new run fails before training: none of the old run's results may remain
+    bad = with_value(darcy_file, tmp_path / "bad.nc", "u", (0, 0, 0), np.nan)
+    assert main(steady(bad, out) + ["--overwrite"]) == 2
+    capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

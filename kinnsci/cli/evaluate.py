@@ -32,11 +32,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from kinnsci._atomic import write_text_atomic
+    from kinnsci._paths import check_output_path
     from kinnsci.cli.errors import user_errors
     from kinnsci.cli.train import format_metrics
     from kinnsci.train import evaluate_checkpoint
 
     try:
+        if args.json is not None:
+            check_output_path(args.json, "--json")
+        if args.plots is not None:
+            check_output_path(args.plots, "--plots", folder=True)
         for target in (args.json, args.plots):
             if target is not None and target.exists() and not args.overwrite and (
                     target.is_file() or any(target.iterdir())):
@@ -53,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         errs = report["rollout"]
         print(f"rollout rel. L2: step 1 {errs[0]:.4g}, step {len(errs)} {errs[-1]:.4g}")
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        write_text_atomic(args.json, json.dumps(report, indent=2))
     if args.plots:
         from kinnsci.train import plots
 

@@ -66,10 +66,18 @@ def open_dataset(
     if path.is_dir():
         raise DataError(f"{path} is a directory; pass the path of one netCDF/HDF5 file")
     fmt = file_format(path)
-    if fmt == "netcdf3":
-        ds = _xr_open(path, chunks, engine="scipy")
-    else:
-        ds = _open_hdf5(path, chunks)
+    try:
+        ds = _xr_open(path, chunks, engine="scipy") if fmt == "netcdf3" else _open_hdf5(
+            path, chunks)
+    except (OSError, ValueError, TypeError, IndexError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        # A file cut short (interrupted copy or download) fails inside the format library
+        # with errors that do not say so.
+        raise DataError(
+            f"{path} looks like a {fmt} file but cannot be read ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200]}); it is probably truncated or corrupt: copy "
+            "or generate it again") from exc
     ds.encoding["source"] = str(path)
     if variables is not None:
         require_variables(ds, variables)

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from kinnsci._atomic import atomic_path
+from kinnsci._atomic import write_text_atomic
 
 METRIC_NAMES = {
     "rel_l2": "rel. L2", "rel_l1": "rel. L1", "nrmse": "nRMSE", "rmse": "RMSE",
@@ -103,6 +103,4 @@ def render(content: dict[str, Any]) -> str:
 
 
 def write_report(content: dict[str, Any], path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_text(render(content))
-    return path
+    return write_text_atomic(path, render(content))

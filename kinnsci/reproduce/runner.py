@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from kinnsci._atomic import atomic_path
+from kinnsci._atomic import atomic_path, write_text_atomic
+from kinnsci._paths import check_output_path
 from kinnsci.data import generate
 from kinnsci.reproduce.plan import Plan, Variant, content_hash
 from kinnsci.reproduce.stats import summarize, verdict
@@ -46,9 +47,7 @@ class ResultsError(ValueError):
 
 def write_json(value: Any, path: Path) -> Path:
     """Write JSON atomically (non-finite floats become null: strict JSON has no NaN)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_finite_or_null(value), indent=2) + "\n")
-    return path
+    return write_text_atomic(path, json.dumps(_finite_or_null(value), indent=2) + "\n")
 
 
 def _finite_or_null(value: Any) -> Any:
@@ -248,7 +247,7 @@ def run_experiment(plan: Plan, out: str | Path, *, resume: bool = False,
     """
     from kinnsci.reproduce import figures, report
 
-    root = Path(out)
+    root = check_output_path(out, "--out", folder=True)
     exp_dir = root / plan.experiment
     check_out(exp_dir, plan, resume)
     exp_dir.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,16 @@ def load_checkpoint(path: str | os.PathLike, expected_model: str | None = None) 
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "unsupported global" not in str(exc).lower():  # no Python object: a damaged file
+            raise CheckpointError(f"checkpoint {path} is corrupt or truncated (not a torch file "
+                                  "kinnsci can read); use an earlier checkpoint or retrain"
+                                  ) from exc
+        raise CheckpointError(
+            f"{path} holds pickled Python objects (e.g. a whole nn.Module saved with "
+            "torch.save(model)), which kinnsci never unpickles: loading them can run "
+            "arbitrary code. Use a checkpoint written by kinnsci train or model.save()"
+        ) from exc
     except Exception as exc:
         raise CheckpointError(
             f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc}); use an "

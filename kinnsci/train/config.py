@@ -95,6 +95,13 @@ class RunConfig:
         if not isinstance(self.stride, int) or self.stride < 1:
             raise ValueError(f"stride must be a positive integer (time steps between window "
                              f"starts), got {self.stride!r}")
+        reserved = sorted({"in_channels", "out_channels", "name"} & set(self.model_config))
+        if reserved:
+            raise ValueError(f"model_config sets {reserved}, which a run derives from the data "
+                             "(channels = variables x history); remove them from model_config")
+        if self.rollout_steps is not None and self.rollout_steps < 1:
+            raise ValueError(f"rollout_steps must be a positive number of steps, got "
+                             f"{self.rollout_steps}")
         json.dumps(self.model_config)  # saved in checkpoints: fail early if not JSON-able
 
     def to_dict(self) -> dict[str, Any]:

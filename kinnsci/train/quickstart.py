@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from kinnsci._atomic import write_text_atomic
 from kinnsci.data import generate
 from kinnsci.train.config import RunConfig
 from kinnsci.train.run import check_output_dir, train_run
@@ -52,9 +53,9 @@ def run_quickstart(out: Path, *, n_train: int = 64, n_test: int = 16, resolution
         rows.append({"model": name, "params": report["parameters"],
                      "seconds": round(seconds, 1), **{k: report["test"][k] for k in
                                                       ("rel_l2", "nrmse", "max_error")}})
-    (out / "table.json").write_text(json.dumps(rows, indent=2))
+    write_text_atomic(out / "table.json", json.dumps(rows, indent=2))
     table = format_table(rows)
-    (out / "table.md").write_text(table + "\n")
+    write_text_atomic(out / "table.md", table + "\n")
     return rows
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from kinnsci._atomic import write_text_atomic
+from kinnsci._paths import check_output_path
 from kinnsci.data import (
     DataError,
     Normalizer,
@@ -140,9 +143,6 @@ def check_data(config: RunConfig, splits: dict) -> None:
         if dataset is not None:
             dataset.check_finite()
     if config.rollout_steps is not None and not config.steady:
-        if config.rollout_steps < 1:
-            raise ValueError(f"rollout_steps must be a positive number of steps, got "
-                             f"{config.rollout_steps}")
         n_times = splits["train"].n_times
         if config.history + config.rollout_steps > n_times:
             raise DataError(f"a rollout of {config.rollout_steps} steps after {config.history} "
@@ -178,12 +178,31 @@ def check_resume(config: RunConfig, checkpoint: str | os.PathLike) -> None:
                               "without --resume")
 
 
+# What a run writes into its folder; --overwrite removes exactly these before a new run,
+# so a failed new run never leaves an old final.pt beside its own files.
+RUN_OUTPUTS = ("last.pt", "final.pt", "last_good.pt", "metrics.json", "plots")
+
+
 def check_output_dir(out: str | os.PathLike, overwrite: bool, resume: bool) -> None:
-    """Refuse to write into a folder that already holds results, unless asked to."""
+    """Refuse to write into a folder that already holds results, unless asked to; with
+    ``overwrite`` (and no ``resume``), remove the previous run's outputs first.
+
+    Raises:
+        FileExistsError: the folder holds results and neither flag was given.
+        ValueError: ``out`` is a file, or cannot be created or written.
+    """
     out = Path(out)
+    check_output_path(out, "--out", folder=True)
     if out.exists() and any(out.iterdir()) and not (overwrite or resume):
         raise FileExistsError(f"output folder {out} already holds results; pass --overwrite to "
                               "replace them, --resume to continue, or choose another --out")
+    if overwrite and not resume and out.is_dir():
+        for name in RUN_OUTPUTS:
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
 
 
 def train_run(config: RunConfig, *, resume: str | os.PathLike | None = None,
@@ -219,7 +238,7 @@ def train_run(config: RunConfig, *, resume: str | os.PathLike | None = None,
                                        device=run.trainer.device, title=config.model)
         if "rollout" in report:
             plots.plot_rollout_error(errors, out / "plots" / "rollout_error.png")
-    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    write_text_atomic(out / "metrics.json", json.dumps(report, indent=2))
     return report
 
 

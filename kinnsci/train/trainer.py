@@ -84,6 +84,10 @@ class Trainer:
         if epochs < 1 or batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
         self.device = torch.device(device) if device else dist_utils.default_device()
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} needs CUDA, and this torch sees no CUDA "
+                             "device (torch.cuda.is_available() is False); use --device cpu "
+                             "or leave --device out to pick what is there")
         if amp is not None and amp not in AMP_DTYPES:
             raise ValueError(f"amp must be one of {sorted(AMP_DTYPES)} or None, got {amp!r}")
         if amp is not None and self.device.type != "cuda":

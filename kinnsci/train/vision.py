@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset
 
+from kinnsci._atomic import write_text_atomic
 from kinnsci.data.images import EvalTransform, ImageFolder, TrainTransform
 from kinnsci.models import build_model, count_parameters
 from kinnsci.models.flops import count_flops
@@ -143,5 +144,5 @@ def train_vision(config: VisionConfig, *, resume: str | os.PathLike | None = Non
         plots.plot_classification_curves(history, out / "plots" / "loss.png")
         plots.plot_confusion_matrix(model, trainer.val_data, classes,
                                     out / "plots" / "confusion.png", device=trainer.device)
-    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    write_text_atomic(out / "metrics.json", json.dumps(report, indent=2))
     return report

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import xarray as xr
 
+from kinnsci._paths import check_output_path
 from kinnsci.data.cf import parameter_attrs, refuse_overwrite, write_netcdf
 
 
@@ -124,6 +125,8 @@ def generate(
 
     gen = get_generator(name)
     out = Path(out)
-    refuse_overwrite(out, overwrite)  # before simulating, so no work is done in vain
+    # before simulating, so no work is done in vain
+    check_output_path(out, "out")
+    refuse_overwrite(out, overwrite)
     ds = gen(n_samples, resolution, seed=seed, progress=progress, **params)
     return write_netcdf(ds, out, overwrite=overwrite)
