@@ -320,3 +320,47 @@ def test_overwrite_leaves_no_mix_of_old_and_new_run_files(darcy_file, tmp_path, 
     assert main(steady(bad, out) + ["--overwrite"]) == 2
     capsys.readouterr()
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+# --- configs ----------------------------------------------------------------------------------
+def write_config(tmp_path, workdir, data, text):
+    config = tmp_path.parent / f"{tmp_path.name}-run.yaml"  # outside the watched folder
+    config.write_text(f"data: {data}\nmodel: fno\nmodel_config: {{width: 8, modes: 4}}\n"
+                      f"inputs: [a]\ntargets: [u]\nout: {workdir / 'run'}\n" + text)
+    return config
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("epochs: ten\n", "epochs must be an integer, got 'ten'"),
+    ("epochs: 2.5\n", "epochs must be an integer, got 2.5"),
+    ("lr: fast\n", "lr must be a number, got 'fast'"),
+    ("split: [0.8, x, 0.1]\n", "split[1] must be a number, got 'x'"),
+    ("inputs: a\n", "inputs must be a list or null, got 'a'"),
+    ("plots: maybe\n", "plots must be true or false, got 'maybe'"),
+    ("epochs: [1\n", "is not valid YAML (line 8"),
+    ("epoch: 3\n", "unknown key(s) ['epoch']"),
+])
+def test_config_values_are_checked_against_their_types(darcy_file, workdir, tmp_path, capsys,
+                                                       text, message):
+    config = write_config(tmp_path, workdir, darcy_file, text)
+    err = run_refused(["train", "--config", str(config), "--no-progress"], message, workdir,
+                      capsys)
+    assert str(config) in err
+
+
+def test_yaml_numbers_without_a_dot_are_numbers(darcy_file, workdir, tmp_path, capsys):
+    """PyYAML reads `lr: 1e-3` as the string '1e-3'; the run must train at 0.001."""
+    from kinnsci.train import load_checkpoint
+
+    config = write_config(tmp_path, workdir, darcy_file, "lr: 1e-3\nepochs: 1\n")
+    assert main(["train", "--config", str(config), "--no-progress"]) == 0
+    capsys.readouterr()
+    run = load_checkpoint(workdir / "run" / "final.pt")["extra"]["run"]
+    assert run["lr"] == 0.001 and isinstance(run["lr"], float)
+
+
+def test_recipe_yaml_syntax_error_names_the_line(workdir, tmp_path, capsys):
+    recipe = tmp_path.parent / f"{tmp_path.name}-recipe.yaml"
+    recipe.write_text("generator: darcy\nn_samples: [4\n")
+    run_refused(["generate", "--config", str(recipe)], "is not valid YAML (line 3", workdir,
+                capsys)

@@ -49,7 +49,12 @@ def load_recipe(path: Path) -> dict:
     """Read a generation recipe with ``yaml.safe_load``; unknown keys are an error."""
     if not path.is_file():
         raise FileNotFoundError(f"--config: {path} does not exist")
-    recipe = yaml.safe_load(path.read_text()) or {}
+    try:
+        recipe = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        from kinnsci.train.config import yaml_problem
+
+        raise ValueError(f"--config: {path} is not valid YAML ({yaml_problem(exc)})") from None
     if not isinstance(recipe, dict):
         raise ValueError(f"--config: {path} must hold a mapping, got {type(recipe).__name__}")
     unknown = sorted(set(recipe) - set(RECIPE_KEYS))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,21 +59,39 @@ class RunConfig:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], source: str = "config") -> RunConfig:
+        """A checked config from plain values (a YAML/JSON mapping, command-line flags).
+
+        Each value must fit its field's type; numbers written as text (``1e-3``, which
+        YAML 1.1 reads as a string) are converted.
+
+        Raises:
+            ValueError: an unknown key, a value of the wrong type (naming the key, the
+                value and ``source``), or an inconsistent config (:meth:`check`).
+        """
         unknown = sorted(set(values) - set(cls.keys()))
         if unknown:
             raise ValueError(f"{source}: unknown key(s) {unknown}; valid keys: "
                              f"{', '.join(cls.keys())}")
-        config = cls(**dict(values))
+        hints = typing.get_type_hints(cls)
+        config = cls(**{k: _typed(k, v, hints[k], source) for k, v in values.items()})
         config.check()
         return config
 
     @classmethod
     def from_file(cls, path: str | Path) -> RunConfig:
-        """Read YAML or JSON with ``yaml.safe_load`` (JSON is YAML)."""
+        """Read YAML or JSON with ``yaml.safe_load`` (JSON is YAML).
+
+        Raises:
+            FileNotFoundError: ``path`` does not exist.
+            ValueError: a YAML syntax error (with its line), or a bad value.
+        """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"--config: {path} does not exist")
-        values = yaml.safe_load(path.read_text()) or {}
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"--config: {path} is not valid YAML ({yaml_problem(exc)})") from None
         if not isinstance(values, dict):
             raise ValueError(f"--config: {path} must hold a mapping of settings")
         return cls.from_mapping(values, source=str(path))
@@ -106,3 +126,49 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what a YAML syntax error is, in one line."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + str(getattr(exc, "problem", None) or exc).splitlines()[0]
+
+
+_KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+               list: "a list", dict: "a mapping"}
+
+
+def _typed(key: str, value: Any, hint: Any, source: str) -> Any:
+    """``value`` checked against (and, for numbers given as text, converted to) ``hint``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        for option in options:
+            try:
+                return _typed(key, value, option, source)
+            except ValueError:
+                continue
+        wanted = " or ".join(_KIND_NAMES.get(typing.get_origin(o) or o, str(o))
+                             for o in options) + (" or null" if type(None) in args else "")
+        raise ValueError(f"{source}: {key} must be {wanted}, got {value!r}")
+    kind = origin or hint
+    if kind is Any:
+        return value
+    if kind in (int, float) and isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-3 (no dot) as text
+            value = kind(value)
+        except ValueError:
+            pass
+    ok = (isinstance(value, kind) and not isinstance(value, bool)) if kind in (int, float) \
+        else isinstance(value, kind)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise ValueError(f"{source}: {key} must be {_KIND_NAMES.get(kind, kind.__name__)}, got "
+                         f"{value!r}")
+    if kind is list and args:
+        return [_typed(f"{key}[{i}]", v, args[0], source) for i, v in enumerate(value)]
+    return value
