@@ -148,6 +148,8 @@ def test_results_json_follows_the_schema(finished):
         assert (out / "darcy" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "darcy" / "results.md").read_text()
     assert "| U-Net |" in report and "## Claims" in report and "Learning-rate sweep" in report
+    overview = (out / "claims.md").read_text()  # every experiment's claims under --out
+    assert all(f"| darcy (smoke) | {c['claim']} |" in overview for c in stored["claims"])
 
 
 def test_check_results_names_what_is_wrong(finished):

@@ -104,3 +104,32 @@ def render(content: dict[str, Any]) -> str:
 
 def write_report(content: dict[str, Any], path: Path) -> Path:
     return write_text_atomic(path, render(content))
+
+
+def overview(results: list[dict[str, Any]]) -> str:
+    """One row per paper claim across experiments: the paper's figure, ours (mean ± std
+    of both models and the number of seeds) and the verdict."""
+    lines = ["| experiment | claim | paper | ours: better vs worse (mean ± std, seeds) | "
+             "verdict |", "|---|---|---|---|---|"]
+    for content in results:
+        summary = content["summary"]
+        for c in content["claims"]:
+            a, b = summary[c["better"]][c["metric"]], summary[c["worse"]][c["metric"]]
+            ours = (f"{mean_std(a)} vs {mean_std(b)} ({METRIC_NAMES.get(c['metric'], c['metric'])}"
+                    f", n = {a['n']}, {b['n']})")
+            lines.append(f"| {content['experiment']} ({content['scale']}) | {c['claim']} | "
+                         f"{c['paper']} | {ours} | **{c['verdict']}** |")
+    return "\n".join(lines)
+
+
+def write_overview(root: Path) -> Path | None:
+    """``root/claims.md``: :func:`overview` of every ``root/*/results.json``."""
+    import json
+
+    files = sorted(root.glob("*/results.json"))
+    if not files:
+        return None
+    results = [json.loads(f.read_text()) for f in files]
+    text = ("# Paper claims\n\nVerdicts at two standard errors (see each experiment's "
+            "results.md).\n\n" + overview(results) + "\n")
+    return write_text_atomic(root / "claims.md", text)

@@ -312,6 +312,7 @@ def run_experiment(plan: Plan, out: str | Path, *, resume: bool = False,
     check_results(content)
     write_json(content, exp_dir / "results.json")
     report.write_report(content, exp_dir / "results.md")
+    report.write_overview(root)
     figures.write_figures(content, root, exp_dir)
     log(report.summary_table(content))
     return content
