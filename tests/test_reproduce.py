@@ -106,6 +106,9 @@ def test_unknown_experiment_names_the_known_ones():
         get_experiment("darcy").plan("huge")
     with pytest.raises(ValueError, match="seeds must be a positive integer"):
         get_experiment("darcy").plan("smoke", seeds=0)
+    with pytest.raises(ValueError, match="learning rates > 0"):
+        get_experiment("darcy").plan("smoke", lrs=(1e-3, 0.0))
+    assert get_experiment("darcy").plan("smoke", lrs=(4e-3, 1e-3, 4e-3)).lrs == (1e-3, 4e-3)
 
 
 def test_select_lr_ranks_diverged_runs_last():
@@ -279,6 +282,7 @@ def test_cli_lists_every_experiment(capsys):
     (["reproduce"], "name an EXPERIMENT"),
     (["reproduce", "darcie", "--scale", "smoke"], "unknown experiment 'darcie'"),
     (["reproduce", "darcy", "--scale", "smoke", "--seeds", "0"], "seeds must be a positive"),
+    (["reproduce", "darcy", "--scale", "smoke", "--lrs", "0"], "learning rates > 0"),
 ])
 def test_cli_bad_arguments_get_one_line(argv, message, capsys, tmp_path):
     assert main([*argv, "--out", str(tmp_path)]) == 2

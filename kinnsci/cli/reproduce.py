@@ -11,6 +11,7 @@ EXAMPLES = """examples:
   kinnsci reproduce darcy --scale smoke
   kinnsci reproduce darcy --scale small --seeds 3 --out reproduce_out
   kinnsci reproduce all --scale small --out reproduce_out --resume   # after an interruption
+  kinnsci reproduce darcy --lrs 1.25e-4 5e-4 2e-3 8e-3 3.2e-2 --out wide   # a wider sweep
 """
 
 
@@ -33,6 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "(default: small)")
     p.add_argument("--seeds", type=int, default=None,
                    help="seeds per model (default: 2 at smoke, 3 at small and paper)")
+    p.add_argument("--lrs", type=float, nargs="+", metavar="LR",
+                   help="the learning-rate grid every model is swept over (default per "
+                   "scale; small: 5e-4 2e-3 8e-3)")
     p.add_argument("--out", type=Path, default=Path("reproduce_out"),
                    help="results folder, shared by experiments (default: reproduce_out)")
     p.add_argument("--resume", action="store_true",
@@ -79,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
 
         names = (list(EXPERIMENTS) if args.experiment == "all"
                  else [get_experiment(args.experiment).name])
-        plans = [EXPERIMENTS[n].plan(args.scale, args.seeds) for n in names]
+        plans = [EXPERIMENTS[n].plan(args.scale, args.seeds,
+                                     tuple(args.lrs) if args.lrs else None) for n in names]
         for plan in plans:
             print(f"kinnsci reproduce {plan.experiment} (scale {plan.scale}, {plan.seeds} "
                   f"seeds, lr grid {', '.join(f'{lr:g}' for lr in plan.lrs)})")

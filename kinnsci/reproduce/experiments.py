@@ -270,7 +270,14 @@ class Experiment:
             return None, False
         return small * work_units(self.build(scale)) / work_units(self.build("small")), False
 
-    def plan(self, scale: str = "small", seeds: int | None = None) -> Plan:
+    def plan(self, scale: str = "small", seeds: int | None = None,
+             lrs: tuple[float, ...] | None = None) -> Plan:
+        """The plan at ``scale``, optionally with another number of seeds or another
+        learning-rate grid (still one grid for every model).
+
+        Raises:
+            ValueError: an unknown scale, seeds < 1, or a grid with a rate <= 0.
+        """
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
         plan = self.build(scale)
@@ -278,6 +285,10 @@ class Experiment:
             if not isinstance(seeds, int) or seeds < 1:
                 raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
             plan = replace(plan, seeds=seeds)
+        if lrs is not None:
+            if not lrs or any(not lr > 0 for lr in lrs):
+                raise ValueError(f"lrs must be one or more learning rates > 0, got {lrs!r}")
+            plan = replace(plan, lrs=tuple(sorted(set(float(lr) for lr in lrs))))
         return plan
 
 
