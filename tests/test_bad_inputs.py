@@ -364,3 +364,41 @@ def test_recipe_yaml_syntax_error_names_the_line(workdir, tmp_path, capsys):
     recipe.write_text("generator: darcy\nn_samples: [4\n")
     run_refused(["generate", "--config", str(recipe)], "is not valid YAML (line 3", workdir,
                 capsys)
+
+
+# --- time axes ----------------------------------------------------------------------------
+def _trajectories(times):
+    w = np.random.default_rng(0).random((2, len(times), 8, 8))
+    return xr.Dataset({"w": (("sample", "time", "y", "x"), w)}, coords={"time": times})
+
+
+@pytest.mark.parametrize("calendar", ["noleap", "360_day", "standard"])
+def test_cftime_time_axes_work(calendar):
+    import warnings
+
+    import cftime
+
+    from kinnsci.data import RolloutDataset
+
+    times = cftime.num2date(np.arange(6.0), "days since 2001-02-27", calendar=calendar)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # even daily steps: no warning
+        data = RolloutDataset(_trajectories(times), ["w"], history=2)
+    assert len(data) == 2 * 4
+
+
+def test_uneven_time_steps_are_reported():
+    from kinnsci.data import RolloutDataset
+
+    times = np.array(["2000-01-01", "2000-01-02", "2000-01-03", "2000-01-05"],
+                     dtype="datetime64[ns]")
+    with pytest.warns(UserWarning, match="uneven steps \\(step 2 is 172800 s"):
+        RolloutDataset(_trajectories(times), ["w"], history=2)
+
+
+def test_a_time_axis_of_text_is_an_error():
+    from kinnsci.data import DataError, RolloutDataset
+
+    with pytest.raises(DataError, match="neither numbers nor dates"):
+        RolloutDataset(_trajectories(np.array(["a", "b", "c", "d"], dtype=object)), ["w"],
+                       history=2)

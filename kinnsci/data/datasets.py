@@ -7,6 +7,7 @@ slices from the file, so datasets larger than memory work.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 
 import netCDF4
@@ -220,15 +221,7 @@ class RolloutDataset(Dataset):
         self.history, self.horizon, self.stride = history, horizon, stride
         n_samples, n_time = self.fields.shape[:2]
         if time_dim in ds.coords:
-            t = np.asarray(ds[time_dim].values)
-            steps = np.diff(t)
-            if np.any(steps <= steps.dtype.type(0)):
-                k = int(np.argmax(steps <= steps.dtype.type(0)))
-                raise DataError(
-                    f"time coordinate {time_dim!r} in {self.fields.source} is not strictly "
-                    f"increasing (t[{k}] = {t[k]}, t[{k + 1}] = {t[k + 1]}); sort it with "
-                    f"ds = ds.sortby({time_dim!r}) and drop duplicate times"
-                )
+            check_time_axis(ds[time_dim], time_dim, self.fields.source)
         if n_time < history + horizon:
             raise DataError(
                 f"{self.fields.source} has {n_time} time steps, fewer than history + horizon "
@@ -276,6 +269,50 @@ class RolloutDataset(Dataset):
     @property
     def spatial_shape(self) -> tuple[int, int]:
         return tuple(self.fields.shape[-2:])
+
+
+def time_in_seconds(times: xr.DataArray) -> np.ndarray:
+    """A time coordinate as float seconds from its first entry: numbers as they are,
+    ``datetime64`` and cftime dates (noleap, 360-day, ... calendars) by their differences.
+
+    Raises:
+        DataError: the values are neither numbers nor dates.
+    """
+    t = np.asarray(times.values)
+    if t.dtype.kind in "iuf":
+        return t.astype(np.float64)
+    if t.dtype.kind == "M":
+        return (t - t[0]) / np.timedelta64(1, "s")
+    try:  # cftime dates: their differences are datetime.timedelta
+        return np.array([(ti - t[0]).total_seconds() for ti in t], dtype=np.float64)
+    except (TypeError, AttributeError):
+        raise DataError(f"time coordinate {times.name!r} holds {t.dtype} values that are "
+                        "neither numbers nor dates; decode it (xr.decode_cf) or replace it "
+                        "with numbers") from None
+
+
+def check_time_axis(times: xr.DataArray, time_dim: str, source: str) -> None:
+    """The time coordinate must increase strictly; uneven steps are reported (a warning:
+    the model then learns steps of different lengths as one).
+
+    Raises:
+        DataError: a time that does not increase, with its index and the fix.
+    """
+    t = time_in_seconds(times)
+    steps = np.diff(t)
+    if np.any(steps <= 0):
+        k = int(np.argmax(steps <= 0))
+        raw = np.asarray(times.values)
+        raise DataError(
+            f"time coordinate {time_dim!r} in {source} is not strictly "
+            f"increasing (t[{k}] = {raw[k]}, t[{k + 1}] = {raw[k + 1]}); sort it with "
+            f"ds = ds.sortby({time_dim!r}) and drop duplicate times"
+        )
+    if len(steps) > 1 and np.ptp(steps) > 1e-6 * np.abs(steps).max():
+        k = int(np.argmax(np.abs(steps - steps[0]) > 1e-6 * np.abs(steps).max()))
+        warnings.warn(f"time coordinate {time_dim!r} in {source} has uneven steps (step {k} "
+                      f"is {steps[k]:g} s, step 0 is {steps[0]:g} s); rollout windows treat "
+                      "every step as one model step", stacklevel=3)
 
 
 def _direct_source(ds: xr.Dataset, names: Sequence[str]) -> str | None:
