@@ -47,16 +47,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def load_recipe(path: Path) -> dict:
     """Read a generation recipe with ``yaml.safe_load``; unknown keys are an error."""
-    if not path.is_file():
-        raise FileNotFoundError(f"--config: {path} does not exist")
-    try:
-        recipe = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        from kinnsci.train.config import yaml_problem
+    from kinnsci._yaml import read_yaml_mapping
 
-        raise ValueError(f"--config: {path} is not valid YAML ({yaml_problem(exc)})") from None
-    if not isinstance(recipe, dict):
-        raise ValueError(f"--config: {path} must hold a mapping, got {type(recipe).__name__}")
+    recipe = read_yaml_mapping(path)
     unknown = sorted(set(recipe) - set(RECIPE_KEYS))
     if unknown:
         raise ValueError(f"--config: unknown key(s) {unknown} in {path}; valid keys: "

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from kinnsci._yaml import read_yaml_mapping
 
 
 @dataclass
@@ -85,16 +85,7 @@ class RunConfig:
             FileNotFoundError: ``path`` does not exist.
             ValueError: a YAML syntax error (with its line), or a bad value.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"--config: {path} does not exist")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError(f"--config: {path} is not valid YAML ({yaml_problem(exc)})") from None
-        if not isinstance(values, dict):
-            raise ValueError(f"--config: {path} must hold a mapping of settings")
-        return cls.from_mapping(values, source=str(path))
+        return cls.from_mapping(read_yaml_mapping(path), source=str(path))
 
     @property
     def steady(self) -> bool:
@@ -126,13 +117,6 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def yaml_problem(exc: yaml.YAMLError) -> str:
-    """Where and what a YAML syntax error is, in one line."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    return where + str(getattr(exc, "problem", None) or exc).splitlines()[0]
 
 
 _KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string",

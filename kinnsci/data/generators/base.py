@@ -112,6 +112,12 @@ def require(condition: bool, name: str, value: Any, expected: str) -> None:
         raise ValueError(f"parameter {name} must be {expected}, got {value!r}")
 
 
+def require_positive(params: dict[str, Any], names: tuple[str, ...], what: str) -> None:
+    """``require(params[n] > 0, ...)`` for each of ``names`` (``what`` says what they are)."""
+    for name in names:
+        require(params[name] > 0, name, params[name], f"> 0 ({what})")
+
+
 def generate(
     name: str, out: str | os.PathLike, *, n_samples: int, resolution: int, seed: int = 0,
     overwrite: bool = False, progress: bool = True, **params: Any,

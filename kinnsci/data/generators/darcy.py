@@ -9,7 +9,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from kinnsci.data.cf import cf_dataset
-from kinnsci.data.generators.base import Generator, require
+from kinnsci.data.generators.base import Generator, require_positive
 from kinnsci.data.grf import gaussian_random_field
 
 
@@ -76,10 +76,8 @@ class Darcy(Generator):
     title = "2-D Darcy flow -div(a grad u) = f, Dirichlet 0, piecewise-constant a"
 
     def check_parameters(self, resolution: int, params: dict) -> None:
-        for name in ("a_high", "a_low"):
-            require(params[name] > 0, name, params[name], "> 0 (a permeability)")
-        for name in ("alpha", "tau"):
-            require(params[name] > 0, name, params[name], "> 0 (random-field shape)")
+        require_positive(params, ("a_high", "a_low"), "a permeability")
+        require_positive(params, ("alpha", "tau"), "random-field shape")
 
     def simulate(self, n_samples, resolution, rng, progress, *, a_high: float = 12.0,
                  a_low: float = 3.0, forcing: float = 1.0, alpha: float = 2.0,

@@ -8,7 +8,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from kinnsci.data.cf import cf_dataset
-from kinnsci.data.generators.base import Generator, require
+from kinnsci.data.generators.base import Generator, require, require_positive
 from kinnsci.data.generators.darcy import node_grid
 from kinnsci.data.grf import gaussian_random_field
 
@@ -43,8 +43,7 @@ class Poisson(Generator):
     title = "2-D Poisson problem -laplace(u) = f, Dirichlet 0, Gaussian random field f"
 
     def check_parameters(self, resolution: int, params: dict) -> None:
-        for name in ("alpha", "tau"):
-            require(params[name] > 0, name, params[name], "> 0 (random-field shape)")
+        require_positive(params, ("alpha", "tau"), "random-field shape")
         require(params["batch"] >= 1, "batch", params["batch"], ">= 1")
 
     def simulate(self, n_samples, resolution, rng, progress, *, alpha: float = 3.0,
