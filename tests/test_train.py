@@ -300,3 +300,36 @@ def test_rollout_evaluation_from_the_cli(ns, tmp_path, capsys):
     assert "rollout rel. L2: step 1" in capsys.readouterr().out
     assert cli(["evaluate", str(out / "final.pt"), "--data", str(ns), "--rollout", "7"]) == 2
     assert "pass at most --rollout 6" in capsys.readouterr().err
+
+
+def test_cli_trains_a_file_with_other_dim_names_and_order(tmp_path, capsys):
+    """An ensemble file (time, lat, lon, member), as climate archives lay it out."""
+    import numpy as np
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    t2m = rng.standard_normal((8, 16, 16, 10)).cumsum(axis=0)
+    ds = xr.Dataset({"t2m": (("time", "lat", "lon", "member"), t2m)},
+                    coords={"time": np.arange(8.0)})
+    ds.to_netcdf(tmp_path / "ens.nc")
+    base = ["train", "--model", "fno", "--model-config", '{"width": 8, "modes": 4}', "--data",
+            str(tmp_path / "ens.nc"), "--variables", "t2m", "--history", "2", "--epochs", "1",
+            "--no-progress", "--rollout", "4"]
+    assert cli(base + ["--out", str(tmp_path / "plain")]) == 2
+    assert "--sample-dim, --time-dim and --spatial-dims" in capsys.readouterr().err
+    dims = ["--sample-dim", "member", "--time-dim", "time", "--spatial-dims", "lat", "lon"]
+    assert cli(base + dims + ["--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "rollout rel. L2: step 1" in out  # train prints the rollout it computed
+    run = load_checkpoint(tmp_path / "run" / "final.pt")["extra"]["run"]
+    assert (run["sample_dim"], run["spatial_dims"]) == ("member", ["lat", "lon"])
+    # the samples are members: windows from the 8 members of the training split
+    config = RunConfig.from_mapping({**run, "data": str(tmp_path / "ens.nc")})
+    from kinnsci.train.run import build_run
+
+    split = build_run(config, progress=False).splits["train"]
+    member = split.samples[0]
+    x, _ = split[0]
+    assert torch.allclose(x[0].double(), torch.as_tensor(t2m[0, :, :, member]))
+    assert cli(["evaluate", str(tmp_path / "run" / "final.pt"), "--data",
+                str(tmp_path / "ens.nc")]) == 0

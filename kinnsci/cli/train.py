@@ -12,6 +12,8 @@ EXAMPLES = """examples:
   kinnsci train --model fno --data darcy.nc --inputs a --targets u --epochs 50 --out runs/fno
   kinnsci train --model ukno --data ns.nc --variables w --history 10 --horizon 3 \\
       --model-config '{"widths": [32, 48, 64, 96], "res_blocks": 2}' --rollout 40
+  kinnsci train --model fno --data ens.nc --variables t2m --history 4 \
+      --sample-dim member --time-dim time --spatial-dims lat lon    # (time, lat, lon, member)
   kinnsci train --config run.yaml                      # keys as in kinnsci.train.RunConfig
   kinnsci train --config run.yaml --resume runs/fno/last.pt
   torchrun --nproc-per-node 2 -m kinnsci.cli.main train --config run.yaml   # DDP
@@ -38,6 +40,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--inputs", nargs="+", help="input variables (steady problems)")
     p.add_argument("--targets", nargs="+", help="target variables (steady problems)")
     p.add_argument("--variables", nargs="+", help="state variables (time-dependent problems)")
+    p.add_argument("--sample-dim", help="the file's sample (trajectory, member) dimension; "
+                   "'none' when the file holds one sample (default: sample)")
+    p.add_argument("--time-dim", help="the file's time dimension (default: time)")
+    p.add_argument("--spatial-dims", nargs=2, metavar=("ROWS", "COLUMNS"),
+                   help="the file's two grid dimensions, rows first (default: y x)")
     p.add_argument("--rollout", type=int, dest="rollout_steps",
                    help="after training, evaluate N-step rollouts on the test split")
     p.set_defaults(func=run)
@@ -50,10 +57,13 @@ def config_from_args(args: argparse.Namespace):
     if args.config:
         base = RunConfig.from_file(args.config)
         values = base.to_dict()
-    for key in [*FLAGS, "inputs", "targets", "variables", "rollout_steps", *CONFIG_SWITCHES]:
+    for key in [*FLAGS, "inputs", "targets", "variables", "rollout_steps", "time_dim",
+                "spatial_dims", *CONFIG_SWITCHES]:
         value = getattr(args, key, None)
         if value is not None:
             values[key] = value
+    if args.sample_dim is not None:
+        values["sample_dim"] = None if args.sample_dim.lower() == "none" else args.sample_dim
     return RunConfig.from_mapping(values, source=str(args.config or "command line"))
 
 
@@ -70,7 +80,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"kinnsci train: error: {exc}", file=sys.stderr)
         return 2
     if is_main_process():
-        print(format_metrics(report["test"], title=f"{config.model} on the test split"))
+        print(format_metrics(report["test"], title=f"{config.model} on the "
+                             f"{report.get('evaluated_on', 'test')} split"))
+        if "rollout" in report:
+            errs = report["rollout"]
+            print(f"rollout rel. L2: step 1 {errs[0]:.4g}, step {len(errs)} {errs[-1]:.4g}, "
+                  f"mean {sum(errs) / len(errs):.4g}")
         print(f"results in {Path(config.out).resolve()}")
     return 0
 

@@ -22,6 +22,8 @@ class RunConfig:
     ``split_seed`` shuffles samples into train/val/test (``None``: ``seed``, which also
     seeds the weights and batch order); fixing it keeps one split across seeds.
     ``stride`` is the step between rollout windows' start times within a trajectory.
+    ``sample_dim`` (None: the file holds one sample), ``time_dim`` and ``spatial_dims``
+    (rows, columns) name the file's dimensions; variables may store them in any order.
     """
 
     data: str = ""
@@ -32,6 +34,9 @@ class RunConfig:
     variables: list[str] | None = None
     history: int = 1
     horizon: int = 1
+    sample_dim: str | None = "sample"
+    time_dim: str = "time"
+    spatial_dims: list[str] = field(default_factory=lambda: ["y", "x"])
     split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     split_seed: int | None = None
     stride: int = 1
@@ -103,6 +108,9 @@ class RunConfig:
         if self.normalizer not in ("gaussian", "minmax", "none"):
             raise ValueError(f"normalizer must be gaussian, minmax or none, got "
                              f"{self.normalizer!r}")
+        if len(self.spatial_dims) != 2:
+            raise ValueError(f"spatial_dims must name two dimensions (rows, columns), got "
+                             f"{self.spatial_dims}")
         if not isinstance(self.stride, int) or self.stride < 1:
             raise ValueError(f"stride must be a positive integer (time steps between window "
                              f"starts), got {self.stride!r}")

@@ -27,6 +27,7 @@ from kinnsci.data import (
     open_dataset,
     split_samples,
 )
+from kinnsci.data.open import require_variables
 from kinnsci.models import build_model, count_parameters
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import CheckpointError, load_checkpoint
@@ -49,35 +50,59 @@ class Run:
 
 def _datasets(config: RunConfig, ds, samples: dict) -> dict[str, Any]:
     out = {}
+    dims = {"sample_dim": config.sample_dim, "spatial_dims": tuple(config.spatial_dims)}
     for name, idx in samples.items():
         if len(idx) == 0:
             out[name] = None
         elif config.steady:
-            out[name] = OperatorDataset(ds, config.inputs, config.targets, idx)
+            out[name] = OperatorDataset(ds, config.inputs, config.targets, idx, **dims)
         else:
             out[name] = RolloutDataset(ds, config.variables, config.history, config.horizon, idx,
-                                       stride=config.stride)
+                                       stride=config.stride, time_dim=config.time_dim, **dims)
     return out
+
+
+def open_run_data(config: RunConfig, path: str | os.PathLike | None = None):
+    """The run's data file, its variables laid out as the datasets expect: (sample, [time],
+    rows, columns) under the names the config gives, transposed lazily when the file stores
+    them in another order (e.g. (time, lat, lon, member)).
+
+    Raises:
+        DataError: a variable is missing, or lacks one of the named dimensions.
+    """
+    ds = open_dataset(path or config.data)
+    names = (config.inputs + config.targets) if config.steady else config.variables
+    require_variables(ds, names, "inputs/targets" if config.steady else "variables")
+    order = [d for d in (config.sample_dim, None if config.steady else config.time_dim,
+                         *config.spatial_dims) if d is not None]
+    for name in names:
+        dims = ds[name].dims
+        if set(dims) != set(order):
+            raise DataError(
+                f"variable {name!r} in {path or config.data} has dims {dims}; the run expects "
+                f"{tuple(order)}. Name this file's dims with --sample-dim, --time-dim and "
+                f"--spatial-dims ROWS COLUMNS (config keys sample_dim, time_dim, spatial_dims)")
+    if any(ds[n].dims != tuple(order) for n in names):
+        source = ds.encoding.get("source")
+        ds = ds[list(dict.fromkeys(names))].transpose(*order, ...)
+        ds.encoding["source"] = source
+    return ds
 
 
 def _normalizer(config: RunConfig, ds, names: list[str], train_idx) -> Normalizer:
     if config.normalizer == "none":
         return Normalizer.identity(len(names))
-    return Normalizer.fit(ds, names, train_idx, kind=config.normalizer)
+    return Normalizer.fit(ds, names, train_idx if config.sample_dim else None,
+                          kind=config.normalizer, sample_dim=config.sample_dim or "sample")
 
 
 def build_run(config: RunConfig, *, progress: bool = True) -> Run:
     """Open the data, split it by sample, fit normalisers on the training split, build the
     model and its Trainer."""
-    ds = open_dataset(config.data)
+    ds = open_run_data(config)
     names_in = config.inputs if config.steady else config.variables
     names_out = config.targets if config.steady else config.variables
-    for name in names_in + names_out:
-        if name not in ds.data_vars:
-            available = ", ".join(map(str, ds.data_vars))
-            raise ValueError(f"variable {name!r} not found in {config.data}; available "
-                             f"variables: {available}")
-    n_samples = ds.sizes.get("sample", 1)
+    n_samples = ds.sizes[config.sample_dim] if config.sample_dim else 1
     split_seed = config.seed if config.split_seed is None else config.split_seed
     samples = split_samples(n_samples, config.split, split_seed)
     check_split_sizes(config.split, samples, config.data)
@@ -267,8 +292,9 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
     """Metrics of a trained checkpoint on (all samples of) another data file."""
     model, extra = load_trained(checkpoint)
     run = RunConfig.from_mapping({**extra["run"], "data": str(data)})
-    ds = open_dataset(data)
-    dataset = _datasets(run, ds, {"all": list(range(ds.sizes.get("sample", 1)))})["all"]
+    ds = open_run_data(run, data)
+    n = ds.sizes[run.sample_dim] if run.sample_dim else 1
+    dataset = _datasets(run, ds, {"all": list(range(n))})["all"]
     trained = tuple(extra.get("spatial_shape", dataset.spatial_shape))
     if tuple(dataset.spatial_shape) != trained and run.model not in RESOLUTION_INVARIANT:
         raise ValueError(
