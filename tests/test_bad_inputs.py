@@ -7,6 +7,8 @@ byte-for-byte the same afterwards, and nothing else may appear there.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -402,3 +404,76 @@ def test_a_time_axis_of_text_is_an_error():
     with pytest.raises(DataError, match="neither numbers nor dates"):
         RolloutDataset(_trajectories(np.array(["a", "b", "c", "d"], dtype=object)), ["w"],
                        history=2)
+
+
+# --- missing values in files other tools wrote -------------------------------------------------
+@pytest.fixture(params=["NETCDF3_CLASSIC", "NETCDF4"])
+def netcdf3_with_gaps(tmp_path, request):
+    """A netCDF file whose `u` has unwritten records (netCDF's default fill 9.97e36, no
+    attribute says so) and whose `t` has a value outside its valid_range."""
+    import netCDF4
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "gaps.nc"
+    with netCDF4.Dataset(path, "w", format=request.param) as nc:
+        nc.createDimension("sample", None)
+        nc.createDimension("y", 8)
+        nc.createDimension("x", 8)
+        for name in ("a", "u", "t"):
+            nc.createVariable(name, "f4", ("sample", "y", "x"))
+        nc["t"].valid_range = np.array([0.0, 10.0], "f4")
+        nc["a"][0:10] = rng.random((10, 8, 8))
+        nc["u"][0:7] = rng.random((7, 8, 8))  # records 7, 8, 9 are never written
+        t = rng.random((10, 8, 8)).astype("f4")
+        t[5, 2, 3] = 50.0
+        nc["t"][0:10] = t
+    return path
+
+
+@pytest.mark.parametrize("path_kind", ["direct netCDF4 reader", "xarray/dask reader"])
+@pytest.mark.parametrize(("variable", "where"), [("u", "sample 7, (row, column) = (0, 0)"),
+                                                 ("t", "sample 5, (row, column) = (2, 3)")])
+def test_fill_values_and_invalid_values_are_missing_on_both_read_paths(
+        netcdf3_with_gaps, path_kind, variable, where):
+    from kinnsci.data import DataError, OperatorDataset, open_dataset
+    from kinnsci.data.open import file_format
+
+    ds = open_dataset(netcdf3_with_gaps)
+    if path_kind == "xarray/dask reader":
+        ds = ds.isel(sample=slice(0, 9))  # a slice: no longer the file's own variable
+    data = OperatorDataset(ds, ["a"], [variable])
+    if path_kind == "xarray/dask reader":
+        assert data.targets._direct is None
+    elif file_format(netcdf3_with_gaps) == "hdf5":  # netCDF-4: read straight through netCDF4
+        assert data.targets._direct is not None
+    with pytest.raises(DataError, match=rf"'{variable}'.*NaN/inf at {re.escape(where)}.*"
+                                        r"drop_isel"):
+        data.check_finite()
+
+
+def test_normalizer_ignores_fill_values_like_the_readers(netcdf3_with_gaps):
+    import netCDF4
+
+    from kinnsci.data import Normalizer, open_dataset
+
+    with netCDF4.Dataset(netcdf3_with_gaps) as nc:  # netCDF4 masks what it knows is missing
+        u, t = nc["u"][:], nc["t"][:]
+    fitted = Normalizer.fit(open_dataset(netcdf3_with_gaps), ["u", "t"], list(range(10)))
+    np.testing.assert_allclose(fitted.shift.numpy(), [u.mean(), t.mean()], rtol=1e-6)
+
+
+def test_the_suggested_fix_works_on_a_lazy_dataset(netcdf3_with_gaps):
+    from kinnsci.data import DataError, OperatorDataset, open_dataset
+
+    ds = open_dataset(netcdf3_with_gaps)
+    for _ in range(4):  # apply the message's own fix until no sample is missing values
+        try:
+            OperatorDataset(ds, ["a"], ["u", "t"]).check_finite()
+            break
+        except DataError as exc:
+            fix = str(exc).split("leave the sample out lazily: ")[1]
+            namespace = {"ds": ds}
+            exec(fix, namespace)  # the test runs the message's code; user files never are
+            ds = namespace["ds"]
+    assert ds.sizes["sample"] == 6
+    OperatorDataset(ds, ["a"], ["u", "t"]).check_finite()

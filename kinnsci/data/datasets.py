@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from kinnsci.data.errors import DataError
+from kinnsci.data.missing import missing_rules
 from kinnsci.data.open import require_variables
 
 
@@ -50,6 +51,7 @@ class _Fields:
                              f"got {names!r}")
         require_variables(ds, names, argument)
         self.source = ds.encoding.get("source", "the dataset")
+        self.sample_dim = sample_dim
         self.names = list(names)
         self.dtype = dtype
         expected = tuple(d for d in (sample_dim, time_dim, *spatial_dims) if d is not None)
@@ -71,6 +73,7 @@ class _Fields:
             raise DataError(f"{argument}: variables {self.names} have different shapes "
                             f"{sorted(shapes)} in {self.source}")
         self.shape = self.variables[0].shape  # (sample, [time], *spatial)
+        self.missing = [missing_rules(ds[n]) for n in self.names]
         # the file the variables can be read from straight through netCDF4, if any
         self._direct = _direct_source(ds, self.names) if sample_dim is not None else None
         self._handle: tuple[int, netCDF4.Dataset] | None = None
@@ -108,8 +111,8 @@ class _Fields:
         arrays = self._read_arrays(key)
         out = np.empty(arrays[0].shape[:-2] + (len(arrays),) + arrays[0].shape[-2:],
                        dtype=torch.empty((), dtype=self.dtype).numpy().dtype)
-        for j, a in enumerate(arrays):
-            out[..., j, :, :] = a
+        for j, (a, rules) in enumerate(zip(arrays, self.missing, strict=True)):
+            out[..., j, :, :] = rules.mask(a)
         if not np.isfinite(out).all():
             raise DataError(self._where_not_finite(out, sample, time))
         return torch.from_numpy(out)
@@ -125,16 +128,17 @@ class _Fields:
         pos = [int(p) for p in np.argwhere(~np.isfinite(out))[0]]
         name = self.names[pos[-3]]
         where = []
-        if np.ndim(sample):
-            where.append(f"sample {int(np.asarray(sample)[pos.pop(0)])}")
-        else:
-            where.append(f"sample {sample}")
+        index = int(np.asarray(sample)[pos.pop(0)]) if np.ndim(sample) else int(sample)
+        where.append(f"sample {index}")
         if time is not None:
             where.append(f"time index {(time.start or 0) + pos[0]}")
         where.append(f"(row, column) = ({pos[-2]}, {pos[-1]})")
+        drop = (f"ds = ds.drop_isel({self.sample_dim}=[{index}])" if self.sample_dim
+                else "ds = ds.fillna(...)")
         return (
-            f"variable {name!r} in {self.source} has NaN/inf at {', '.join(where)}; clean "
-            "the file or drop the sample (e.g. ds = ds.where(np.isfinite(ds), drop=True))"
+            f"variable {name!r} in {self.source} has NaN/inf at {', '.join(where)} (a NaN, an "
+            "inf, a fill value or a value outside valid_min/valid_max counts as missing); clean "
+            f"the file, or leave the sample out lazily: {drop}"
         )
 
 

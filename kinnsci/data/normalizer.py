@@ -10,6 +10,7 @@ import xarray as xr
 from torch import Tensor, nn
 
 from kinnsci.data.errors import DataError
+from kinnsci.data.missing import missing_rules
 from kinnsci.data.open import require_variables
 
 KINDS = ("gaussian", "minmax")
@@ -53,7 +54,7 @@ class Normalizer(nn.Module):
             field = ds[name]
             if samples is not None and sample_dim in field.dims:
                 field = field.isel({sample_dim: np.asarray(samples)})
-            field = field.astype(np.float64)
+            field = field.where(~missing_rules(ds[name]).condition(field)).astype(np.float64)
             with np.errstate(invalid="ignore"):  # inf - inf: reported below as NaN/inf
                 if kind == "gaussian":
                     shift.append(float(field.mean().values))

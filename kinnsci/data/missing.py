@@ -1,0 +1,63 @@
+"""Which stored values mean "missing", read the same way by every path.
+
+netCDF marks missing data three ways: a ``_FillValue`` / ``missing_value`` attribute, the
+library's default fill value for records that were never written (9.97e36 for float32,
+and no attribute says so), and ``valid_min`` / ``valid_max`` / ``valid_range``. netCDF4's
+reader masks all three; xarray's CF decoding masks only the first. kinnsci reads through
+both, so it applies these rules itself: a missing value becomes NaN and is reported with
+its location before training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import netCDF4
+import numpy as np
+import xarray as xr
+
+
+@dataclass(frozen=True)
+class MissingRules:
+    """Values equal to one of ``fills`` or outside [``low``, ``high``] are missing."""
+
+    fills: tuple[float, ...] = ()
+    low: float = -np.inf
+    high: float = np.inf
+
+    def condition(self, values):
+        """True where ``values`` (a numpy array or an xarray object) are missing."""
+        missing = values != values  # NaN, in the array's own type (numpy or xarray)
+        for fill in self.fills:
+            missing = missing | (values == fill)
+        if np.isfinite(self.low):
+            missing = missing | (values < self.low)
+        if np.isfinite(self.high):
+            missing = missing | (values > self.high)
+        return missing
+
+    def mask(self, values: np.ndarray) -> np.ndarray:
+        """``values`` as floats with missing entries set to NaN."""
+        values = np.asarray(values, dtype=np.float64 if values.dtype == np.float64
+                            else np.float32)
+        if not self.fills and not np.isfinite(self.low) and not np.isfinite(self.high):
+            return values
+        return np.where(self.condition(values), np.nan, values)
+
+
+def missing_rules(var: xr.DataArray | xr.Variable) -> MissingRules:
+    """The rules of one variable from its attributes and on-disk type."""
+    attrs = {**var.encoding, **var.attrs}
+    fills = [attrs[k] for k in ("_FillValue", "missing_value") if k in attrs]
+    stored = np.dtype(var.encoding.get("dtype", var.dtype))
+    if "_FillValue" not in attrs:
+        default = netCDF4.default_fillvals.get(f"{stored.kind}{stored.itemsize}")
+        if default is not None:
+            fills.append(np.asarray(default, dtype=stored).item())
+    low, high = -np.inf, np.inf
+    if "valid_range" in attrs:
+        low, high = (float(v) for v in np.ravel(attrs["valid_range"])[:2])
+    low = float(attrs.get("valid_min", low))
+    high = float(attrs.get("valid_max", high))
+    flat = [float(v) for f in fills for v in np.ravel(f) if np.isfinite(float(v))]
+    return MissingRules(tuple(flat), low, high)
