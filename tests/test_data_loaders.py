@@ -38,14 +38,28 @@ def ns_file(tmp_path_factory):
 
 
 def test_reads_scipy_netcdf3_file_into_operator_pairs():
+    ds = open_dataset(FOREIGN / "scipy_example_1.nc")
+    data = OperatorDataset(ds, ["rh"], ["rh"], sample_dim="time", spatial_dims=("lat", "lon"))
+    assert len(data) == 1 and data.spatial_shape == (5, 10)
+    x, y = data[0]
+    expected = xr.open_dataset(FOREIGN / "scipy_example_1.nc")["rh"].values[0]
+    np.testing.assert_array_equal(x[0].numpy(), expected)
+    assert torch.equal(x, y)
+
+
+def test_never_written_records_of_a_foreign_file_are_missing_not_data():
+    """scipy's example_1.nc declares `temp` but never writes it: every value is netCDF's
+    default fill 9.97e36 (netCDF4 masks them all; xarray does not). Reading them as
+    temperatures was a silently wrong result."""
+    import netCDF4
+
+    with netCDF4.Dataset(FOREIGN / "scipy_example_1.nc") as nc:
+        assert nc["temp"][:].mask.all()
     ds = open_dataset(FOREIGN / "scipy_example_1.nc").isel(time=0)
     data = OperatorDataset(ds, ["temp"], ["temp"], sample_dim="level",
                            spatial_dims=("lat", "lon"))
-    assert len(data) == 4 and data.spatial_shape == (5, 10)
-    x, y = data[2]
-    expected = xr.open_dataset(FOREIGN / "scipy_example_1.nc")["temp"].values[0, 2]
-    np.testing.assert_array_equal(x[0].numpy(), expected)
-    assert torch.equal(x, y)
+    with pytest.raises(DataError, match=r"'temp'.*NaN/inf at sample 2.*drop_isel\(level="):
+        data[2]
 
 
 def test_reads_xarray_hdf5_file_and_selects_variables():
