@@ -235,3 +235,75 @@ def test_non_monotonic_time_and_too_short_trajectories(ns_file):
         RolloutDataset(ds, ["w"], history=5, horizon=3)
     with pytest.raises(ValueError, match="history must be a positive integer"):
         RolloutDataset(ds, ["w"], history=0)
+
+
+# --- files other tools write: LZF, PDEBench CFD and incompressible NS ---------------------------
+def _train_one_epoch(path, variables, tmp_path, history=2):
+    from kinnsci.cli.main import main
+
+    argv = ["train", "--data", str(path), "--model", "fno", "--model-config",
+            '{"width": 8, "modes": 4}', "--epochs", "1", "--batch-size", "4", "--no-progress",
+            "--history", str(history), "--out", str(tmp_path / "run"), "--variables",
+            *variables]
+    assert main(argv) == 0
+    assert (tmp_path / "run" / "final.pt").exists()
+
+
+@pytest.mark.parametrize("writer", ["h5py", "xarray-h5netcdf"])
+def test_lzf_compressed_hdf5_is_read_through_h5py(tmp_path, writer):
+    rng = np.random.default_rng(3)
+    w = rng.random((10, 6, 16, 16))
+    path = tmp_path / "lzf.h5"
+    if writer == "h5py":
+        with h5py.File(path, "w") as fh:
+            fh.create_dataset("w", data=w, compression="lzf")
+    else:
+        xr.Dataset({"w": (("sample", "time", "y", "x"), w)}).to_netcdf(
+            path, engine="h5netcdf", encoding={"w": {"compression": "lzf"}})
+    ds = open_dataset(path)
+    if writer == "h5py":  # plain HDF5 has no dimension names
+        ds = ds.rename(dict(zip(ds["w"].dims, ("sample", "time", "y", "x"), strict=True)))
+    data = RolloutDataset(ds, ["w"], history=2)
+    x, y = data[1]
+    np.testing.assert_allclose(x.numpy(), w[0, 1:3], rtol=1e-6)
+    np.testing.assert_allclose(y[0, 0].numpy(), w[0, 3], rtol=1e-6)
+    if writer == "xarray-h5netcdf":
+        _train_one_epoch(path, ["w"], tmp_path)
+
+
+def test_pdebench_2d_cfd_layout(tmp_path):
+    rng = np.random.default_rng(4)
+    n, nt, nx, ny = 10, 6, 16, 12
+    fields = {k: rng.random((n, nt, nx, ny)).astype(np.float32)
+              for k in ("density", "pressure", "Vx", "Vy")}
+    path = tmp_path / "2D_CFD_Rand_M0.1_Eta0.01_Zeta0.01_periodic_128_Train.hdf5"
+    with h5py.File(path, "w") as fh:  # as PDEBench's CFD writer lays it out
+        for k, v in fields.items():
+            fh[k] = v
+        fh["t-coordinate"] = np.linspace(0, 1, nt + 1)
+        fh["x-coordinate"], fh["y-coordinate"] = np.linspace(0, 1, nx), np.linspace(0, 1, ny)
+    ds = open_dataset(path)
+    assert ds["density"].dims == ("sample", "time", "y", "x")
+    np.testing.assert_allclose(ds["time"].values, np.linspace(0, 1, nt + 1)[:nt])
+    data = RolloutDataset(ds, ["density", "Vx"], history=2)
+    x, _ = data[0]
+    np.testing.assert_array_equal(x[1].numpy(), fields["Vx"][0, 0].T)  # (x, y) -> (y, x)
+    _train_one_epoch(path, ["density", "pressure", "Vx", "Vy"], tmp_path)
+
+
+def test_pdebench_incompressible_ns_layout_with_lzf(tmp_path):
+    rng = np.random.default_rng(5)
+    n, nt, nx = 10, 6, 16
+    velocity = rng.random((n, nt, nx, nx, 2)).astype(np.float32)
+    particles = rng.random((n, nt, nx, nx, 1)).astype(np.float32)
+    force = rng.random((n, nx, nx, 2)).astype(np.float32)
+    path = tmp_path / "ns_incom_inhom_2d_512-0.h5"
+    with h5py.File(path, "w") as fh:  # PDEBench's writer: LZF-compressed datasets
+        for name, value in (("velocity", velocity), ("particles", particles),
+                            ("force", force), ("t", np.tile(np.arange(nt) * 0.05, (n, 1)))):
+            fh.create_dataset(name, data=value, compression="lzf")
+    ds = open_dataset(path)
+    np.testing.assert_array_equal(ds["velocity_y"].values[2, 3], velocity[2, 3, :, :, 1].T)
+    np.testing.assert_array_equal(ds["force_x"].values[1], force[1, :, :, 0].T)
+    np.testing.assert_allclose(ds["time"].values, np.arange(nt) * 0.05)
+    _train_one_epoch(path, ["velocity_x", "velocity_y"], tmp_path)

@@ -328,6 +328,8 @@ def _direct_source(ds: xr.Dataset, names: Sequence[str]) -> str | None:
     source = sources.pop() if len(sources) == 1 else None
     if source is None or not os.path.isfile(source):
         return None
+    if any(v.encoding.get("compression") == "lzf" for v in variables):
+        return None  # netCDF-C cannot decode h5py's LZF filter
     for var in variables:
         in_memory = var.chunks is None and getattr(var, "_in_memory", True)
         if in_memory or var.encoding.get("original_shape") != var.shape:

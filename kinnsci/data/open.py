@@ -49,8 +49,12 @@ def open_dataset(
             ``u`` and ``nu`` with dims (sample, y, x); a file of per-seed groups
             (``0000/data`` (T, X, Y, C), ``0000/grid/{x,y,t}``) becomes variables
             ``data`` (one channel) or ``data_0 … data_{C-1}`` with dims
-            (sample, time, y, x). PDEBench indexes space as (x, y); kinnsci transposes to
-            (y, x) lazily.
+            (sample, time, y, x); a 2-D CFD file (``density``, ``pressure``, ``Vx``,
+            ``Vy`` (N, T, X, Y)) keeps those names; an incompressible-NS file
+            (``velocity`` (N, T, X, Y, 2), ``particles``, ``force``) becomes
+            ``velocity_x``, ``velocity_y``, ``particles``, ``force_x``, ``force_y``.
+            PDEBench indexes space as (x, y); kinnsci transposes to (y, x) lazily. Files
+            with LZF-compressed datasets are read through h5py/h5netcdf.
         variables: names to keep (all when None); a missing name is an error that lists
             the available ones.
         chunks: dask chunking passed to xarray (``"auto"``, a dict, or None for lazily
@@ -104,13 +108,26 @@ def _open_hdf5(path: Path, chunks) -> xr.Dataset:
     with h5py.File(path, "r") as fh:
         keys = set(fh.keys())
         layout = ("pdebench_darcy" if {"tensor", "nu"} <= keys else
+                  "pdebench_cfd" if {"density", "Vx", "Vy"} <= keys else
+                  "pdebench_ns_incompressible" if {"velocity", "particles"} <= keys else
                   "pdebench_groups" if keys and all(isinstance(fh[k], h5py.Group)
                                                    and "data" in fh[k] for k in keys)
                   else "netcdf")
+        filters = set()
+        fh.visititems(lambda _, obj: filters.add(obj.compression)
+                      if isinstance(obj, h5py.Dataset) else None)
     if layout == "pdebench_darcy":
         return _pdebench_darcy(path)
     if layout == "pdebench_groups":
         return _pdebench_groups(path)
+    if layout == "pdebench_cfd":
+        return _pdebench_cfd(path)
+    if layout == "pdebench_ns_incompressible":
+        return _pdebench_ns_incompressible(path)
+    if "lzf" in filters:
+        # LZF (PDEBench's writers, h5py/h5netcdf compression="lzf") is h5py's own filter:
+        # netCDF-C opens such files but fails on every read, so read them through h5py.
+        return _xr_open(path, chunks, engine="h5netcdf", phony_dims="sort")
     try:
         return _xr_open(path, chunks, engine="netcdf4")
     except (OSError, ValueError):
@@ -172,3 +189,51 @@ def _pdebench_groups(path: Path) -> xr.Dataset:
     return xr.Dataset(variables, coords=coords,
                       attrs={"layout": "PDEBench per-seed groups (data, grid/x,y,t)",
                              "seeds": ",".join(seeds)})
+
+
+def _pdebench_cfd(path: Path) -> xr.Dataset:
+    """PDEBench 2-D compressible NS: density, pressure, Vx, Vy as (N, nt, nx, ny), with
+    ``t-coordinate`` of nt + 1 entries (the last is the end time, not a stored state)."""
+    import h5py
+
+    fh = h5py.File(path, "r")
+    names = [n for n in ("density", "pressure", "Vx", "Vy") if n in fh]
+    dims = ("sample", "time", "y", "x")
+    variables = {n: (dims, _lazy(fh[n]).transpose(0, 1, 3, 2)) for n in names}
+    n_time = fh[names[0]].shape[1]
+    coords = {}
+    if "t-coordinate" in fh:
+        coords["time"] = ("time", np.asarray(fh["t-coordinate"][()])[:n_time])
+    for axis in ("x", "y"):
+        if f"{axis}-coordinate" in fh:
+            coords[axis] = (axis, np.asarray(fh[f"{axis}-coordinate"][()]))
+    return xr.Dataset(variables, coords=coords,
+                      attrs={"layout": "PDEBench 2D CFD (density, pressure, Vx, Vy)",
+                             **{k: _attr(v) for k, v in fh.attrs.items()}})
+
+
+def _pdebench_ns_incompressible(path: Path) -> xr.Dataset:
+    """PDEBench 2-D incompressible NS: velocity (N, T, X, Y, 2), particles (N, T, X, Y, 1),
+    force (N, X, Y, 2) and t (N, T); written with LZF compression, read through h5py."""
+    import h5py
+
+    fh = h5py.File(path, "r")
+    dims = ("sample", "time", "y", "x")
+    velocity = _lazy(fh["velocity"]).transpose(0, 1, 3, 2, 4)
+    variables = {"velocity_x": (dims, velocity[..., 0]), "velocity_y": (dims, velocity[..., 1]),
+                 "particles": (dims, _lazy(fh["particles"])[..., 0].transpose(0, 1, 3, 2))}
+    if "force" in fh:
+        force = _lazy(fh["force"]).transpose(0, 2, 1, 3)
+        variables["force_x"] = (("sample", "y", "x"), force[..., 0])
+        variables["force_y"] = (("sample", "y", "x"), force[..., 1])
+    coords = {}
+    if "t" in fh and fh["t"].shape[-1] == fh["velocity"].shape[1]:
+        coords["time"] = ("time", np.asarray(fh["t"][0] if fh["t"].ndim == 2 else fh["t"][()]))
+    return xr.Dataset(variables, coords=coords,
+                      attrs={"layout": "PDEBench 2D incompressible NS (velocity, particles, "
+                             "force, t)"})
+
+
+def _attr(value):
+    return value.item() if isinstance(value, np.generic) else (
+        value.tolist() if isinstance(value, np.ndarray) else value)
