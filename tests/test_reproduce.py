@@ -111,6 +111,24 @@ def test_unknown_experiment_names_the_known_ones():
     assert get_experiment("darcy").plan("smoke", lrs=(4e-3, 1e-3, 4e-3)).lrs == (1e-3, 4e-3)
 
 
+def test_run_id_depends_only_on_what_sets_the_numbers(monkeypatch):
+    plan = tiny_plan()
+    variant = plan.variant("fno")
+    rid = runner.run_id(plan, variant, 1e-3, 0)
+    assert rid.startswith("fno-") and rid == runner.run_id(plan, variant, 1e-3, 0)
+    assert rid != runner.run_id(plan, variant, 2e-3, 0)
+    assert rid != runner.run_id(plan, variant, 1e-3, 1)
+    assert rid != runner.run_id(dataclasses.replace(plan, epochs=3), variant, 1e-3, 0)
+    # a setting outside RUN_ID_KEYS (file layout, output folder) leaves finished runs valid
+    original = runner.run_config
+
+    def with_layout(*args, **kwargs):
+        return dataclasses.replace(original(*args, **kwargs), time_dim="t", out="elsewhere")
+
+    monkeypatch.setattr(runner, "run_config", with_layout)
+    assert runner.run_id(plan, variant, 1e-3, 0) == rid
+
+
 def test_select_lr_ranks_diverged_runs_last():
     runs = [{"lr": 1e-3, "val": {"rel_l2": 0.5}}, {"lr": 4e-3, "val": {"rel_l2": 0.2}},
             {"lr": 1e-2, "val": {}}, {"lr": 3e-2, "val": {"rel_l2": None}}]

@@ -118,13 +118,23 @@ def run_config(plan: Plan, variant: Variant, lr: float, seed: int, data: Path,
                      device="cpu" if not torch.cuda.is_available() else None, **names)
 
 
+# The RunConfig settings that decide a run's numbers. A run's id hashes exactly these, so
+# a new RunConfig field (a file-layout option, say) keeps every finished run valid; a new
+# setting that changes results must be added here, and RUN_FORMAT bumped.
+RUN_ID_KEYS = ("model", "model_config", "inputs", "targets", "variables", "history", "horizon",
+               "split", "split_seed", "stride", "normalizer", "loss", "epochs", "batch_size",
+               "lr", "weight_decay", "scheduler", "grad_clip", "amp", "compile",
+               "channels_last", "seed", "rollout_steps")
+
+
 def run_id(plan: Plan, variant: Variant, lr: float, seed: int) -> str:
-    """Folder name of a run: the model name and a hash of all that sets its numbers."""
+    """Folder name of a run: the model name and a hash of all that sets its numbers (the
+    data recipe, :data:`RUN_ID_KEYS` of its config, the rollout length)."""
     config = run_config(plan, variant, lr, seed, Path(plan.data.file_name()), Path("."))
+    values = config.to_dict()
     key = {"format": RUN_FORMAT, "data": plan.to_dict()["data"],
            "rollout_steps": plan.rollout_steps,
-           "config": {k: v for k, v in config.to_dict().items()
-                      if k not in ("out", "plots", "device", "num_workers", "data")}}
+           "config": {k: values[k] for k in RUN_ID_KEYS}}
     return f"{variant.model}-{content_hash(key)}"
 
 
