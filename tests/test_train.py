@@ -277,7 +277,7 @@ def test_cli_train_evaluate_and_refusals(darcy, tmp_path, capsys):
     assert cli(["train", "--model", "unet", "--data", str(darcy), "--inputs", "perm",
                 "--targets", "u", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
-    assert "'perm' not found" in err and "available variables: a, u" in err
+    assert "inputs: variable(s) ['perm'] not found" in err and "available variables: a, u" in err
     assert cli(["evaluate", str(out / "final.pt"), "--data", str(darcy), "--json",
                 str(tmp_path / "m.json"), "--plots", str(tmp_path / "p")]) == 0
     assert "rel_l2" in capsys.readouterr().out and (tmp_path / "p" / "predictions.png").exists()

@@ -72,7 +72,8 @@ def open_run_data(config: RunConfig, path: str | os.PathLike | None = None):
     """
     ds = open_dataset(path or config.data)
     names = (config.inputs + config.targets) if config.steady else config.variables
-    require_variables(ds, names, "inputs/targets" if config.steady else "variables")
+    for argument in ("inputs", "targets") if config.steady else ("variables",):
+        require_variables(ds, getattr(config, argument), argument)
     order = [d for d in (config.sample_dim, None if config.steady else config.time_dim,
                          *config.spatial_dims) if d is not None]
     for name in names:
