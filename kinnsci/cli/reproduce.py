@@ -64,7 +64,8 @@ def list_experiments() -> str:
 def _minutes(minutes: float | None, measured: bool) -> str:
     if minutes is None:
         return "not measured"
-    text = f"{minutes:.1f} min" if minutes < 120 else f"{minutes / 60:.0f} h"
+    text = (f"{minutes * 60:.0f} s" if minutes < 1 else f"{minutes:.1f} min" if minutes < 120
+            else f"{minutes / 60:.0f} h")
     return text if measured else f"~{text}"
 
 
