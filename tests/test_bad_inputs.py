@@ -165,6 +165,14 @@ def test_one_sample_is_not_evaluated_on_its_own_training_sample(darcy_file, work
     assert not len(split_samples(7, (0.8, 0.1, 0.1))["test"])
 
 
+def test_a_split_without_training_samples_is_refused():
+    from kinnsci.data import DataError
+    from kinnsci.train.run import check_split_sizes
+
+    with pytest.raises(DataError, match="gives no samples to training"):
+        check_split_sizes((0.0, 0.5, 0.5), {"train": [], "val": [0], "test": [1]}, "f.nc")
+
+
 def test_an_empty_validation_split_only_warns(darcy_file, tmp_path):
     from kinnsci.train.run import check_split_sizes
 

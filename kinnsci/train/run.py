@@ -136,6 +136,9 @@ def check_split_sizes(fractions, samples: dict, source: str) -> None:
         DataError: naming the empty splits and the number of samples that fills them all.
     """
     n = sum(len(idx) for idx in samples.values())
+    if fractions[0] <= 0:
+        raise DataError(f"split {list(fractions)} gives no samples to training; give the "
+                        "first (training) fraction a value > 0")
     if fractions[1] == 0 and fractions[2] == 0:
         raise DataError(f"split {list(fractions)} has neither a test nor a validation split "
                         f"to evaluate on; give one of them a non-zero fraction")
