@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from kinnsci.errors import ConfigError, DataError
+
 
 def check_step_size(dt: float | Tensor, name: str = "dt") -> None:
     """Raise ``ValueError`` unless every entry of ``dt`` is finite and > 0."""
@@ -20,13 +22,13 @@ def check_step_size(dt: float | Tensor, name: str = "dt") -> None:
         if dt.numel() == 0:
             return
         if not torch.isfinite(dt).all():
-            raise ValueError(
+            raise ConfigError(
                 f"{name} must be finite, got a tensor with NaN/inf entries "
                 f"(check the time grid or the network producing {name})"
             )
         if (dt <= 0).any():
             bad = dt[dt <= 0].flatten()[0].item()
-            raise ValueError(
+            raise ConfigError(
                 f"{name} must be > 0, got {bad} (time steps are durations; pass positive "
                 "values, and a strictly increasing time grid)"
             )
@@ -34,9 +36,9 @@ def check_step_size(dt: float | Tensor, name: str = "dt") -> None:
     if not isinstance(dt, (int, float)):
         raise TypeError(f"{name} must be a float or a tensor, got {type(dt).__name__}")
     if math.isnan(dt) or math.isinf(dt):
-        raise ValueError(f"{name} must be finite, got {dt}")
+        raise ConfigError(f"{name} must be finite, got {dt}")
     if dt <= 0:
-        raise ValueError(
+        raise ConfigError(
             f"{name} must be > 0, got {dt} (time steps are durations; pass positive values)"
         )
 
@@ -45,20 +47,20 @@ def check_positive(value: float, name: str, what: str = "") -> None:
     """Raise ``ValueError`` unless a physical parameter is finite and strictly positive."""
     if not math.isfinite(value) or value <= 0:
         hint = f" ({what})" if what else ""
-        raise ValueError(f"{name} must be > 0, got {value}{hint}")
+        raise ConfigError(f"{name} must be > 0, got {value}{hint}")
 
 
 def check_nonnegative(value: float, name: str, what: str = "") -> None:
     """Raise ``ValueError`` unless a physical parameter is finite and >= 0."""
     if not math.isfinite(value) or value < 0:
         hint = f" ({what})" if what else ""
-        raise ValueError(f"{name} must be >= 0, got {value}{hint}")
+        raise ConfigError(f"{name} must be >= 0, got {value}{hint}")
 
 
 def check_last_dim(x: Tensor, size: int, name: str, meaning: str) -> None:
     """Raise ``ValueError`` unless ``x.shape[-1] == size``."""
     if x.ndim == 0 or x.shape[-1] != size:
-        raise ValueError(f"{name} must have shape (..., {size}) ({meaning}), got {tuple(x.shape)}")
+        raise ConfigError(f"{name} must have shape (..., {size}) ({meaning}), got {tuple(x.shape)}")
 
 
 def check_finite(x: Tensor, name: str) -> None:
@@ -68,7 +70,7 @@ def check_finite(x: Tensor, name: str) -> None:
     bad = ~torch.isfinite(x)
     if bad.any():
         idx = tuple(int(i) for i in bad.nonzero()[0].tolist())
-        raise ValueError(
+        raise DataError(
             f"{name} contains NaN/inf (first at index {idx} of shape {tuple(x.shape)}); "
             "clean or mask the data before passing it in"
         )
@@ -80,5 +82,5 @@ def lookup(registry: Mapping[str, Any], name: str, kind: str) -> Any:
     if key not in registry:
         known = ", ".join(sorted(registry))
         plural = kind + ("es" if kind.endswith(("s", "sh", "ch", "x")) else "s")
-        raise ValueError(f"unknown {kind} {name!r}; known {plural}: {known}")
+        raise ConfigError(f"unknown {kind} {name!r}; known {plural}: {known}")
     return registry[key]

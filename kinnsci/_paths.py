@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from kinnsci.errors import ConfigError
+
 
 def check_output_path(path: str | os.PathLike, argument: str, *, folder: bool = False) -> Path:
     """Raise ``ValueError`` (one line naming ``argument``) unless ``path`` can be created
@@ -17,19 +19,19 @@ def check_output_path(path: str | os.PathLike, argument: str, *, folder: bool = 
     """
     path = Path(path)
     if folder and path.exists() and not path.is_dir():
-        raise ValueError(f"{argument} {path} is a file, not a folder; choose a folder path")
+        raise ConfigError(f"{argument} {path} is a file, not a folder; choose a folder path")
     if not folder and path.is_dir():
-        raise ValueError(f"{argument} {path} is a folder; give the path of a file")
+        raise ConfigError(f"{argument} {path} is a folder; give the path of a file")
     ancestor = path if folder and path.is_dir() else path.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise ValueError(f"{argument} {path} cannot be created: {ancestor} is a file, not a "
+        raise ConfigError(f"{argument} {path} cannot be created: {ancestor} is a file, not a "
                          "folder")
     try:
         fd, probe = tempfile.mkstemp(prefix=".kinnsci-write-check.", dir=ancestor)
     except OSError as exc:
-        raise ValueError(f"{argument} {path} cannot be written: no write access to "
+        raise ConfigError(f"{argument} {path} cannot be written: no write access to "
                          f"{ancestor} ({exc.strerror}); choose another path") from None
     os.close(fd)
     os.unlink(probe)

@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from kinnsci.errors import ConfigError, InputNotFoundError
+
 
 def yaml_problem(exc: yaml.YAMLError) -> str:
     """Where and what a YAML syntax error is, in one line."""
@@ -25,12 +27,12 @@ def read_yaml_mapping(path: str | Path, argument: str = "--config") -> dict[str,
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{argument}: {path} does not exist")
+        raise InputNotFoundError(f"{argument}: {path} does not exist")
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ValueError(f"{argument}: {path} is not valid YAML ({yaml_problem(exc)})") from None
+        raise ConfigError(f"{argument}: {path} is not valid YAML ({yaml_problem(exc)})") from None
     if not isinstance(values, dict):
-        raise ValueError(f"{argument}: {path} must hold a mapping of settings, got "
+        raise ConfigError(f"{argument}: {path} must hold a mapping of settings, got "
                          f"{type(values).__name__}")
     return values

@@ -485,3 +485,68 @@ def test_the_suggested_fix_works_on_a_lazy_dataset(netcdf3_with_gaps):
             ds = namespace["ds"]
     assert ds.sizes["sample"] == 6
     OperatorDataset(ds, ["a"], ["u", "t"]).check_finite()
+
+
+# --- which errors become one line: the KinnsciError hierarchy -------------------------------
+def test_every_user_error_class_is_a_kinnsci_error_and_keeps_its_builtin_base():
+    from kinnsci import errors
+    from kinnsci.data import DataError as data_error
+    from kinnsci.reproduce import ResultsError
+    from kinnsci.train import CheckpointError as checkpoint_error
+    from kinnsci.train import NonFiniteLossError
+
+    builtin = {errors.ConfigError: ValueError, errors.DataError: ValueError,
+               errors.CheckpointError: ValueError, errors.OutputExistsError: FileExistsError,
+               errors.InputNotFoundError: FileNotFoundError,
+               errors.TrainingError: RuntimeError}
+    for cls, base in builtin.items():
+        assert issubclass(cls, errors.KinnsciError) and issubclass(cls, base), cls
+    # the names users imported before 0.2 are the same classes
+    assert data_error is errors.DataError and checkpoint_error is errors.CheckpointError
+    assert issubclass(ResultsError, errors.DataError)
+    assert issubclass(NonFiniteLossError, errors.TrainingError)
+
+
+@pytest.mark.parametrize(("call", "expected"), [
+    (lambda p: generate("navier_stokes", p / "a.nc", n_samples=1, resolution=16, nu=-1.0),
+     "ConfigError"),
+    (lambda p: generate("darcy", p / "keep.nc", n_samples=1, resolution=16),
+     "OutputExistsError"),
+    (lambda p: __import__("kinnsci.data", fromlist=["open_dataset"]).open_dataset(
+        p / "missing.nc"), "InputNotFoundError"),
+    (lambda p: __import__("kinnsci.data", fromlist=["open_dataset"]).open_dataset(
+        p / "keep.nc"), "DataError"),
+    (lambda p: __import__("kinnsci.train", fromlist=["load_checkpoint"]).load_checkpoint(
+        p / "keep.nc"), "CheckpointError"),
+    (lambda p: __import__("kinnsci.models", fromlist=["build_model"]).build_model(
+        "fno", depth=3), "ConfigError"),
+])
+def test_user_errors_raise_the_matching_kinnsci_error(call, expected, workdir):
+    from kinnsci import errors
+
+    with pytest.raises(errors.KinnsciError) as info:
+        call(workdir)
+    assert expected in [c.__name__ for c in type(info.value).__mro__], type(info.value)
+
+
+def test_a_bug_keeps_its_traceback_while_a_user_error_is_one_line(workdir, monkeypatch,
+                                                                  capsys):
+    """Only KinnsciError becomes ``error: ...``; a plain ValueError from a bug propagates."""
+    import kinnsci.data
+    from kinnsci.errors import DataError
+
+    argv = ["generate", "darcy", "--n-samples", "2", "--resolution", "16", "--out",
+            str(workdir / "new.nc"), "--no-progress"]
+
+    def bug(*args, **kwargs):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(kinnsci.data, "generate", bug)
+    with pytest.raises(ValueError, match="an internal bug"):
+        main(argv)
+
+    def user_problem(*args, **kwargs):
+        raise DataError("the user's file is bad")
+
+    monkeypatch.setattr(kinnsci.data, "generate", user_problem)
+    run_refused(argv, "kinnsci generate: error: the user's file is bad", workdir, capsys)

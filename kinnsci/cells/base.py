@@ -12,6 +12,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from kinnsci._checks import check_last_dim
+from kinnsci.errors import ConfigError
 
 
 class Cell(nn.Module):
@@ -44,7 +45,7 @@ class Cell(nn.Module):
         check_last_dim(h, self.state_dim, "h", f"state of {type(self).__name__}")
         check_last_dim(u, self.input_dim, "u", f"input of {type(self).__name__}")
         if h.shape[:-1] != u.shape[:-1]:
-            raise ValueError(
+            raise ConfigError(
                 f"h and u must share their batch dimensions, got h {tuple(h.shape)} and "
                 f"u {tuple(u.shape)} (expand or reshape one of them)"
             )

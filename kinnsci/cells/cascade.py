@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from kinnsci.cells.base import Cell
+from kinnsci.errors import ConfigError
 
 
 class CascadeCell(Cell):
@@ -27,10 +28,10 @@ class CascadeCell(Cell):
     def __init__(self, cells: Sequence[Cell]) -> None:
         super().__init__()
         if len(cells) == 0:
-            raise ValueError("cells must hold at least one cell, got an empty sequence")
+            raise ConfigError("cells must hold at least one cell, got an empty sequence")
         for k in range(1, len(cells)):
             if cells[k].input_dim != cells[k - 1].output_dim:
-                raise ValueError(
+                raise ConfigError(
                     f"cells[{k}].input_dim ({cells[k].input_dim}) must equal "
                     f"cells[{k - 1}].output_dim ({cells[k - 1].output_dim}): "
                     "each stage is driven by the previous stage's output"

@@ -10,24 +10,25 @@ from torch import Tensor, nn
 from kinnsci._checks import check_positive
 from kinnsci.cells.base import Cell
 from kinnsci.cells.branches import Branch, get_branch
+from kinnsci.errors import ConfigError
 
 
 def check_edges(edges: Tensor, n_nodes: int) -> Tensor:
     """Validate an edge list ``(E, 2)`` of (source, destination) node indices, 0 = ground."""
     edges = torch.as_tensor(edges, dtype=torch.long)
     if edges.ndim != 2 or edges.shape[1] != 2 or edges.shape[0] == 0:
-        raise ValueError(f"edges must have shape (n_edges, 2) with n_edges >= 1, got "
+        raise ConfigError(f"edges must have shape (n_edges, 2) with n_edges >= 1, got "
                          f"{tuple(edges.shape)}")
     bad = (edges < 0) | (edges > n_nodes)
     if bad.any():
         row = int(bad.any(dim=1).nonzero()[0])
-        raise ValueError(
+        raise ConfigError(
             f"edge {row} = {edges[row].tolist()} refers to a node that does not exist: nodes "
             f"are 0 (ground) .. {n_nodes}; raise n_nodes or fix the edge list")
     loops = edges[:, 0] == edges[:, 1]
     if loops.any():
         row = int(loops.nonzero()[0])
-        raise ValueError(f"edge {row} = {edges[row].tolist()} connects a node to itself; a "
+        raise ConfigError(f"edge {row} = {edges[row].tolist()} connects a node to itself; a "
                          "branch needs two different nodes")
     return edges
 
@@ -58,7 +59,7 @@ class CircuitCell(Cell):
                  capacitance: float = 1.0, init_std: float | None = None) -> None:
         super().__init__()
         if n_nodes < 1:
-            raise ValueError(f"n_nodes must be >= 1, got {n_nodes}")
+            raise ConfigError(f"n_nodes must be >= 1, got {n_nodes}")
         check_positive(capacitance, "capacitance", "each node needs a positive capacitor to "
                        "ground for its voltage to evolve")
         self.n_nodes = n_nodes
@@ -95,7 +96,7 @@ class CircuitCell(Cell):
 
     def check_state_input(self, h: Tensor, u: Tensor) -> None:
         if h.shape[-1] != self.n_nodes:
-            raise ValueError(f"node voltages must have shape (..., {self.n_nodes}), got "
+            raise ConfigError(f"node voltages must have shape (..., {self.n_nodes}), got "
                              f"{tuple(h.shape)}")
 
     def extra_repr(self) -> str:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kinnsci.cells.linear import LinearCellBase
+from kinnsci.errors import ConfigError
 
 
 class CoupledKirchhoffCell(LinearCellBase):
@@ -39,9 +40,9 @@ class CoupledKirchhoffCell(LinearCellBase):
                  capacitance: float = 1.0, leak: float = 0.1, init_scale: float = 1.0) -> None:
         super().__init__()
         if n_nodes < 1 or input_dim < 1:
-            raise ValueError(f"n_nodes and input_dim must be >= 1, got {n_nodes}, {input_dim}")
+            raise ConfigError(f"n_nodes and input_dim must be >= 1, got {n_nodes}, {input_dim}")
         if capacitance <= 0 or leak < 0:
-            raise ValueError(f"capacitance must be > 0 and leak >= 0, got {capacitance}, {leak}")
+            raise ConfigError(f"capacitance must be > 0 and leak >= 0, got {capacitance}, {leak}")
         self.diagonal = False
         self.symmetric = symmetric
         self.state_dim, self.input_dim, self.output_dim = n_nodes, input_dim, n_nodes

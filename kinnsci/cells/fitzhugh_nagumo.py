@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from kinnsci.cells.base import Cell
+from kinnsci.errors import ConfigError
 
 _FORMS = ("dynpmnn", "classic")
 
@@ -44,9 +45,9 @@ class FitzHughNagumoCell(Cell):
     ) -> None:
         super().__init__()
         if form not in _FORMS:
-            raise ValueError(f"form must be one of {_FORMS}, got {form!r}")
+            raise ConfigError(f"form must be one of {_FORMS}, got {form!r}")
         if channels < 1:
-            raise ValueError(f"channels must be >= 1, got {channels}")
+            raise ConfigError(f"channels must be >= 1, got {channels}")
         self.form = form
         self.channels = channels
         self.state_dim, self.input_dim, self.output_dim = 2 * channels, channels, channels

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from kinnsci._checks import check_nonnegative, check_positive
 from kinnsci.cells.linear import LinearCellBase
+from kinnsci.errors import ConfigError
 
 # softplus(x) reaches 1e-12 at x ~ -27.6: a zero leak/coupling is stored as this tiny value
 _TINY = 1e-12
@@ -63,12 +64,12 @@ class KirchhoffNodeCell(LinearCellBase):
             coupling_conductance, "coupling_conductance", "a passive resistor has G >= 0"
         )
         if leak_conductance + coupling_conductance <= 0:
-            raise ValueError(
+            raise ConfigError(
                 "leak_conductance + coupling_conductance must be > 0, got 0 (a node with no "
                 "path to ground never relaxes; give it a small leak)"
             )
         if channels < 1:
-            raise ValueError(f"channels must be >= 1, got {channels}")
+            raise ConfigError(f"channels must be >= 1, got {channels}")
         self.state_dim = self.input_dim = self.output_dim = channels
 
         full = lambda v: torch.full((channels,), float(v), dtype=torch.get_default_dtype())  # noqa: E731

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from kinnsci.cells.base import Cell
+from kinnsci.errors import ConfigError
 
 
 class LinearCellBase(Cell):
@@ -58,7 +59,7 @@ class LinearCellBase(Cell):
             )
         A, B, C, D = (m.detach().to(torch.float64).cpu().numpy() for m in self.matrices())
         if not 0 <= channel < min(self.input_dim, self.output_dim):
-            raise ValueError(
+            raise ConfigError(
                 f"channel must be in [0, {min(self.input_dim, self.output_dim) - 1}], got {channel}"
             )
         gains = C[channel, :] * B[:, channel]
@@ -110,14 +111,14 @@ class LinearCell(LinearCellBase):
         B, C = _as_tensor(B, A), _as_tensor(C, A)
         if dense:
             if A.ndim != 2 or A.shape[0] != A.shape[1]:
-                raise ValueError(f"A must be (state, state) with dense=True, got {tuple(A.shape)}")
+                raise ConfigError(f"A must be (state, state) with dense=True, got {tuple(A.shape)}")
             A_, B_, C_, D_ = self._single(A, B, C, D, A.shape[0])
         elif A.ndim == 1:
             A_, B_, C_, D_ = self._single(A, B, C, D, A.shape[0])
         elif A.ndim == 2:
             A_, B_, C_, D_ = self._channels(A, B, C, D)
         else:
-            raise ValueError(
+            raise ConfigError(
                 f"A must be (state,), (channels, state) or, with dense=True, (state, state); "
                 f"got {tuple(A.shape)}"
             )
@@ -135,7 +136,7 @@ class LinearCell(LinearCellBase):
         B = B.reshape(n, 1) if B.ndim == 1 else B
         C = C.reshape(1, n) if C.ndim == 1 else C
         if B.shape[0] != n or C.ndim != 2 or C.shape[1] != n:
-            raise ValueError(
+            raise ConfigError(
                 f"with {n} states, B must be ({n}, input) and C (output, {n}); "
                 f"got B {tuple(B.shape)}, C {tuple(C.shape)}"
             )
@@ -148,7 +149,7 @@ class LinearCell(LinearCellBase):
     def _channels(A: Tensor, B: Tensor, C: Tensor, D: Tensor | None):
         ch, n = A.shape
         if B.shape != A.shape or C.shape != A.shape:
-            raise ValueError(
+            raise ConfigError(
                 f"in the channels layout A, B and C must all be (channels, state) = {(ch, n)}; "
                 f"got B {tuple(B.shape)}, C {tuple(C.shape)}"
             )

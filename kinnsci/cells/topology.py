@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kinnsci.errors import ConfigError
+
 
 def _all_ordered_pairs(groups: Tensor) -> Tensor:
     """groups (G, m) of node indices -> every (a, b), a != b, within each group."""
@@ -31,7 +33,7 @@ def neighbour_emphasizing(channels: int, height: int, width: int, kernel: int = 
     """The NE layer: nodes 1..C·H·W are the pixels of a (C, H, W) image; every ordered pair
     of pixels inside each k×k window (all channels) is an edge (``unfold``, no padding)."""
     if kernel > min(height, width):
-        raise ValueError(f"kernel {kernel} is larger than the {height}x{width} image")
+        raise ConfigError(f"kernel {kernel} is larger than the {height}x{width} image")
     index = torch.arange(1, 1 + channels * height * width, dtype=torch.float64)
     windows = F.unfold(index.view(1, channels, height, width), kernel)[0].T.long()  # (L, C k²)
     return _all_ordered_pairs(windows).repeat_interleave(repeat, dim=0)

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from kinnsci.errors import OutputExistsError
+
 EXAMPLES = """examples:
   kinnsci evaluate runs/fno/final.pt --data darcy_test.nc
   kinnsci evaluate runs/ns/final.pt --data ns.nc --rollout 40 --plots eval_plots --json m.json
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         for target in (args.json, args.plots):
             if target is not None and target.exists() and not args.overwrite and (
                     target.is_file() or any(target.iterdir())):
-                raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
+                raise OutputExistsError(f"{target} exists; pass --overwrite to replace it")
         device = "cuda" if torch.cuda.is_available() else "cpu"
         report, model, dataset = evaluate_checkpoint(
             args.checkpoint, args.data, rollout=args.rollout, batch_size=args.batch_size,

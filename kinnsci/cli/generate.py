@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from kinnsci.errors import ConfigError
+
 RECIPE_KEYS = ("generator", "n_samples", "resolution", "seed", "out", "params")
 
 EXAMPLES = """examples:
@@ -52,7 +54,7 @@ def load_recipe(path: Path) -> dict:
     recipe = read_yaml_mapping(path)
     unknown = sorted(set(recipe) - set(RECIPE_KEYS))
     if unknown:
-        raise ValueError(f"--config: unknown key(s) {unknown} in {path}; valid keys: "
+        raise ConfigError(f"--config: unknown key(s) {unknown} in {path}; valid keys: "
                          f"{', '.join(RECIPE_KEYS)}")
     return recipe
 
@@ -62,12 +64,16 @@ def _parse_params(items: list[str]) -> dict:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
-        params[name.strip()] = yaml.safe_load(value)
+            raise ConfigError(f"--param expects NAME=VALUE, got {item!r}")
+        try:
+            params[name.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:  # not a YAML scalar: keep the text, the type check names it
+            params[name.strip()] = value
     return params
 
 
 def run(args: argparse.Namespace) -> int:
+    from kinnsci.cli.errors import user_errors
     from kinnsci.data import generate
 
     try:
@@ -82,12 +88,12 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             flags = ", ".join("--" + k.replace("_", "-") if k != "generator" else "GENERATOR"
                               for k in missing)
-            raise ValueError(f"missing {flags} (give them on the command line or in --config)")
+            raise ConfigError(f"missing {flags} (give them on the command line or in --config)")
         seed = args.seed if args.seed is not None else recipe.get("seed", 0)
         path = generate(choice["generator"], choice["out"], n_samples=int(choice["n_samples"]),
                         resolution=int(choice["resolution"]), seed=int(seed),
                         overwrite=args.overwrite, progress=not args.no_progress, **params)
-    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+    except user_errors() as exc:
         print(f"kinnsci generate: error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
-        from kinnsci.reproduce import EXPERIMENTS, ResultsError, get_experiment, run_experiment
+        from kinnsci.reproduce import EXPERIMENTS, get_experiment, run_experiment
 
         names = (list(EXPERIMENTS) if args.experiment == "all"
                  else [get_experiment(args.experiment).name])
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                   f"seeds, lr grid {', '.join(f'{lr:g}' for lr in plan.lrs)})")
             run_experiment(plan, args.out, resume=args.resume, progress=not args.no_progress)
             print(f"results in {(args.out / plan.experiment).resolve()}\n")
-    except (*user_errors(), ResultsError) as exc:
+    except user_errors() as exc:
         print(f"kinnsci reproduce: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -2,7 +2,6 @@
 image folders for the vision backbone."""
 
 from kinnsci.data.datasets import OperatorDataset, RolloutDataset, split_samples
-from kinnsci.data.errors import DataError
 from kinnsci.data.generators import GENERATORS, generate, get_generator
 from kinnsci.data.images import (
     EvalTransform,
@@ -12,6 +11,7 @@ from kinnsci.data.images import (
 )
 from kinnsci.data.normalizer import Normalizer
 from kinnsci.data.open import open_dataset
+from kinnsci.errors import DataError
 
 __all__ = [
     "DataError", "EvalTransform", "GENERATORS", "ImageFolder", "Normalizer", "OperatorDataset",

@@ -18,6 +18,7 @@ import xarray as xr
 
 import kinnsci
 from kinnsci._atomic import atomic_path
+from kinnsci.errors import OutputExistsError
 
 CONVENTIONS = "CF-1.8"
 TIME_UNITS = "seconds since 1970-01-01 00:00:00"
@@ -111,7 +112,7 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
 def refuse_overwrite(path: Path, overwrite: bool) -> None:
     """Raise ``FileExistsError`` if ``path`` exists and replacing it was not asked for."""
     if path.exists() and not overwrite:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"out: {path} already exists; pass overwrite=True (CLI: --overwrite) to replace "
             "it, or choose another path"
         )

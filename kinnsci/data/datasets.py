@@ -17,9 +17,9 @@ import xarray as xr
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from kinnsci.data.errors import DataError
 from kinnsci.data.missing import missing_rules
 from kinnsci.data.open import require_variables
+from kinnsci.errors import DataError
 
 
 def split_samples(
@@ -31,7 +31,7 @@ def split_samples(
     splits. Returns sorted index arrays keyed ``"train"``, ``"val"``, ``"test"``.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1, got "
+        raise DataError(f"fractions must be three non-negative numbers summing to 1, got "
                          f"{tuple(fractions)}")
     order = np.random.default_rng(seed).permutation(n_samples)
     n_train = int(round(fractions[0] * n_samples))
@@ -47,7 +47,7 @@ class _Fields:
                  sample_dim: str | None, time_dim: str | None,
                  spatial_dims: tuple[str, str], dtype: torch.dtype):
         if isinstance(names, str) or not names:
-            raise ValueError(f"{argument} must be a non-empty list of variable names, "
+            raise DataError(f"{argument} must be a non-empty list of variable names, "
                              f"got {names!r}")
         require_variables(ds, names, argument)
         self.source = ds.encoding.get("source", "the dataset")
@@ -219,7 +219,7 @@ class RolloutDataset(Dataset):
                  dtype: torch.dtype = torch.float32):
         for name, value in (("history", history), ("horizon", horizon), ("stride", stride)):
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise DataError(f"{name} must be a positive integer, got {value!r}")
         self.fields = _Fields(ds, variables, "variables", sample_dim, time_dim, spatial_dims,
                               dtype)
         self.history, self.horizon, self.stride = history, horizon, stride
@@ -348,8 +348,8 @@ def _check_samples(samples: Sequence[int] | None, n: int) -> np.ndarray:
         return np.arange(n)
     samples = np.asarray(samples, dtype=np.int64)
     if samples.ndim != 1 or samples.size == 0:
-        raise ValueError(f"samples must be a non-empty 1-D list of indices, got {samples!r}")
+        raise DataError(f"samples must be a non-empty 1-D list of indices, got {samples!r}")
     if samples.min() < 0 or samples.max() >= n:
-        raise ValueError(f"samples must lie in [0, {n}), got min {samples.min()} and max "
+        raise DataError(f"samples must lie in [0, {n}), got min {samples.min()} and max "
                          f"{samples.max()}")
     return samples

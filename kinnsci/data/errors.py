@@ -1,5 +1,5 @@
-"""The one exception type for problems with a user's data files."""
+"""Re-export of :class:`kinnsci.errors.DataError` (its home before 0.2)."""
 
+from kinnsci.errors import DataError
 
-class DataError(ValueError):
-    """A data file or variable cannot be used as asked; the message says how to fix it."""
+__all__ = ["DataError"]

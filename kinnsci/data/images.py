@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from kinnsci.data.errors import DataError
+from kinnsci.errors import DataError, OutputExistsError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -41,7 +41,7 @@ def to_tensor(image, mean: Sequence[float], std: Sequence[float]) -> Tensor:
     if array.ndim == 2:
         array = array[..., None]
     if len(mean) != array.shape[-1] or len(std) != array.shape[-1]:
-        raise ValueError(f"mean/std have {len(mean)}/{len(std)} entries for "
+        raise DataError(f"mean/std have {len(mean)}/{len(std)} entries for "
                          f"{array.shape[-1]}-channel images; give one per channel")
     array = (array - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
@@ -57,7 +57,7 @@ class TrainTransform:
                  mean: Sequence[float] = IMAGENET_MEAN,
                  std: Sequence[float] = IMAGENET_STD) -> None:
         if size < 1 or not 0 < scale[0] <= scale[1] <= 1 or not 0 < ratio[0] <= ratio[1]:
-            raise ValueError(f"need size >= 1, 0 < scale[0] <= scale[1] <= 1 and 0 < "
+            raise DataError(f"need size >= 1, 0 < scale[0] <= scale[1] <= 1 and 0 < "
                              f"ratio[0] <= ratio[1]; got size={size}, scale={scale}, "
                              f"ratio={ratio}")
         self.size, self.scale, self.ratio, self.flip = size, scale, ratio, flip
@@ -104,7 +104,7 @@ class EvalTransform:
                  mean: Sequence[float] = IMAGENET_MEAN,
                  std: Sequence[float] = IMAGENET_STD) -> None:
         if size < 1 or not 0 < crop_fraction <= 1:
-            raise ValueError(f"need size >= 1 and 0 < crop_fraction <= 1, got {size}, "
+            raise DataError(f"need size >= 1 and 0 < crop_fraction <= 1, got {size}, "
                              f"{crop_fraction}")
         self.size, self.crop_fraction = size, crop_fraction
         self.mean, self.std = tuple(mean), tuple(std)
@@ -217,7 +217,7 @@ def make_shapes_image_folder(root: str | os.PathLike, n_per_class: int = 100, si
     Image = _pil()
     root = Path(root)
     if root.exists() and any(root.iterdir()) and not overwrite:
-        raise FileExistsError(f"{root} is not empty; pass overwrite=True or choose another root")
+        raise OutputExistsError(f"{root} is not empty; pass overwrite=True or choose another root")
     rng = np.random.default_rng(seed)
     for kind in SHAPES:
         (root / kind).mkdir(parents=True, exist_ok=True)

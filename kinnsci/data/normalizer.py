@@ -9,9 +9,9 @@ import torch
 import xarray as xr
 from torch import Tensor, nn
 
-from kinnsci.data.errors import DataError
 from kinnsci.data.missing import missing_rules
 from kinnsci.data.open import require_variables
+from kinnsci.errors import DataError
 
 KINDS = ("gaussian", "minmax")
 
@@ -28,9 +28,9 @@ class Normalizer(nn.Module):
     def __init__(self, shift: Tensor, scale: Tensor, kind: str = "gaussian"):
         super().__init__()
         if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+            raise DataError(f"kind must be one of {KINDS}, got {kind!r}")
         if torch.any(scale <= 0):
-            raise ValueError("scale must be > 0 for every variable (a constant variable has "
+            raise DataError("scale must be > 0 for every variable (a constant variable has "
                              "zero spread; drop it or normalise it yourself)")
         self.kind = kind
         self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float64).clone())
@@ -64,7 +64,7 @@ class Normalizer(nn.Module):
                     shift.append(lo)
                     scale.append(hi - lo)
                 else:
-                    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+                    raise DataError(f"kind must be one of {KINDS}, got {kind!r}")
         bad = [n for n, a, b in zip(variables, shift, scale, strict=True)
                if not (np.isfinite(a) and np.isfinite(b))]
         if bad:
@@ -84,7 +84,7 @@ class Normalizer(nn.Module):
         c = x.shape[-3]
         v = self.n_variables
         if c % v:
-            raise ValueError(f"normalizer has {v} variables but the field has {c} channels "
+            raise DataError(f"normalizer has {v} variables but the field has {c} channels "
                              "(expected a multiple)")
         return stat.to(x.dtype).repeat(c // v)[:, None, None]
 

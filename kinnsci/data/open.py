@@ -15,7 +15,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from kinnsci.data.errors import DataError
+from kinnsci.errors import DataError, InputNotFoundError
 
 _NETCDF3_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -65,7 +65,7 @@ def open_dataset(
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"data file {path} does not exist (check the path; "
+        raise InputNotFoundError(f"data file {path} does not exist (check the path; "
                                 "`kinnsci generate --help` makes one)")
     if path.is_dir():
         raise DataError(f"{path} is a directory; pass the path of one netCDF/HDF5 file")

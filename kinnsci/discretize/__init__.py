@@ -17,6 +17,7 @@ from kinnsci.discretize.base import Discretizer
 from kinnsci.discretize.bilinear import Bilinear
 from kinnsci.discretize.euler import Euler
 from kinnsci.discretize.zoh import ZOH, phi1
+from kinnsci.errors import ConfigError
 
 DISCRETIZERS: dict[str, type[Discretizer]] = {
     "zoh": ZOH,
@@ -30,7 +31,7 @@ def get_discretizer(name: str | Discretizer, **kwargs) -> Discretizer:
     """Return a discretizer instance: ``name`` from ``DISCRETIZERS`` or an instance as is."""
     if isinstance(name, Discretizer):
         if kwargs:
-            raise ValueError("kwargs are only used when the discretizer is given by name")
+            raise ConfigError("kwargs are only used when the discretizer is given by name")
         return name
     if not isinstance(name, str):
         raise TypeError(

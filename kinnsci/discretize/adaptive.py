@@ -8,6 +8,7 @@ from torchdiffeq import odeint, odeint_adjoint
 
 from kinnsci.cells.base import Cell
 from kinnsci.discretize.base import Discretizer
+from kinnsci.errors import ConfigError
 
 
 class _HeldInputField(nn.Module):
@@ -51,7 +52,7 @@ class Adaptive(Discretizer):
         options: dict | None = None,
     ) -> None:
         if rtol <= 0 or atol <= 0:
-            raise ValueError(f"rtol and atol must be > 0, got rtol={rtol}, atol={atol}")
+            raise ConfigError(f"rtol and atol must be > 0, got rtol={rtol}, atol={atol}")
         self.method, self.rtol, self.atol = method, rtol, atol
         self.adjoint, self.options = adjoint, options
 

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from kinnsci._checks import check_step_size
 from kinnsci.cells.base import Cell
+from kinnsci.errors import ConfigError
 
 
 def as_step(dt: float | Tensor, like: Tensor) -> Tensor:
@@ -96,9 +97,9 @@ class Discretizer:
         """
         t = torch.as_tensor(t, dtype=h0.dtype, device=h0.device)
         if t.ndim != 1:
-            raise ValueError(f"t must be a 1-D time grid (T,), got shape {tuple(t.shape)}")
+            raise ConfigError(f"t must be a 1-D time grid (T,), got shape {tuple(t.shape)}")
         if u.ndim < 2 or u.shape[-2] != t.shape[0]:
-            raise ValueError(
+            raise ConfigError(
                 f"u must be (..., T, input) with T = len(t) = {t.shape[0]}, got {tuple(u.shape)}"
             )
         steps = torch.diff(t)

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from kinnsci._checks import check_finite
 from kinnsci.discretize import Discretizer
+from kinnsci.errors import ConfigError
 from kinnsci.layers.knc import KNC
 from kinnsci.scan import check_directions
 
@@ -62,22 +63,23 @@ class CKB(nn.Module):
     ) -> None:
         super().__init__()
         if spatial_dims not in (1, 2):
-            raise ValueError(f"spatial_dims must be 1 (sequences) or 2 (grids), got {spatial_dims}")
+            raise ConfigError(
+                f"spatial_dims must be 1 (sequences) or 2 (grids), got {spatial_dims}")
         if not isinstance(order, int) or order < 1:
-            raise ValueError(f"order must be an integer >= 1 (cascade depth), got {order!r}")
+            raise ConfigError(f"order must be an integer >= 1 (cascade depth), got {order!r}")
         if routing not in ROUTINGS:
-            raise ValueError(f"routing must be one of {ROUTINGS}, got {routing!r}")
+            raise ConfigError(f"routing must be one of {ROUTINGS}, got {routing!r}")
         if aggregate not in AGGREGATES:
-            raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
+            raise ConfigError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
         check_directions(directions)
         if spatial_dims == 1 and directions == 4:
-            raise ValueError(
+            raise ConfigError(
                 "directions=4 needs 2-D grids (spatial_dims=2); sequences allow 1 or 2"
             )
         if d_conv < 1 or d_conv % 2 == 0:
-            raise ValueError(f"d_conv must be odd and >= 1 (centred 2-D kernel), got {d_conv}")
+            raise ConfigError(f"d_conv must be odd and >= 1 (centred 2-D kernel), got {d_conv}")
         if reference_spacing <= 0:
-            raise ValueError(f"reference_spacing must be > 0, got {reference_spacing}")
+            raise ConfigError(f"reference_spacing must be > 0, got {reference_spacing}")
         self.dim, self.order, self.directions = dim, order, directions
         self.routing, self.aggregate = routing, aggregate
         self.residual = residual
@@ -161,12 +163,12 @@ class CKB(nn.Module):
         spacing / ``reference_spacing`` so time constants stay fixed in physical units."""
         if u.ndim != 2 + self.spatial_dims:
             want = "(batch, length, dim)" if self.spatial_dims == 1 else "(batch, H, W, dim)"
-            raise ValueError(
+            raise ConfigError(
                 f"CKB(spatial_dims={self.spatial_dims}) expects {want} with dim={self.dim}, "
                 f"got rank {u.ndim} shape {tuple(u.shape)}"
             )
         if u.shape[-1] != self.dim:
-            raise ValueError(
+            raise ConfigError(
                 f"CKB was built for dim={self.dim} channels (last axis), got {u.shape[-1]} "
                 f"in shape {tuple(u.shape)}; channels-first grids go through KirchhoffMixer2d"
             )
@@ -199,11 +201,11 @@ class KirchhoffMixer2d(nn.Module):
 
     def forward(self, x: Tensor, grid_spacing: float | tuple[float, float] | None = None) -> Tensor:
         if x.ndim != 4:
-            raise ValueError(
+            raise ConfigError(
                 f"KirchhoffMixer2d expects (batch, channels, H, W), got shape {tuple(x.shape)}"
             )
         if x.shape[1] != self.channels:
-            raise ValueError(
+            raise ConfigError(
                 f"KirchhoffMixer2d was built for {self.channels} channels, got {x.shape[1]} "
                 f"(shape {tuple(x.shape)}; channels go in axis 1)"
             )

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from kinnsci.cells.coupled import CoupledKirchhoffCell
 from kinnsci.discretize import get_discretizer
+from kinnsci.errors import ConfigError
 
 
 class CoupledKirchhoffLayer(nn.Module):
@@ -26,7 +27,7 @@ class CoupledKirchhoffLayer(nn.Module):
                  discretizer: str = "zoh", symmetric: bool = True, naive: bool = False):
         super().__init__()
         if dt <= 0 or steps < 1:
-            raise ValueError(f"dt must be > 0 and steps >= 1, got {dt}, {steps}")
+            raise ConfigError(f"dt must be > 0 and steps >= 1, got {dt}, {steps}")
         self.dt, self.steps, self.naive = dt, steps, naive
         if naive:
             self.weight = nn.Parameter(torch.randn(n_nodes, n_nodes) / n_nodes**0.5)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kinnsci.discretize import Discretizer, get_discretizer
+from kinnsci.errors import ConfigError
 from kinnsci.scan import selective_scan, time_invariant_scan
 
 
@@ -46,9 +47,9 @@ class KNC(nn.Module):
     ) -> None:
         super().__init__()
         if channels < 1 or d_state < 1:
-            raise ValueError(f"channels and d_state must be >= 1, got {channels}, {d_state}")
+            raise ConfigError(f"channels and d_state must be >= 1, got {channels}, {d_state}")
         if not 0 < dt_min <= dt_max:
-            raise ValueError(f"need 0 < dt_min <= dt_max, got dt_min={dt_min}, dt_max={dt_max}")
+            raise ConfigError(f"need 0 < dt_min <= dt_max, got dt_min={dt_min}, dt_max={dt_max}")
         self.channels, self.d_state = channels, d_state
         self.dt_rank = dt_rank or math.ceil(channels / 16)
         self.selective = selective
@@ -100,7 +101,7 @@ class KNC(nn.Module):
         ``dt_scale`` multiplies every step (e.g. grid spacing / reference spacing);
         ``reverse=True`` scans from the last position to the first."""
         if x.ndim != 3 or x.shape[-1] != self.channels:
-            raise ValueError(
+            raise ConfigError(
                 f"KNC expects x of shape (batch, length, {self.channels}), got {tuple(x.shape)}"
             )
         delta, B, C = self.coefficients(x)

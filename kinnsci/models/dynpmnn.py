@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from kinnsci.cells.fitzhugh_nagumo import FitzHughNagumoCell
 from kinnsci.discretize import get_discretizer
+from kinnsci.errors import ConfigError
 from kinnsci.models.io import SaveLoadMixin
 
 
@@ -27,7 +28,7 @@ class FHNLayer(nn.Module):
                  trainable: bool = True, **discretizer_kwargs) -> None:
         super().__init__()
         if t_end <= 0 or steps < 1:
-            raise ValueError(f"t_end must be > 0 and steps >= 1, got {t_end}, {steps}")
+            raise ConfigError(f"t_end must be > 0 and steps >= 1, got {t_end}, {steps}")
         self.initial = nn.Sequential(nn.Linear(in_features, 2 * hidden),
                                      nn.LayerNorm(2 * hidden), nn.SiLU())
         self.cell = FitzHughNagumoCell(hidden, form, trainable=trainable)
@@ -61,7 +62,7 @@ class DynPMNN(SaveLoadMixin, nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 2 or x.shape[-1] != self.in_features:
-            raise ValueError(f"DynPMNN expects (batch, {self.in_features}) inputs, got "
+            raise ConfigError(f"DynPMNN expects (batch, {self.in_features}) inputs, got "
                              f"{tuple(x.shape)}")
         for layer in self.layers:
             x = layer(x)

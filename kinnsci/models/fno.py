@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from neuralop.layers.spectral_convolution import SpectralConv
 from torch import Tensor, nn
 
+from kinnsci.errors import ConfigError
 from kinnsci.layers import KirchhoffMixer2d
 from kinnsci.models.io import SaveLoadMixin
 
@@ -62,7 +63,7 @@ class FNO(SaveLoadMixin, nn.Module):
     ) -> None:
         super().__init__()
         if min(in_channels, out_channels, width, modes, n_layers, projection) < 1:
-            raise ValueError(
+            raise ConfigError(
                 "in_channels, out_channels, width, modes, n_layers, projection must be >= 1"
             )
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -83,13 +84,13 @@ class FNO(SaveLoadMixin, nn.Module):
 
     def check_input(self, x: Tensor) -> None:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
+            raise ConfigError(
                 f"{type(self).__name__} expects (batch, {self.in_channels}, H, W), got "
                 f"{tuple(x.shape)}"
             )
         need = 2 * self.modes - 1  # -modes..modes-1 along y, 0..modes-1 of the rfft along x
         if x.shape[2] < need or x.shape[3] < need:
-            raise ValueError(
+            raise ConfigError(
                 f"modes={self.modes} needs grids of at least {need} x {need} points, got "
                 f"{x.shape[2]} x {x.shape[3]}; use modes <= {(min(x.shape[2:]) + 1) // 2} or a "
                 "finer grid"
@@ -143,7 +144,7 @@ class FKNO(FNO):
         reference_resolution: int | None = None,
     ) -> None:
         if reference_resolution is not None and reference_resolution < 1:
-            raise ValueError(f"reference_resolution must be a positive grid size or None, got "
+            raise ConfigError(f"reference_resolution must be a positive grid size or None, got "
                              f"{reference_resolution}")
         self.reference_resolution = reference_resolution
         self.directions, self.ckb_order, self.d_state = directions, ckb_order, d_state

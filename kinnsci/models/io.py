@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from kinnsci._atomic import atomic_path
+from kinnsci.errors import CheckpointError, InputNotFoundError
 
 FORMAT_VERSION = 1
 
@@ -21,7 +22,7 @@ def save_model(
     ``config`` attribute that :func:`kinnsci.models.build_model` sets."""
     config = getattr(model, "config", None)
     if config is None:
-        raise ValueError(
+        raise CheckpointError(
             f"{type(model).__name__} has no .config; build it with kinnsci.models.build_model "
             "so that it can be rebuilt when loading"
         )
@@ -46,24 +47,24 @@ def load_model(
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"model file {str(path)!r} does not exist")
+        raise InputNotFoundError(f"model file {str(path)!r} does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, corrupt or not a torch file at all
-        raise ValueError(
+        raise CheckpointError(
             f"{str(path)!r} is not a readable kinnsci model file (corrupt or truncated: "
             f"{type(exc).__name__}); re-save it or point to another file"
         ) from exc
     if not isinstance(payload, dict) or "config" not in payload or "state_dict" not in payload:
-        raise ValueError(f"{str(path)!r} is a torch file but not a kinnsci model file")
+        raise CheckpointError(f"{str(path)!r} is a torch file but not a kinnsci model file")
     if payload.get("format", 0) > FORMAT_VERSION:
-        raise ValueError(
+        raise CheckpointError(
             f"{str(path)!r} uses model-file format {payload['format']}, newer than this kinnsci "
             f"reads ({FORMAT_VERSION}); upgrade kinnsci"
         )
     config = dict(payload["config"])
     if expected is not None and config.get("name") != expected.lower():
-        raise ValueError(
+        raise CheckpointError(
             f"{str(path)!r} holds a {config.get('name')!r} model, not {expected!r}; "
             "load it with the matching model"
         )

@@ -20,6 +20,7 @@ from torchdiffeq import odeint
 
 from kinnsci.cells.circuit import CircuitCell
 from kinnsci.cells.topology import fully_connected
+from kinnsci.errors import ConfigError
 from kinnsci.models.io import SaveLoadMixin
 
 
@@ -50,7 +51,7 @@ class KirchhoffFlow(SaveLoadMixin, nn.Module):
                  method: str = "dopri5") -> None:
         super().__init__()
         if dim < 1 or repeat < 1 or period_time <= 0:
-            raise ValueError(f"dim and repeat must be >= 1 and period_time > 0, got {dim}, "
+            raise ConfigError(f"dim and repeat must be >= 1 and period_time > 0, got {dim}, "
                              f"{repeat}, {period_time}")
         self.dim = dim
         self.cell = CircuitCell(dim, fully_connected(dim, repeat), branch)
@@ -60,7 +61,7 @@ class KirchhoffFlow(SaveLoadMixin, nn.Module):
 
     def _check(self, x: Tensor) -> None:
         if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"expected points of shape (batch, {self.dim}), got "
+            raise ConfigError(f"expected points of shape (batch, {self.dim}), got "
                              f"{tuple(x.shape)}")
 
     def log_prob(self, x: Tensor) -> Tensor:

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from kinnsci.cells.circuit import CircuitCell
 from kinnsci.cells.topology import fully_connected, neighbour_emphasizing, projection
 from kinnsci.discretize.adaptive import Adaptive
+from kinnsci.errors import ConfigError
 from kinnsci.models.io import SaveLoadMixin
 
 TOPOLOGIES = ("fc", "ne", "proj")
@@ -43,13 +44,13 @@ class KirchhoffNet(SaveLoadMixin, nn.Module):
                  adjoint: bool = False) -> None:
         super().__init__()
         if min(in_features, out_features) < 1 or hidden_nodes < 0 or periods < 1:
-            raise ValueError("in_features, out_features, periods must be >= 1 and "
+            raise ConfigError("in_features, out_features, periods must be >= 1 and "
                              f"hidden_nodes >= 0, got {in_features}, {out_features}, "
                              f"{periods}, {hidden_nodes}")
         if topology not in TOPOLOGIES:
-            raise ValueError(f"topology must be one of {TOPOLOGIES}, got {topology!r}")
+            raise ConfigError(f"topology must be one of {TOPOLOGIES}, got {topology!r}")
         if period_time <= 0:
-            raise ValueError(f"period_time must be > 0, got {period_time}")
+            raise ConfigError(f"period_time must be > 0, got {period_time}")
         self.in_features, self.out_features = in_features, out_features
         self.n_nodes = in_features + hidden_nodes + out_features
         edges = self._edges(topology, repeat, hidden_nodes, image_shape, kernel)
@@ -65,7 +66,7 @@ class KirchhoffNet(SaveLoadMixin, nn.Module):
             return fully_connected(n, repeat)
         if image_shape is None or image_shape[0] * image_shape[1] * image_shape[2] != \
                 self.in_features:
-            raise ValueError(f"topology {topology!r} needs image_shape=(C, H, W) with C·H·W = "
+            raise ConfigError(f"topology {topology!r} needs image_shape=(C, H, W) with C·H·W = "
                              f"in_features = {self.in_features}, got {image_shape}")
         c, h, w = image_shape
         m = self.in_features
@@ -84,7 +85,7 @@ class KirchhoffNet(SaveLoadMixin, nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 2 or x.shape[-1] != self.in_features:
-            raise ValueError(f"KirchhoffNet expects (batch, {self.in_features}) inputs, got "
+            raise ConfigError(f"KirchhoffNet expects (batch, {self.in_features}) inputs, got "
                              f"{tuple(x.shape)}")
         v = torch.cat([x, x.new_zeros(x.shape[0], self.n_nodes - self.in_features)], dim=-1)
         no_input = v.new_zeros(v.shape[0], 0)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from kinnsci._checks import lookup
+from kinnsci.errors import ConfigError
 from kinnsci.models.dynpmnn import DynPMNN
 from kinnsci.models.fno import FKNO, FNO
 from kinnsci.models.kirchhoff_flow import KirchhoffFlow
@@ -46,7 +47,7 @@ def build_model(name: str, **config) -> nn.Module:
     valid = valid_config_keys(name)
     unknown = sorted(set(config) - set(valid))
     if unknown:
-        raise ValueError(f"unknown config keys for model {name!r}: {unknown}; valid keys: {valid}")
+        raise ConfigError(f"unknown config keys for model {name!r}: {unknown}; valid keys: {valid}")
     json.dumps(config)  # configs are saved with checkpoints: fail early if not JSON-able
     model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
     model.config = {"name": name.lower(), **config}
@@ -64,7 +65,7 @@ def set_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     drop their imaginary part)."""
     complex_dtype = {torch.float64: torch.complex128, torch.float32: torch.complex64}.get(dtype)
     if complex_dtype is None:
-        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        raise ConfigError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     for tensor in list(model.parameters()) + list(model.buffers()):
         target = complex_dtype if tensor.is_complex() else dtype
         if tensor.is_floating_point() or tensor.is_complex():

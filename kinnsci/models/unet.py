@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kinnsci.errors import ConfigError
 from kinnsci.layers import ConvBlock, DSConv2d, KirchhoffMixer2d, ResidualDSBlock
 from kinnsci.models.io import SaveLoadMixin
 
@@ -35,7 +36,7 @@ class UNet(SaveLoadMixin, nn.Module):
     ) -> None:
         super().__init__()
         if len(widths) < 2:
-            raise ValueError(f"widths needs at least 2 levels, got {tuple(widths)}")
+            raise ConfigError(f"widths needs at least 2 levels, got {tuple(widths)}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.encoders = nn.ModuleList()
         c_prev = in_channels
@@ -50,7 +51,7 @@ class UNet(SaveLoadMixin, nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
+            raise ConfigError(
                 f"UNet expects (batch, {self.in_channels}, H, W), got {tuple(x.shape)}"
             )
         skips = []
@@ -103,7 +104,7 @@ class UKNO(SaveLoadMixin, nn.Module):
         super().__init__()
         levels = len(widths)
         if levels < 2 or not 0 <= ckb_levels <= levels - 1:
-            raise ValueError(
+            raise ConfigError(
                 f"need >= 2 widths and 0 <= ckb_levels <= {levels - 1}, got widths "
                 f"{tuple(widths)}, ckb_levels={ckb_levels}"
             )
@@ -141,7 +142,7 @@ class UKNO(SaveLoadMixin, nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
+            raise ConfigError(
                 f"UKNO expects (batch, {self.in_channels}, H, W), got {tuple(x.shape)}"
             )
         x = self.lift(x)

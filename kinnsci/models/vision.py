@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kinnsci._checks import check_finite
+from kinnsci.errors import ConfigError
 from kinnsci.layers.ckb import CKB
 from kinnsci.layers.knc import KNC
 from kinnsci.models.io import SaveLoadMixin
@@ -59,7 +60,7 @@ class DropPath(nn.Module):
     def __init__(self, p: float = 0.0) -> None:
         super().__init__()
         if not 0.0 <= p < 1.0:
-            raise ValueError(f"drop-path probability must be in [0, 1), got {p}")
+            raise ConfigError(f"drop-path probability must be in [0, 1), got {p}")
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:
@@ -180,15 +181,15 @@ class KINNVision(SaveLoadMixin, nn.Module):
         expand = EXPAND if expand is None else expand
         rate = preset["drop_path_rate"] if drop_path_rate is None else drop_path_rate
         if num_classes < 1 or in_channels < 1 or dims < 1 or patch_size < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"num_classes, in_channels, dims and patch_size must be >= 1, got "
                 f"{num_classes}, {in_channels}, {dims}, {patch_size}")
         if len(depths) != 4 or min(depths) < 1:
-            raise ValueError(f"depths must be 4 stage depths >= 1, got {depths}")
+            raise ConfigError(f"depths must be 4 stage depths >= 1, got {depths}")
         if mixer not in MIXERS:
-            raise ValueError(f"mixer must be one of {MIXERS}, got {mixer!r}")
+            raise ConfigError(f"mixer must be one of {MIXERS}, got {mixer!r}")
         if not 0.0 <= rate < 1.0:
-            raise ValueError(f"drop_path_rate must be in [0, 1), got {rate}")
+            raise ConfigError(f"drop_path_rate must be in [0, 1), got {rate}")
         self.num_classes, self.in_channels, self.patch_size = num_classes, in_channels, patch_size
         widths = [dims * 2**k for k in range(4)]
         self.widths = widths
@@ -242,10 +243,10 @@ class KINNVision(SaveLoadMixin, nn.Module):
 
     def _check_input(self, images: Tensor) -> None:
         if images.ndim != 4:
-            raise ValueError(f"{type(self).__name__} expects images (batch, channels, H, W), "
+            raise ConfigError(f"{type(self).__name__} expects images (batch, channels, H, W), "
                              f"got shape {tuple(images.shape)}")
         if images.shape[1] != self.in_channels:
-            raise ValueError(
+            raise ConfigError(
                 f"{type(self).__name__} was built for {self.in_channels}-channel images, got "
                 f"{images.shape[1]} channels (shape {tuple(images.shape)}); convert the "
                 f"images (e.g. grayscale -> RGB) or build with in_channels={images.shape[1]}")
@@ -253,7 +254,7 @@ class KINNVision(SaveLoadMixin, nn.Module):
         p = self.patch_size
         if height % p or width % p:
             fit = (math.ceil(height / p) * p, math.ceil(width / p) * p)
-            raise ValueError(
+            raise ConfigError(
                 f"image size {height}x{width} is not a multiple of patch_size={p}; resize "
                 f"or crop to a multiple (e.g. {fit[0]}x{fit[1]} by padding)")
         check_finite(images, "images")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from kinnsci.errors import ConfigError
 from kinnsci.reproduce.plan import SCALES, Claim, DataRecipe, Plan, Variant
 
 STEADY_METRICS = ("rel_l2", "rel_l1", "nrmse", "max_error")
@@ -281,15 +282,15 @@ class Experiment:
             ValueError: an unknown scale, seeds < 1, or a grid with a rate <= 0.
         """
         if scale not in SCALES:
-            raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+            raise ConfigError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
         plan = self.build(scale)
         if seeds is not None:
             if not isinstance(seeds, int) or seeds < 1:
-                raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+                raise ConfigError(f"seeds must be a positive integer, got {seeds!r}")
             plan = replace(plan, seeds=seeds)
         if lrs is not None:
             if not lrs or any(not lr > 0 for lr in lrs):
-                raise ValueError(f"lrs must be one or more learning rates > 0, got {lrs!r}")
+                raise ConfigError(f"lrs must be one or more learning rates > 0, got {lrs!r}")
             plan = replace(plan, lrs=tuple(sorted(set(float(lr) for lr in lrs))))
         return plan
 
@@ -315,6 +316,6 @@ def get_experiment(name: str) -> Experiment:
     """
     key = name.lower().replace("_", "-")
     if key not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; known experiments: "
+        raise ConfigError(f"unknown experiment {name!r}; known experiments: "
                          f"{', '.join(EXPERIMENTS)} (or 'all')")
     return EXPERIMENTS[key]

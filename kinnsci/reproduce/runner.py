@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from kinnsci._atomic import atomic_path, write_text_atomic
 from kinnsci._paths import check_output_path
 from kinnsci.data import generate
+from kinnsci.errors import DataError, OutputExistsError
 from kinnsci.reproduce.plan import Plan, Variant, content_hash
 from kinnsci.reproduce.stats import summarize, verdict
 from kinnsci.train.config import RunConfig
@@ -41,7 +42,7 @@ SCHEMA = "kinnsci.reproduce/1"
 RUN_FORMAT = 1  # bump when a change to training or evaluation changes a run's numbers
 
 
-class ResultsError(ValueError):
+class ResultsError(DataError):
     """A results folder or file that does not match what this experiment would write."""
 
 
@@ -221,7 +222,7 @@ def check_out(exp_dir: Path, plan: Plan, resume: bool) -> None:
     the same experiment and scale."""
     stored = exp_dir / "plan.json"
     if exp_dir.exists() and any(exp_dir.iterdir()) and not resume:
-        raise FileExistsError(f"{exp_dir} already holds results of {plan.experiment}; pass "
+        raise OutputExistsError(f"{exp_dir} already holds results of {plan.experiment}; pass "
                               "--resume to continue it (finished runs are kept), or choose "
                               "another --out")
     if resume and stored.exists():

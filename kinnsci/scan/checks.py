@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from kinnsci.errors import ConfigError
+
 
 def check_scan_inputs(
     x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None
 ) -> None:
     """Raise ``ValueError`` unless the shapes follow the selective-scan contract."""
     if x.ndim != 3:
-        raise ValueError(f"x must be (batch, length, D), got shape {tuple(x.shape)}")
+        raise ConfigError(f"x must be (batch, length, D), got shape {tuple(x.shape)}")
     batch, length, channels = x.shape
     if delta.shape != x.shape:
-        raise ValueError(f"delta must match x's shape {tuple(x.shape)}, got {tuple(delta.shape)}")
+        raise ConfigError(f"delta must match x's shape {tuple(x.shape)}, got {tuple(delta.shape)}")
     if A.ndim != 2 or A.shape[0] != channels:
-        raise ValueError(f"A must be (D, N) with D = {channels}, got {tuple(A.shape)}")
+        raise ConfigError(f"A must be (D, N) with D = {channels}, got {tuple(A.shape)}")
     n = A.shape[1]
     for name, m in (("B", B), ("C", C)):
         if tuple(m.shape) != (batch, length, n):
-            raise ValueError(
+            raise ConfigError(
                 f"{name} must be (batch, length, N) = {(batch, length, n)}, got {tuple(m.shape)}"
             )
     if D is not None and tuple(D.shape) != (channels,):
-        raise ValueError(f"D must be (D,) = ({channels},), got {tuple(D.shape)}")
+        raise ConfigError(f"D must be (D,) = ({channels},), got {tuple(D.shape)}")

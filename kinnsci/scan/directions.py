@@ -10,12 +10,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from kinnsci.errors import ConfigError
+
 VALID_DIRECTIONS = (1, 2, 4)
 
 
 def check_directions(directions: int) -> None:
     if directions not in VALID_DIRECTIONS:
-        raise ValueError(
+        raise ConfigError(
             f"directions must be one of {VALID_DIRECTIONS} (row; + column; + both reversed), "
             f"got {directions!r}"
         )
@@ -25,7 +27,7 @@ def grid_to_sequences(x: Tensor, directions: int) -> Tensor:
     """Channels-last grid ``(B, H, W, C)`` -> sequences ``(K, B, H*W, C)``, K = directions."""
     check_directions(directions)
     if x.ndim != 4:
-        raise ValueError(f"x must be a channels-last grid (B, H, W, C), got {tuple(x.shape)}")
+        raise ConfigError(f"x must be a channels-last grid (B, H, W, C), got {tuple(x.shape)}")
     b, h, w, c = x.shape
     rows = x.reshape(b, h * w, c)
     seqs = [rows]
@@ -42,7 +44,7 @@ def sequences_to_grid(seqs: Tensor, height: int, width: int, reduce: bool = True
     k, b, length, c = seqs.shape
     check_directions(k)
     if length != height * width:
-        raise ValueError(f"sequence length {length} != height * width = {height * width}")
+        raise ConfigError(f"sequence length {length} != height * width = {height * width}")
     grids = []
     for i in range(k):
         s = seqs[i].flip(1) if i >= 2 else seqs[i]

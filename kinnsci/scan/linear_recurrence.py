@@ -19,6 +19,8 @@ import math
 import torch
 from torch import Tensor
 
+from kinnsci.errors import ConfigError
+
 
 def _chunk_for(length: int) -> int:
     return max(8, 1 << round(math.log2(max(1.0, math.sqrt(length)))))
@@ -87,11 +89,11 @@ def linear_recurrence(a: Tensor, b: Tensor, chunk: int | None = None) -> Tensor:
         h: (batch, length, ...), differentiable in ``a`` and ``b``.
     """
     if a.shape != b.shape:
-        raise ValueError(
+        raise ConfigError(
             f"a and b must have the same shape, got {tuple(a.shape)}, {tuple(b.shape)}"
         )
     if a.ndim < 2:
-        raise ValueError(f"a and b must be (batch, length, ...), got shape {tuple(a.shape)}")
+        raise ConfigError(f"a and b must be (batch, length, ...), got shape {tuple(a.shape)}")
     if a.shape[1] == 0:
         return b.clone()
     return _LinearRecurrence.apply(a, b, chunk)

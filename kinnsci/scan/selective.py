@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from kinnsci.discretize import Discretizer, get_discretizer
+from kinnsci.errors import ConfigError
 from kinnsci.scan import cpu_kernel
 from kinnsci.scan.checks import check_scan_inputs
 from kinnsci.scan.flops import record_scan
@@ -45,16 +46,16 @@ def selective_scan(
     """
     check_scan_inputs(x, delta, A, B, C, D)
     if chunk is not None and chunk < 1:
-        raise ValueError(f"chunk must be >= 1 positions, got {chunk}")
+        raise ConfigError(f"chunk must be >= 1 positions, got {chunk}")
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
     disc = get_discretizer(discretizer)
     record_scan(*x.shape, A.shape[1])
     if x.is_meta:  # shape propagation (FLOP counting on the meta device): nothing to compute
         return torch.empty_like(x)
     fusable = x.device.type == "cpu" and getattr(disc, "name", None) in cpu_kernel.MODES
     if backend == "fused" and not (fusable and cpu_kernel.available()):
-        raise ValueError("backend='fused' needs CPU tensors, discretizer 'zoh' or 'euler' and "
+        raise ConfigError("backend='fused' needs CPU tensors, discretizer 'zoh' or 'euler' and "
                          "a working C++ compiler; use backend='blocked'")
     if backend != "blocked" and fusable and cpu_kernel.available():
         return cpu_kernel.fused_selective_scan(x, delta, A, B, C, D, disc.name,
@@ -81,7 +82,7 @@ def time_invariant_scan(
     non-selective KNC): x, delta (batch, length, D) -> y (batch, length, D); ``reverse``
     as in :func:`selective_scan`."""
     if B.shape != A.shape or C.shape != A.shape:
-        raise ValueError(
+        raise ConfigError(
             f"B and C must match A's shape (D, N) = {tuple(A.shape)}, got "
             f"{tuple(B.shape)} and {tuple(C.shape)}"
         )

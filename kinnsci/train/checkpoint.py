@@ -12,13 +12,10 @@ import numpy as np
 import torch
 
 from kinnsci._atomic import atomic_path
+from kinnsci.errors import CheckpointError, InputNotFoundError
 
 FORMAT = "kinnsci-checkpoint"
 VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file cannot be used; the message says why and what to do."""
 
 
 def rng_state() -> dict[str, Any]:
@@ -59,7 +56,7 @@ def load_checkpoint(path: str | os.PathLike, expected_model: str | None = None) 
     """Read a checkpoint with ``torch.load(weights_only=True)`` and check what it is."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+        raise InputNotFoundError(f"checkpoint {path} does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

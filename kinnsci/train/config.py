@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kinnsci._yaml import read_yaml_mapping
+from kinnsci.errors import ConfigError
 
 
 @dataclass
@@ -75,7 +76,7 @@ class RunConfig:
         """
         unknown = sorted(set(values) - set(cls.keys()))
         if unknown:
-            raise ValueError(f"{source}: unknown key(s) {unknown}; valid keys: "
+            raise ConfigError(f"{source}: unknown key(s) {unknown}; valid keys: "
                              f"{', '.join(cls.keys())}")
         hints = typing.get_type_hints(cls)
         config = cls(**{k: _typed(k, v, hints[k], source) for k, v in values.items()})
@@ -98,28 +99,28 @@ class RunConfig:
 
     def check(self) -> None:
         if not self.data:
-            raise ValueError("data: name the netCDF/HDF5 file to train on (--data FILE)")
+            raise ConfigError("data: name the netCDF/HDF5 file to train on (--data FILE)")
         steady = self.inputs is not None or self.targets is not None
         if steady == (self.variables is not None):
-            raise ValueError("give either inputs + targets (steady operator, e.g. --inputs a "
+            raise ConfigError("give either inputs + targets (steady operator, e.g. --inputs a "
                              "--targets u) or variables (time stepping, e.g. --variables w)")
         if steady and not (self.inputs and self.targets):
-            raise ValueError("inputs and targets must both name at least one variable")
+            raise ConfigError("inputs and targets must both name at least one variable")
         if self.normalizer not in ("gaussian", "minmax", "none"):
-            raise ValueError(f"normalizer must be gaussian, minmax or none, got "
+            raise ConfigError(f"normalizer must be gaussian, minmax or none, got "
                              f"{self.normalizer!r}")
         if len(self.spatial_dims) != 2:
-            raise ValueError(f"spatial_dims must name two dimensions (rows, columns), got "
+            raise ConfigError(f"spatial_dims must name two dimensions (rows, columns), got "
                              f"{self.spatial_dims}")
         if not isinstance(self.stride, int) or self.stride < 1:
-            raise ValueError(f"stride must be a positive integer (time steps between window "
+            raise ConfigError(f"stride must be a positive integer (time steps between window "
                              f"starts), got {self.stride!r}")
         reserved = sorted({"in_channels", "out_channels", "name"} & set(self.model_config))
         if reserved:
-            raise ValueError(f"model_config sets {reserved}, which a run derives from the data "
+            raise ConfigError(f"model_config sets {reserved}, which a run derives from the data "
                              "(channels = variables x history); remove them from model_config")
         if self.rollout_steps is not None and self.rollout_steps < 1:
-            raise ValueError(f"rollout_steps must be a positive number of steps, got "
+            raise ConfigError(f"rollout_steps must be a positive number of steps, got "
                              f"{self.rollout_steps}")
         json.dumps(self.model_config)  # saved in checkpoints: fail early if not JSON-able
 
@@ -145,7 +146,7 @@ def _typed(key: str, value: Any, hint: Any, source: str) -> Any:
                 continue
         wanted = " or ".join(_KIND_NAMES.get(typing.get_origin(o) or o, str(o))
                              for o in options) + (" or null" if type(None) in args else "")
-        raise ValueError(f"{source}: {key} must be {wanted}, got {value!r}")
+        raise ConfigError(f"{source}: {key} must be {wanted}, got {value!r}")
     kind = origin or hint
     if kind is Any:
         return value
@@ -159,7 +160,7 @@ def _typed(key: str, value: Any, hint: Any, source: str) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not ok:
-        raise ValueError(f"{source}: {key} must be {_KIND_NAMES.get(kind, kind.__name__)}, got "
+        raise ConfigError(f"{source}: {key} must be {_KIND_NAMES.get(kind, kind.__name__)}, got "
                          f"{value!r}")
     if kind is list and args:
         return [_typed(f"{key}[{i}]", v, args[0], source) for i, v in enumerate(value)]

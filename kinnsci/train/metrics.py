@@ -9,10 +9,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from kinnsci.errors import ConfigError
+
 
 def _check(pred: Tensor, true: Tensor) -> None:
     if pred.shape != true.shape:
-        raise ValueError(f"pred and true must have the same shape, got {tuple(pred.shape)} "
+        raise ConfigError(f"pred and true must have the same shape, got {tuple(pred.shape)} "
                          f"and {tuple(true.shape)}")
 
 
@@ -62,7 +64,7 @@ def per_step_relative_l2(pred: Tensor, true: Tensor, eps: float = 1e-12) -> Tens
     """Relative L2 of each rollout step: pred, true (batch, steps, ...) -> (steps,)."""
     _check(pred, true)
     if pred.ndim < 3:
-        raise ValueError(f"rollouts need shape (batch, steps, ...), got {tuple(pred.shape)}")
+        raise ConfigError(f"rollouts need shape (batch, steps, ...), got {tuple(pred.shape)}")
     diff = (pred - true).flatten(2).norm(dim=2)
     return (diff / true.flatten(2).norm(dim=2).clamp_min(eps)).mean(dim=0)
 
@@ -78,7 +80,7 @@ METRICS = {
 
 def _check_logits(logits: Tensor, labels: Tensor) -> None:
     if logits.ndim != 2 or labels.shape != logits.shape[:1]:
-        raise ValueError(f"classification needs logits (batch, classes) and integer labels "
+        raise ConfigError(f"classification needs logits (batch, classes) and integer labels "
                          f"(batch,), got {tuple(logits.shape)} and {tuple(labels.shape)}")
 
 

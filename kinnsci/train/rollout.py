@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from kinnsci.data.datasets import RolloutDataset
+from kinnsci.errors import ConfigError
 from kinnsci.train.metrics import MAX_REDUCED, METRICS, relative_l2
 
 
@@ -25,7 +26,7 @@ def rollout(model: nn.Module, initial_states: Tensor, steps: int, n_variables: i
         (B, steps, V, H, W). Gradients flow through every step (used for unrolled training).
     """
     if initial_states.shape[1] % n_variables:
-        raise ValueError(f"initial_states has {initial_states.shape[1]} channels, not a multiple "
+        raise ConfigError(f"initial_states has {initial_states.shape[1]} channels, not a multiple "
                          f"of n_variables={n_variables}")
     window, outputs = initial_states, []
     for _ in range(steps):
@@ -60,7 +61,7 @@ def rollout_metrics(model: nn.Module, dataset: RolloutDataset, steps: int,
     k, v = dataset.history, dataset.n_variables
     n_time = dataset.fields.shape[1]
     if k + steps > n_time:
-        raise ValueError(f"rollout of {steps} steps needs {k + steps} states per trajectory, "
+        raise ConfigError(f"rollout of {steps} steps needs {k + steps} states per trajectory, "
                          f"the data has {n_time}; pass at most --rollout {n_time - k}")
     model.eval()
     totals = {name: np.zeros(steps) for name in metrics}

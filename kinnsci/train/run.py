@@ -28,6 +28,7 @@ from kinnsci.data import (
     split_samples,
 )
 from kinnsci.data.open import require_variables
+from kinnsci.errors import ConfigError, OutputExistsError
 from kinnsci.models import build_model, count_parameters
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import CheckpointError, load_checkpoint
@@ -223,7 +224,7 @@ def check_output_dir(out: str | os.PathLike, overwrite: bool, resume: bool) -> N
     out = Path(out)
     check_output_path(out, "--out", folder=True)
     if out.exists() and any(out.iterdir()) and not (overwrite or resume):
-        raise FileExistsError(f"output folder {out} already holds results; pass --overwrite to "
+        raise OutputExistsError(f"output folder {out} already holds results; pass --overwrite to "
                               "replace them, --resume to continue, or choose another --out")
     if overwrite and not resume and out.is_dir():
         for name in RUN_OUTPUTS:
@@ -301,7 +302,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
     dataset = _datasets(run, ds, {"all": list(range(n))})["all"]
     trained = tuple(extra.get("spatial_shape", dataset.spatial_shape))
     if tuple(dataset.spatial_shape) != trained and run.model not in RESOLUTION_INVARIANT:
-        raise ValueError(
+        raise ConfigError(
             f"{run.model!r} was trained on {trained[0]}x{trained[1]} grids and cannot transfer "
             f"to the {dataset.spatial_shape[0]}x{dataset.spatial_shape[1]} grids of {data}; "
             "resample the data to the training grid (ds.interp) or use fno/fkno, which do")
@@ -309,7 +310,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
     report: dict[str, Any] = {"test": evaluate(model, dataset, batch_size, device)}
     if rollout:
         if run.steady:
-            raise ValueError("--rollout needs a time-dependent model (trained with --variables)")
+            raise ConfigError("--rollout needs a time-dependent model (trained with --variables)")
         errors, _, _ = rollout_errors(model, dataset, rollout, device)
         report["rollout"] = errors.tolist()
     return report, model, dataset

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from kinnsci._checks import lookup
+from kinnsci.errors import ConfigError, TrainingError
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import (
     load_checkpoint,
@@ -31,7 +32,7 @@ SCHEDULERS = ("cosine", "step", "none")
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(TrainingError):
     """The loss became NaN/inf; the last good state was saved first."""
 
 
@@ -82,16 +83,16 @@ class Trainer:
         metrics: Mapping[str, Callable[[Tensor, Tensor], Tensor]] | None = None,
     ):
         if epochs < 1 or batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+            raise ConfigError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
         self.device = torch.device(device) if device else dist_utils.default_device()
         if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {str(device)!r} needs CUDA, and this torch sees no CUDA "
+            raise ConfigError(f"device {str(device)!r} needs CUDA, and this torch sees no CUDA "
                              "device (torch.cuda.is_available() is False); use --device cpu "
                              "or leave --device out to pick what is there")
         if amp is not None and amp not in AMP_DTYPES:
-            raise ValueError(f"amp must be one of {sorted(AMP_DTYPES)} or None, got {amp!r}")
+            raise ConfigError(f"amp must be one of {sorted(AMP_DTYPES)} or None, got {amp!r}")
         if amp is not None and self.device.type != "cuda":
-            raise ValueError(f"amp={amp!r} needs a CUDA device, training runs on {self.device}; "
+            raise ConfigError(f"amp={amp!r} needs a CUDA device, training runs on {self.device}; "
                              "drop --amp on CPUs")
         self.model = model.to(self.device)
         self.channels_last = channels_last
@@ -107,7 +108,7 @@ class Trainer:
 
         world = dist_utils.world_size()
         if batch_size % world:
-            raise ValueError(f"batch_size {batch_size} must be divisible by the number of "
+            raise ConfigError(f"batch_size {batch_size} must be divisible by the number of "
                              f"processes ({world})")
         # The same sampler in one process and under DDP: identical shuffles, so a run on
         # N ranks sees exactly the global batches of a single-process run.
@@ -147,7 +148,7 @@ class Trainer:
                                                    step_size=max(1, self.epochs // 3), gamma=0.5)
         if scheduler == "none":
             return None
-        raise ValueError(f"unknown scheduler {scheduler!r}; known: {', '.join(SCHEDULERS)}")
+        raise ConfigError(f"unknown scheduler {scheduler!r}; known: {', '.join(SCHEDULERS)}")
 
     # --- one step ------------------------------------------------------------------------
     def compute_loss(self, x: Tensor, y: Tensor) -> Tensor:
@@ -250,5 +251,5 @@ class Trainer:
         if self.checkpoint_dir is not None and self.checkpoint_dir.exists():
             remove_stale_temporaries(self.checkpoint_dir)
         if self.epoch > self.epochs:
-            raise ValueError(f"checkpoint {path} is at epoch {self.epoch}, beyond epochs="
+            raise ConfigError(f"checkpoint {path} is at epoch {self.epoch}, beyond epochs="
                              f"{self.epochs}; raise --epochs to train further")

@@ -19,6 +19,7 @@ from torch.utils.data import Dataset, Subset
 
 from kinnsci._atomic import write_text_atomic
 from kinnsci.data.images import EvalTransform, ImageFolder, TrainTransform
+from kinnsci.errors import ConfigError
 from kinnsci.models import build_model, count_parameters
 from kinnsci.models.flops import count_flops
 from kinnsci.train import distributed as dist_utils
@@ -59,14 +60,14 @@ class VisionConfig:
 
     def __post_init__(self) -> None:
         if self.image_size < 1:
-            raise ValueError(f"image_size must be >= 1 pixels, got {self.image_size}")
+            raise ConfigError(f"image_size must be >= 1 pixels, got {self.image_size}")
         if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0.0 < self.min_crop <= 1.0:
-            raise ValueError(f"min_crop must be in (0, 1] (smallest crop area), got "
+            raise ConfigError(f"min_crop must be in (0, 1] (smallest crop area), got "
                              f"{self.min_crop}")
         if not 0.0 < self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+            raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
 
 
 def image_splits(config: VisionConfig) -> tuple[Dataset, Dataset, list[str]]:
@@ -78,7 +79,7 @@ def image_splits(config: VisionConfig) -> tuple[Dataset, Dataset, list[str]]:
         train = ImageFolder(root / "train", train_tf, config.mode)
         val_root = root / "val"
         if not val_root.is_dir():
-            raise ValueError(f"{root} has a train/ folder but no val/ folder; add one or point "
+            raise ConfigError(f"{root} has a train/ folder but no val/ folder; add one or point "
                              "--data at a folder of class folders to split it automatically")
         val = ImageFolder(val_root, eval_tf, config.mode, classes=train.classes)
         return train, val, train.classes
@@ -87,7 +88,7 @@ def image_splits(config: VisionConfig) -> tuple[Dataset, Dataset, list[str]]:
     order = torch.randperm(len(train_view), generator=torch.Generator().manual_seed(config.seed))
     n_val = max(1, round(config.val_fraction * len(order)))
     if n_val >= len(order):
-        raise ValueError(f"{root} has {len(order)} images: too few to hold out "
+        raise ConfigError(f"{root} has {len(order)} images: too few to hold out "
                          f"val_fraction={config.val_fraction} and still train")
     return (Subset(train_view, order[n_val:].tolist()), Subset(eval_view, order[:n_val].tolist()),
             train_view.classes)
@@ -99,13 +100,13 @@ def build_vision_trainer(config: VisionConfig, *, progress: bool = True) -> tupl
     train, val, classes = image_splits(config)
     in_channels = {"RGB": 3, "L": 1}.get(config.mode)
     if in_channels is None:
-        raise ValueError(f"mode must be 'RGB' or 'L', got {config.mode!r}")
+        raise ConfigError(f"mode must be 'RGB' or 'L', got {config.mode!r}")
     torch.manual_seed(config.seed)
     model = build_model(config.model, num_classes=len(classes), in_channels=in_channels,
                         **config.model_config)
     patch = getattr(model, "patch_size", 1)
     if config.image_size % patch:
-        raise ValueError(f"image_size={config.image_size} is not a multiple of the model's "
+        raise ConfigError(f"image_size={config.image_size} is not a multiple of the model's "
                          f"patch_size={patch}; pick e.g. {config.image_size // patch * patch}")
     loss = functools.partial(F.cross_entropy, label_smoothing=config.label_smoothing)
     trainer = Trainer(

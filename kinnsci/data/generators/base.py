@@ -17,6 +17,7 @@ import xarray as xr
 
 from kinnsci._paths import check_output_path
 from kinnsci.data.cf import parameter_attrs, refuse_overwrite, write_netcdf
+from kinnsci.errors import ConfigError
 
 
 class Generator:
@@ -54,15 +55,15 @@ class Generator:
         **params: Any,
     ) -> xr.Dataset:
         if not isinstance(n_samples, int) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+            raise ConfigError(f"n_samples must be a positive integer, got {n_samples!r}")
         if not isinstance(resolution, int) or resolution < 8:
-            raise ValueError(
+            raise ConfigError(
                 f"resolution must be an integer >= 8 (grid points per side), got {resolution!r}"
             )
         known = self.parameters()
         unknown = sorted(set(params) - set(known))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown parameter(s) {unknown} for generator {self.name!r}; "
                 f"valid: {sorted(known)}"
             )
@@ -103,13 +104,13 @@ def coerce_parameter(name: str, value: Any, default: Any) -> Any:
         return value
     wanted = {float: "a number", int: "an integer", bool: "true or false",
               str: "a string"}[kind]
-    raise ValueError(f"parameter {name} must be {wanted} (default {default!r}), got {value!r}")
+    raise ConfigError(f"parameter {name} must be {wanted} (default {default!r}), got {value!r}")
 
 
 def require(condition: bool, name: str, value: Any, expected: str) -> None:
     """Raise ``ValueError("<name> must be <expected>, got <value>")`` unless ``condition``."""
     if not condition:
-        raise ValueError(f"parameter {name} must be {expected}, got {value!r}")
+        raise ConfigError(f"parameter {name} must be {expected}, got {value!r}")
 
 
 def require_positive(params: dict[str, Any], names: tuple[str, ...], what: str) -> None:

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from kinnsci.data.cf import cf_dataset
 from kinnsci.data.generators.base import Generator, require
 from kinnsci.data.grf import gaussian_random_field
+from kinnsci.errors import ConfigError
 
 
 def periodic_grid(resolution: int) -> np.ndarray:
@@ -73,7 +74,7 @@ def solve_vorticity(
 
     n_steps = np.rint(np.asarray(save_times) / dt).astype(int)
     if np.any(np.abs(n_steps * dt - save_times) > 1e-9 * max(1.0, float(np.max(save_times)))):
-        raise ValueError(f"save_times must be multiples of dt={dt}, got {save_times}")
+        raise ConfigError(f"save_times must be multiples of dt={dt}, got {save_times}")
     w_hat = np.fft.rfft2(w0)
     out = np.empty((w0.shape[0], len(n_steps)) + w0.shape[-2:])
     lhs = 1.0 + 0.5 * dt * nu * k2

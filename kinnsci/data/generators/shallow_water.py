@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from kinnsci.data.cf import cf_dataset
 from kinnsci.data.generators.base import Generator, require
+from kinnsci.errors import ConfigError
 
 BOUNDARIES = ("reflective", "periodic")
 
@@ -99,7 +100,7 @@ def solve_shallow_water(
         (batch, len(save_times), 3, ny, nx).
     """
     if boundary not in BOUNDARIES:
-        raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+        raise ConfigError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
     q = q0.astype(np.float64).copy()
     out = np.empty((q.shape[0], len(save_times)) + q.shape[1:])
     t = 0.0
