@@ -74,6 +74,7 @@ def _parse_params(items: list[str]) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from kinnsci.cli.errors import user_errors
+    from kinnsci.cli.interrupt import run_interruptible
     from kinnsci.data import generate
 
     try:
@@ -90,9 +91,10 @@ def run(args: argparse.Namespace) -> int:
                               for k in missing)
             raise ConfigError(f"missing {flags} (give them on the command line or in --config)")
         seed = args.seed if args.seed is not None else recipe.get("seed", 0)
-        path = generate(choice["generator"], choice["out"], n_samples=int(choice["n_samples"]),
-                        resolution=int(choice["resolution"]), seed=int(seed),
-                        overwrite=args.overwrite, progress=not args.no_progress, **params)
+        path = run_interruptible(lambda: generate(
+            choice["generator"], choice["out"], n_samples=int(choice["n_samples"]),
+            resolution=int(choice["resolution"]), seed=int(seed), overwrite=args.overwrite,
+            progress=not args.no_progress, **params), "generate")
     except user_errors() as exc:
         print(f"kinnsci generate: error: {exc}", file=sys.stderr)
         return 2
