@@ -550,3 +550,45 @@ def test_a_bug_keeps_its_traceback_while_a_user_error_is_one_line(workdir, monke
 
     monkeypatch.setattr(kinnsci.data, "generate", user_problem)
     run_refused(argv, "kinnsci generate: error: the user's file is bad", workdir, capsys)
+
+
+# --- sizes: a data set that cannot fit is refused before any work ---------------------------
+def test_generate_refuses_a_data_set_larger_than_memory_with_the_numbers(workdir, capsys,
+                                                                         monkeypatch):
+    """The shipped shallow_water_128 recipe holds 39.7 GB of float64 fields: on a machine
+    with 8 GB available it must stop at once, saying how much it needs."""
+    from kinnsci.data.generators import size
+
+    monkeypatch.setattr(size, "available_memory", lambda: 8 * 10**9)
+    t0 = __import__("time").perf_counter()
+    err = run_refused(["generate", "--config", "datasets/shallow_water_128.yaml", "--out",
+                       str(workdir / "sw.nc"), "--no-progress"],
+                      "holds 39.71 GB of fields and needs about 178.72 GB of memory", workdir,
+                      capsys)
+    assert "8.00 GB are available" in err and "--seed" in err
+    assert __import__("time").perf_counter() - t0 < 5  # refused before simulating
+
+
+def test_generate_refuses_a_file_larger_than_the_free_disk(workdir, capsys, monkeypatch):
+    from kinnsci.data.generators import size
+
+    monkeypatch.setattr(size, "free_disk", lambda path: 10**6)
+    # 64 samples x 2 fields x 64^2 float64 = 4.19 MB of fields, 0.41 of it on disk
+    run_refused(["generate", "darcy", "--n-samples", "64", "--resolution", "64", "--out",
+                 str(workdir / "d.nc"), "--no-progress"],
+                "file will take about 1.7 MB but the disk of", workdir, capsys)
+
+
+def test_size_estimate_matches_the_fields_a_generator_writes(tmp_path):
+    """``nbytes`` is what the file's data variables hold as float64, for every generator."""
+    from kinnsci.data.generators import GENERATORS
+
+    small = {"navier_stokes": {"n_times": 3, "dt_save": 0.01, "dt": 0.005},
+             "shallow_water": {"n_times": 3, "t_end": 0.05}}
+    for name, cls in GENERATORS.items():
+        gen = cls()
+        params = small.get(name, {})
+        ds = gen(2, 16, progress=False, **params)
+        full = gen.checked_parameters(2, 16, params)
+        assert gen.nbytes(2, 16, full) == sum(8 * v.size for v in ds.data_vars.values()), name
+        assert len(ds.data_vars) == gen.n_fields, name

@@ -17,6 +17,7 @@ import xarray as xr
 
 from kinnsci._paths import check_output_path
 from kinnsci.data.cf import parameter_attrs, refuse_overwrite, write_netcdf
+from kinnsci.data.generators.size import check_disk, check_memory, field_nbytes
 from kinnsci.errors import ConfigError
 
 
@@ -30,6 +31,11 @@ class Generator:
     name: ClassVar[str]
     title: ClassVar[str]
     steady: ClassVar[bool] = True
+    n_fields: ClassVar[int]
+    """Number of data variables ``simulate`` returns."""
+    disk_fraction: ClassVar[float] = 1.0
+    """File size / bytes of the float64 fields, as measured for this generator's fields
+    (zlib level 1); used to check the disk before simulating."""
 
     def simulate(
         self, n_samples: int, resolution: int, rng: np.random.Generator, progress: bool,
@@ -41,6 +47,11 @@ class Generator:
         """Raise ``ValueError`` for parameters outside the physics' valid range, before any
         work is done (generators override this; ``params`` holds every parameter)."""
 
+    def nbytes(self, n_samples: int, resolution: int, params: dict[str, Any]) -> int:
+        """Bytes of the float64 fields ``simulate`` returns (``params``: every parameter)."""
+        return field_nbytes(self.n_fields, n_samples, resolution,
+                            1 if self.steady else params["n_times"])
+
     @classmethod
     def parameters(cls) -> dict[str, Any]:
         """Physical parameters and their defaults (everything after ``progress``)."""
@@ -50,10 +61,16 @@ class Generator:
             if p.kind is p.KEYWORD_ONLY
         }
 
-    def __call__(
-        self, n_samples: int, resolution: int, seed: int = 0, progress: bool = True,
-        **params: Any,
-    ) -> xr.Dataset:
+    def checked_parameters(
+        self, n_samples: int, resolution: int, params: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Every parameter of a run (defaults filled in, each as its default's type) after
+        checking the request, before any work is done.
+
+        Raises:
+            ConfigError: a size or parameter is invalid or unknown, or the data set will
+                not fit in this machine's memory while simulating (with the sizes).
+        """
         if not isinstance(n_samples, int) or n_samples < 1:
             raise ConfigError(f"n_samples must be a positive integer, got {n_samples!r}")
         if not isinstance(resolution, int) or resolution < 8:
@@ -67,14 +84,26 @@ class Generator:
                 f"unknown parameter(s) {unknown} for generator {self.name!r}; "
                 f"valid: {sorted(known)}"
             )
-        params = {k: coerce_parameter(k, v, known[k]) for k, v in params.items()}
-        self.check_parameters(resolution, {**known, **params})
+        full = {**known, **{k: coerce_parameter(k, v, known[k]) for k, v in params.items()}}
+        self.check_parameters(resolution, full)
+        check_memory(self.name, n_samples, resolution, self.nbytes(n_samples, resolution, full))
+        return full
+
+    def __call__(
+        self, n_samples: int, resolution: int, seed: int = 0, progress: bool = True,
+        **params: Any,
+    ) -> xr.Dataset:
+        """Simulate ``n_samples`` samples at ``resolution``² from ``seed``.
+
+        Raises:
+            ConfigError: see :meth:`checked_parameters`.
+        """
+        full = self.checked_parameters(n_samples, resolution, params)
         rng = np.random.default_rng(seed)
-        ds = self.simulate(n_samples, resolution, rng, progress, **params)
+        ds = self.simulate(n_samples, resolution, rng, progress, **full)
         # Every argument of the run is recorded, so a file says how to regenerate it.
-        run = {"n_samples": n_samples, "resolution": resolution, "seed": seed,
-               **known, **params}
-        ds.attrs.update(parameter_attrs(run))
+        ds.attrs.update(parameter_attrs({"n_samples": n_samples, "resolution": resolution,
+                                         "seed": seed, **full}))
         return ds
 
 
@@ -125,8 +154,13 @@ def generate(
 ) -> Path:
     """Run generator ``name`` and write its netCDF file atomically to ``out``.
 
-    Refuses to replace an existing ``out`` unless ``overwrite=True`` (checked before the
+    Refuses to replace an existing ``out`` unless ``overwrite=True``, and refuses a data
+    set that will not fit in memory or on ``out``'s disk (both checked before the
     simulation starts, so nothing is computed in vain).
+
+    Raises:
+        ConfigError: a parameter is invalid, or the data set will not fit (with the sizes).
+        OutputExistsError: ``out`` exists and ``overwrite`` is False.
     """
     from kinnsci.data.generators import get_generator
 
@@ -135,5 +169,7 @@ def generate(
     # before simulating, so no work is done in vain
     check_output_path(out, "out")
     refuse_overwrite(out, overwrite)
+    full = gen.checked_parameters(n_samples, resolution, params)
+    check_disk(name, gen.disk_fraction * gen.nbytes(n_samples, resolution, full), out)
     ds = gen(n_samples, resolution, seed=seed, progress=progress, **params)
     return write_netcdf(ds, out, overwrite=overwrite)

@@ -96,6 +96,8 @@ class NavierStokes(Generator):
     """Vorticity on the torus from a Gaussian random field (α = 2.5, τ = 7), FNO setup."""
 
     name = "navier_stokes"
+    n_fields = 1
+    disk_fraction = 0.87  # measured: file size / float64 fields
     title = "2-D incompressible Navier-Stokes, vorticity form, periodic unit torus"
     steady = False
 
