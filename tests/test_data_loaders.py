@@ -130,6 +130,79 @@ def test_batched_reads_match_single_reads_and_work_in_worker_processes(darcy_fil
     assert torch.equal(xs, torch.stack([data[i][0] for i in range(4)]))
 
 
+@pytest.mark.parametrize("lazy", [False, True])
+def test_rollout_batches_equal_single_windows_with_one_read_per_variable(ns_file, lazy,
+                                                                         monkeypatch, tmp_path):
+    """``RolloutDataset.__getitems__`` (what DataLoader calls) returns exactly the windows
+    ``__getitem__`` does, for duplicates, negative indices and strides, reading each
+    variable once per batch; windows far apart in time are read per sample instead."""
+    ds = open_dataset(ns_file)
+    if lazy:  # the xarray path (not the direct netCDF4 reader)
+        ds = ds.isel(x=slice(None, None, -1))
+    data = RolloutDataset(ds, ["w"], history=2, horizon=2, samples=[2, 0, 1], stride=1)
+    assert (data.fields._direct is None) == lazy
+    reads = []
+    real = data.fields._read_arrays
+    monkeypatch.setattr(data.fields, "_read_arrays", lambda key: reads.append(key) or real(key))
+    rng = np.random.default_rng(0)
+    for indices in ([0], [5, 1, 5, -1], list(rng.permutation(len(data))[:7]),
+                    list(range(len(data)))):
+        reads.clear()
+        batch = data.__getitems__(indices)
+        assert len(reads) == 1, reads
+        for (x, y), i in zip(batch, indices, strict=True):
+            x1, y1 = data[i]
+            assert torch.equal(x, x1) and torch.equal(y, y1)
+    # windows at both ends of long trajectories: the covering span would be mostly
+    # unused, so each distinct sample is read once over its own span
+    long_file = generate("navier_stokes", tmp_path / "long.nc", n_samples=2, resolution=8,
+                         n_times=30, dt_save=0.05, dt=1e-2, progress=False)
+    far = RolloutDataset(open_dataset(long_file), ["w"], history=1, horizon=1, stride=2)
+    real_far = far.fields._read_arrays
+    monkeypatch.setattr(far.fields, "_read_arrays",
+                        lambda key: reads.append(key) or real_far(key))
+    last = far.windows_per_sample - 1
+    for indices, n_reads in (([0, last + 1], 1), ([0, 2 * last + 1], 2),
+                             ([0, last, 2 * last + 1, last + 1], 2)):
+        reads.clear()
+        batch = far.__getitems__(indices)
+        assert len(reads) == n_reads, (indices, reads)
+        for (x, y), i in zip(batch, indices, strict=True):
+            assert torch.equal(x, far[i][0]) and torch.equal(y, far[i][1])
+    with pytest.raises(IndexError, match="out of range"):
+        data.__getitems__([0, len(data)])
+    loader = DataLoader(data, batch_size=4, shuffle=False)
+    xs = torch.cat([x for x, _ in loader])
+    assert torch.equal(xs, torch.stack([data[i][0] for i in range(len(data))]))
+
+
+@pytest.mark.parametrize("change", ["reverse x", "permute samples", "sort y descending",
+                                    "rechunk", "not dask"])
+def test_a_changed_dataset_is_read_as_changed_not_from_its_file(ns_file, darcy_file, change):
+    """A lazily reindexed dataset keeps its file's encoding and shape; reading the file
+    directly would silently return the unchanged values (the 0.1 bug: a permutation of
+    samples or a reversed axis trained on the original order)."""
+    def apply(ds):
+        return {"reverse x": lambda d: d.isel(x=slice(None, None, -1)),
+                "permute samples": lambda d: d.isel(sample=[2, 0, 1]),
+                "sort y descending": lambda d: d.sortby("y", ascending=False),
+                "rechunk": lambda d: d.chunk({"sample": 1}),
+                "not dask": lambda d: d.load().isel(x=slice(None, None, -1))}[change](ds)
+
+    ds = apply(open_dataset(ns_file))
+    windows = RolloutDataset(ds, ["w"], history=2, horizon=1)
+    x, y = windows[windows.windows_per_sample]  # sample 1 of the changed dataset, start 0
+    np.testing.assert_allclose(x.numpy(), ds["w"].values[1, 0:2], rtol=1e-6)
+    np.testing.assert_allclose(y[0, 0].numpy(), ds["w"].values[1, 2], rtol=1e-6)
+    batch = windows.__getitems__([windows.windows_per_sample])
+    assert torch.equal(batch[0][0], x)
+    darcy = apply(open_dataset(darcy_file).isel(sample=slice(0, 3)))
+    pairs = OperatorDataset(darcy, ["a"], ["u"])
+    np.testing.assert_allclose(pairs[1][1][0].numpy(), darcy["u"].values[1], rtol=1e-6)
+    np.testing.assert_allclose(pairs.__getitems__([1])[0][0][0].numpy(), darcy["a"].values[1],
+                               rtol=1e-6)
+
+
 def test_datasets_read_lazily(darcy_file):
     ds = open_dataset(darcy_file)
     data = OperatorDataset(ds, ["a"], ["u"])

@@ -248,6 +248,36 @@ class RolloutDataset(Dataset):
         x = block[: self.history].flatten(0, 1)
         return x, block[self.history:]
 
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[Tensor, Tensor]]:
+        """A batch of windows (what ``DataLoader`` asks for) with one read per variable:
+        the distinct samples of the batch over the time span its windows cover. When that
+        span would read more than 4 × the windows' own values (windows far apart in time),
+        each distinct sample is read once over its own span instead."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n = len(self)
+        bad = idx[(idx < -n) | (idx >= n)]
+        if bad.size:
+            raise IndexError(f"window {int(bad[0])} out of range for {n} windows")
+        idx = idx % n
+        samples = self.samples[idx // self.windows_per_sample]
+        starts = (idx % self.windows_per_sample) * self.stride
+        length = self.history + self.horizon
+        distinct, which = np.unique(samples, return_inverse=True)
+        lo, hi = int(starts.min()), int(starts.max()) + length
+        if len(distinct) * (hi - lo) <= 4 * len(idx) * length:
+            block = self.fields.read(distinct, slice(lo, hi))  # (S, T, V, H, W)
+            windows = [block[k, t - lo:t - lo + length] for k, t in zip(which, starts, strict=True)]
+        else:
+            spans = {}
+            for k in range(len(distinct)):
+                mine = starts[which == k]
+                first = int(mine.min())
+                spans[k] = (first, self.fields.read(int(distinct[k]),
+                                                    slice(first, int(mine.max()) + length)))
+            windows = [spans[k][1][t - spans[k][0]:t - spans[k][0] + length]
+                       for k, t in zip(which, starts, strict=True)]
+        return [(w[:self.history].flatten(0, 1), w[self.history:]) for w in windows]
+
     def trajectory(self, i: int) -> Tensor:
         """The whole trajectory of the i-th sample of this split, (T, V, H, W)."""
         return self.fields.read(int(self.samples[i]), slice(None))
@@ -331,9 +361,8 @@ def _direct_source(ds: xr.Dataset, names: Sequence[str]) -> str | None:
     if any(v.encoding.get("compression") == "lzf" for v in variables):
         return None  # netCDF-C cannot decode h5py's LZF filter
     for var in variables:
-        in_memory = var.chunks is None and getattr(var, "_in_memory", True)
-        if in_memory or var.encoding.get("original_shape") != var.shape:
-            return None  # in memory, indexing the array itself is fastest
+        if not _untouched_lazy_read(var):
+            return None
     try:
         with netCDF4.Dataset(source) as nc:
             same = all(n in nc.variables and tuple(nc[n].dimensions) == v.dims
@@ -341,6 +370,22 @@ def _direct_source(ds: xr.Dataset, names: Sequence[str]) -> str | None:
     except OSError:
         return None
     return source if same else None
+
+
+_OPENED = ("open_dataset-", "original-open_dataset-")
+
+
+def _untouched_lazy_read(var: xr.Variable) -> bool:
+    """Whether ``var`` is a dask array that only reads its file: a dask graph of nothing but
+    xarray's ``open_dataset`` layers. Any indexing (a reversed axis, samples in another
+    order), rechunking or arithmetic adds a layer; the file then no longer holds what the
+    variable does, and reading it directly would return other values. In-memory and
+    non-dask lazy variables are read through xarray."""
+    graph = getattr(var.data, "dask", None)
+    if graph is None or var.encoding.get("original_shape") != var.shape:
+        return False
+    layers = getattr(graph, "layers", {k: None for k in graph})
+    return all(str(name).startswith(_OPENED) for name in layers)
 
 
 def _check_samples(samples: Sequence[int] | None, n: int) -> np.ndarray:
