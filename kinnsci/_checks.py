@@ -7,8 +7,6 @@ to read kinnsci's source to understand what went wrong.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -74,13 +72,3 @@ def check_finite(x: Tensor, name: str) -> None:
             f"{name} contains NaN/inf (first at index {idx} of shape {tuple(x.shape)}); "
             "clean or mask the data before passing it in"
         )
-
-
-def lookup(registry: Mapping[str, Any], name: str, kind: str) -> Any:
-    """Return ``registry[name]`` or raise ``ValueError`` listing the known names."""
-    key = name.lower().replace("-", "_")
-    if key not in registry:
-        known = ", ".join(sorted(registry))
-        plural = kind + ("es" if kind.endswith(("s", "sh", "ch", "x")) else "s")
-        raise ConfigError(f"unknown {kind} {name!r}; known {plural}: {known}")
-    return registry[key]

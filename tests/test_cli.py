@@ -45,3 +45,27 @@ def test_generate_reads_a_yaml_recipe_and_rejects_unknown_keys(tmp_path, capsys)
     recipe.write_text("generator: poisson\nsamples: 2\n")
     assert main(["generate", "--config", str(recipe), "--out", str(tmp_path / "q.nc")]) == 2
     assert "unknown key(s) ['samples']" in capsys.readouterr().err
+
+
+HEAVY = ("torch", "neuralop", "xarray", "scipy")
+
+
+def _imported_by(argv: list[str]) -> set[str]:
+    """The heavy packages ``kinnsci argv`` imports, in a fresh interpreter."""
+    code = ("import sys\nfrom kinnsci.cli.main import main\ntry:\n    main(%r)\n"
+            "except SystemExit:\n    pass\nprint('IMPORTED:' + ' '.join(m for m in %r if m in sys.modules))"
+            % (argv, HEAVY))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    return set(out[out.rindex("IMPORTED:") + len("IMPORTED:"):].split())
+
+
+def test_help_and_argument_errors_import_no_heavy_package():
+    """``--help`` and argument errors answer at once: torch (1.3 s to import here),
+    neuraloperator (2 s), xarray and scipy are imported only when work starts."""
+    for argv in (["--help"], ["train", "--help"], ["evaluate", "--help"],
+                 ["train-vision", "--help"], ["reproduce", "--help"], ["quickstart", "--help"],
+                 ["info", "--help"], ["train", "--epochs", "ten"], ["generate", "--bogus"]):
+        assert _imported_by(argv) == set(), argv
+    # generate's help lists every generator's parameters (numpy, scipy.fft), no more
+    assert _imported_by(["generate", "--help"]) <= {"scipy"}

@@ -4,7 +4,7 @@ Registry: ``CELLS`` maps names to classes; ``get_cell(name, **kwargs)`` builds o
 Add a cell by writing one file here and one line in ``CELLS``.
 """
 
-from kinnsci._checks import lookup
+from kinnsci._registry import lookup
 from kinnsci.cells.base import Cell
 from kinnsci.cells.branches import BRANCHES, Branch, get_branch
 from kinnsci.cells.cascade import CascadeCell

@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from kinnsci._checks import lookup
+from kinnsci._registry import lookup
 
 
 class Branch:

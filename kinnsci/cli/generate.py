@@ -20,21 +20,34 @@ EXAMPLES = """examples:
 """
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def _description() -> str:
     from kinnsci.data.generators import GENERATORS
 
+    return ("Simulate a PDE (seeded, bit-reproducible) and write one netCDF file. Physical "
+            "parameters are set with --param NAME=VALUE; each generator's parameters and "
+            "defaults are listed below.\n\n" + "\n".join(
+                f"  {name}: " + ", ".join(f"{k}={v}" for k, v in cls.parameters().items())
+                for name, cls in GENERATORS.items()))
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "generate",
         help="simulate a PDE and write a CF-1.8 netCDF file",
-        description="Simulate a PDE (seeded, bit-reproducible) and write one netCDF file. "
-        "Physical parameters are set with --param NAME=VALUE; each generator's parameters "
-        "and defaults are listed below.\n\n" + "\n".join(
-            f"  {name}: " + ", ".join(f"{k}={v}" for k, v in cls.parameters().items())
-            for name, cls in GENERATORS.items()),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("generator", nargs="?", choices=sorted(GENERATORS), help="which PDE")
+    # The generators (numpy, scipy, xarray) are imported only when the help is shown or a
+    # run starts, so ``kinnsci --help`` and argument errors answer at once.
+    format_help = p.format_help
+
+    def format_help_with_generators() -> str:
+        p.description = _description()
+        return format_help()
+
+    p.format_help = format_help_with_generators
+    p.add_argument("generator", nargs="?", metavar="GENERATOR",
+                   help="which PDE (the generators and their parameters are listed below)")
     p.add_argument("--config", type=Path, help="YAML recipe with keys " + ", ".join(RECIPE_KEYS))
     p.add_argument("--n-samples", type=int, help="number of samples (trajectories)")
     p.add_argument("--resolution", type=int, help="grid points per side")

@@ -1,20 +1,19 @@
 """PDE data: simulators that write CF netCDF, lazy loaders, datasets and normalisers;
-image folders for the vision backbone."""
+image folders for the vision backbone.
 
-from kinnsci.data.datasets import OperatorDataset, RolloutDataset, split_samples
-from kinnsci.data.generators import GENERATORS, generate, get_generator
-from kinnsci.data.images import (
-    EvalTransform,
-    ImageFolder,
-    TrainTransform,
-    make_shapes_image_folder,
-)
-from kinnsci.data.normalizer import Normalizer
-from kinnsci.data.open import open_dataset
-from kinnsci.errors import DataError
+Names are imported on first use (see :mod:`kinnsci._lazy`): the generators need neither
+torch nor the datasets.
+"""
 
-__all__ = [
-    "DataError", "EvalTransform", "GENERATORS", "ImageFolder", "Normalizer", "OperatorDataset",
-    "RolloutDataset", "TrainTransform", "generate", "get_generator", "make_shapes_image_folder",
-    "open_dataset", "split_samples",
-]
+from kinnsci._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, globals(), {
+    "DataError": "kinnsci.errors",
+    "OperatorDataset": ".datasets", "RolloutDataset": ".datasets",
+    "split_samples": ".datasets",
+    "GENERATORS": ".generators", "generate": ".generators", "get_generator": ".generators",
+    "EvalTransform": ".images", "ImageFolder": ".images", "TrainTransform": ".images",
+    "make_shapes_image_folder": ".images",
+    "Normalizer": ".normalizer",
+    "open_dataset": ".open",
+})

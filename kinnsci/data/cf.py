@@ -11,14 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 import kinnsci
 from kinnsci._atomic import atomic_path
 from kinnsci.errors import OutputExistsError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 CONVENTIONS = "CF-1.8"
 TIME_UNITS = "seconds since 1970-01-01 00:00:00"
@@ -95,6 +97,8 @@ def cf_dataset(
         "references": "https://cfconventions.org/Data/cf-conventions/cf-conventions-1.8/",
     }
     attrs.update(parameter_attrs(parameters or {}))
+    import xarray as xr  # imported here: the generators' help must not wait for it
+
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 

@@ -11,7 +11,7 @@ returns an instance. Add one by writing one file here and one line in ``DISCRETI
 | ``adaptive``| 5 (dopri5) | to tolerance | —     | yes             |
 """
 
-from kinnsci._checks import lookup
+from kinnsci._registry import lookup
 from kinnsci.discretize.adaptive import Adaptive
 from kinnsci.discretize.base import Discretizer
 from kinnsci.discretize.bilinear import Bilinear

@@ -8,7 +8,7 @@ import json
 import torch
 from torch import nn
 
-from kinnsci._checks import lookup
+from kinnsci._registry import lookup
 from kinnsci.errors import ConfigError
 from kinnsci.models.dynpmnn import DynPMNN
 from kinnsci.models.fno import FKNO, FNO

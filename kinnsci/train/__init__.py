@@ -1,24 +1,21 @@
-"""Training: Trainer, losses and metrics, rollouts, checkpoints, runs from configs."""
+"""Training: Trainer, losses and metrics, rollouts, checkpoints, runs from configs.
 
-from kinnsci.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from kinnsci.train.config import RunConfig
-from kinnsci.train.evaluate import evaluate
-from kinnsci.train.metrics import (
-    max_error,
-    nrmse,
-    per_step_relative_l2,
-    relative_l1,
-    relative_l2,
-    rmse,
-)
-from kinnsci.train.normalized import NormalizedOperator
-from kinnsci.train.rollout import rollout, rollout_errors
-from kinnsci.train.run import build_run, evaluate_checkpoint, load_trained, train_run
-from kinnsci.train.trainer import NonFiniteLossError, Trainer
+Names are imported on first use (see :mod:`kinnsci._lazy`), so reading a ``RunConfig``
+does not import torch.
+"""
 
-__all__ = [
-    "CheckpointError", "NonFiniteLossError", "NormalizedOperator", "RunConfig", "Trainer",
-    "build_run", "evaluate", "evaluate_checkpoint", "load_checkpoint", "load_trained",
-    "max_error", "nrmse", "per_step_relative_l2", "relative_l1", "relative_l2", "rmse",
-    "rollout", "rollout_errors", "save_checkpoint", "train_run",
-]
+from kinnsci._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, globals(), {
+    "CheckpointError": "kinnsci.errors",
+    "NonFiniteLossError": ".trainer", "Trainer": ".trainer",
+    "NormalizedOperator": ".normalized",
+    "RunConfig": ".config",
+    "build_run": ".run", "evaluate_checkpoint": ".run", "load_trained": ".run",
+    "train_run": ".run",
+    "evaluate": ".evaluate",
+    "load_checkpoint": ".checkpoint", "save_checkpoint": ".checkpoint",
+    "max_error": ".metrics", "nrmse": ".metrics", "per_step_relative_l2": ".metrics",
+    "relative_l1": ".metrics", "relative_l2": ".metrics", "rmse": ".metrics",
+    "rollout": ".rollout", "rollout_errors": ".rollout", "rollout_metrics": ".rollout",
+})

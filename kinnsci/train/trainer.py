@@ -14,7 +14,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
-from kinnsci._checks import lookup
+from kinnsci._registry import lookup
 from kinnsci.errors import ConfigError, TrainingError
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kinnsci._checks import lookup
+from kinnsci._registry import lookup
 from kinnsci.data.generators.base import Generator, generate
 from kinnsci.data.generators.darcy import Darcy, solve_darcy
 from kinnsci.data.generators.navier_stokes import NavierStokes, solve_vorticity

@@ -10,15 +10,17 @@ from __future__ import annotations
 import inspect
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import xarray as xr
 
 from kinnsci._paths import check_output_path
 from kinnsci.data.cf import parameter_attrs, refuse_overwrite, write_netcdf
 from kinnsci.data.generators.size import check_disk, check_memory, field_nbytes
 from kinnsci.errors import ConfigError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 class Generator:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
-import xarray as xr
 from tqdm.auto import tqdm
 
 from kinnsci.data.cf import cf_dataset
 from kinnsci.data.generators.base import Generator, require_positive
 from kinnsci.data.grf import gaussian_random_field
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    import xarray as xr
 
 
 def node_grid(resolution: int) -> np.ndarray:
@@ -28,6 +31,8 @@ def darcy_matrix(a: np.ndarray) -> sp.csr_matrix:
     Returns:
         ``((s-2)², (s-2)²)`` sparse matrix acting on interior values in row-major order.
     """
+    import scipy.sparse as sp  # imported on use: `kinnsci generate --help` stays fast
+
     s = a.shape[0]
     n = s - 2
     east = 0.5 * (a[1:-1, 1:-1] + a[1:-1, 2:])
@@ -61,6 +66,8 @@ def solve_darcy(a: np.ndarray, f: np.ndarray | float = 1.0) -> np.ndarray:
     Returns:
         u: (s, s), second-order accurate in h = 1/(s-1) for smooth a and u.
     """
+    import scipy.sparse.linalg as spla
+
     s = a.shape[0]
     h = 1.0 / (s - 1)
     rhs = np.broadcast_to(np.asarray(f, dtype=np.float64), (s, s))[1:-1, 1:-1] * h**2

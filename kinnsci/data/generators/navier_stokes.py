@@ -9,14 +9,18 @@ first step is IMEX Euler). All samples advance together as one batch.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
 from tqdm.auto import tqdm
 
 from kinnsci.data.cf import cf_dataset
 from kinnsci.data.generators.base import Generator, require
 from kinnsci.data.grf import gaussian_random_field
 from kinnsci.errors import ConfigError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 def periodic_grid(resolution: int) -> np.ndarray:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.fft
-import xarray as xr
 from tqdm.auto import tqdm
 
 from kinnsci.data.cf import cf_dataset
 from kinnsci.data.generators.base import Generator, require, require_positive
 from kinnsci.data.generators.darcy import node_grid
 from kinnsci.data.grf import gaussian_random_field
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 def solve_poisson(f: np.ndarray) -> np.ndarray:

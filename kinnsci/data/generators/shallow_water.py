@@ -12,13 +12,17 @@ walls or periodic boundaries.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import xarray as xr
 from tqdm.auto import tqdm
 
 from kinnsci.data.cf import cf_dataset
 from kinnsci.data.generators.base import Generator, require
 from kinnsci.errors import ConfigError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 BOUNDARIES = ("reflective", "periodic")
 
