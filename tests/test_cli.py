@@ -52,9 +52,10 @@ HEAVY = ("torch", "neuralop", "xarray", "scipy")
 
 def _imported_by(argv: list[str]) -> set[str]:
     """The heavy packages ``kinnsci argv`` imports, in a fresh interpreter."""
-    code = ("import sys\nfrom kinnsci.cli.main import main\ntry:\n    main(%r)\n"
-            "except SystemExit:\n    pass\nprint('IMPORTED:' + ' '.join(m for m in %r if m in sys.modules))"
-            % (argv, HEAVY))
+    code = "\n".join([
+        "import sys", "from kinnsci.cli.main import main", "try:", f"    main({argv!r})",
+        "except SystemExit:", "    pass",
+        f"print('IMPORTED:' + ' '.join(m for m in {HEAVY!r} if m in sys.modules))"])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     return set(out[out.rindex("IMPORTED:") + len("IMPORTED:"):].split())
