@@ -27,7 +27,15 @@ class CheckpointError(KinnsciError, ValueError):
 
 
 class OutputExistsError(KinnsciError, FileExistsError):
-    """An output exists and replacing it was not asked for."""
+    """An output exists and replacing it was not asked for.
+
+    ``path`` is the output and ``what`` says what is there ("already exists", "already
+    holds results"), so the command line can tell users which of its flags to pass.
+    """
+
+    def __init__(self, message: str, path: object = None, what: str = "already exists"):
+        super().__init__(message)
+        self.path, self.what = path, what
 
 
 class InputNotFoundError(KinnsciError, FileNotFoundError):

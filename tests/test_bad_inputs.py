@@ -21,13 +21,17 @@ from kinnsci.data.generators import get_generator
 def run_refused(argv: list[str], message: str, folder, capsys) -> str:
     """Run ``kinnsci argv``; assert exit 2, ``message`` in stderr, no traceback, and that
     ``folder`` holds exactly what it held before."""
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    def snapshot():
+        return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
+                for p in folder.rglob("*")}
+
+    before = snapshot()
     code = main(argv)
     err = capsys.readouterr().err
     assert code == 2, f"exit {code}; stderr: {err}"
     assert message in err, err
     assert "Traceback" not in err
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert snapshot() == before
     return err
 
 
@@ -92,8 +96,32 @@ def test_command_line_zero_beats_the_recipe(flag, message, workdir, capsys):
 
 
 def test_generate_refuses_an_existing_file(workdir, capsys):
-    run_refused(["generate", "darcy", "--n-samples", "2", "--resolution", "16", "--out",
-                 str(workdir / "keep.nc"), "--no-progress"], "already exists", workdir, capsys)
+    err = run_refused(["generate", "darcy", "--n-samples", "2", "--resolution", "16", "--out",
+                       str(workdir / "keep.nc"), "--no-progress"], "already exists", workdir,
+                      capsys)
+    assert "pass --overwrite to replace it" in err and "overwrite=True" not in err
+
+
+@pytest.mark.parametrize(("argv", "flags", "not_offered"), [
+    (["quickstart", "--epochs", "1", "--no-progress"], "pass --overwrite to replace them",
+     "--resume"),
+    (["train", "--model", "fno", "--data", "x.nc", "--inputs", "a", "--targets", "u",
+      "--no-progress"], "--resume OUT/last.pt to continue", "resume="),
+    (["reproduce", "darcy", "--scale", "smoke", "--no-progress"], "pass --resume to continue",
+     "resume=True"),
+])
+def test_an_existing_output_is_described_with_the_flags_of_the_command(argv, flags,
+                                                                       not_offered, workdir,
+                                                                       capsys):
+    """Each command offers its own flags: quickstart has no --resume, the library's
+    Python wording (overwrite=True, resume=...) never reaches the command line."""
+    out = workdir / "results"
+    out.mkdir()
+    (out / "darcy").mkdir()
+    (out / "darcy" / "results.json").write_text("{}")
+    (out / "metrics.json").write_text("{}")
+    err = run_refused(argv + ["--out", str(out)], flags, workdir, capsys)
+    assert not_offered not in err and "overwrite=True" not in err
 
 
 def test_integer_parameters_of_real_physics_are_floats(tmp_path):

@@ -1,3 +1,4 @@
+import argparse
 import subprocess
 import sys
 
@@ -70,3 +71,48 @@ def test_help_and_argument_errors_import_no_heavy_package():
         assert _imported_by(argv) == set(), argv
     # generate's help lists every generator's parameters (numpy, scipy.fft), no more
     assert _imported_by(["generate", "--help"]) <= {"scipy"}
+
+
+def test_every_option_says_what_it_does_and_training_flags_their_defaults_and_choices():
+    from kinnsci.cli.main import build_parser
+    from kinnsci.cli.run_flags import CHOICES
+    from kinnsci.train.config import RunConfig
+    from kinnsci.train.vision_config import VisionConfig
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.choices and "train" in a.choices)
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            assert action.help, f"kinnsci {name} {action.option_strings or action.dest}"
+    for command, config in (("train", RunConfig()), ("train-vision", VisionConfig(data="x"))):
+        sub = subparsers.choices[command]
+        for action in sub._actions:
+            default = getattr(config, action.dest, None)
+            if action.option_strings and default not in (None, "", [], {}, False) \
+                    and action.dest not in ("data", "device"):
+                assert "(default: " in action.help, (command, action.dest)
+                if not isinstance(action, argparse._StoreFalseAction | argparse._StoreAction) \
+                        or not isinstance(default, list | dict | bool):
+                    assert f"(default: {default})" in action.help, (command, action.dest)
+            for choice in CHOICES[command].get(action.dest, ()):
+                assert choice in action.help, (command, action.dest, choice)
+
+
+def test_the_choices_listed_in_help_are_the_registries():
+    import torch
+
+    from kinnsci.cli.run_flags import CHOICES
+    from kinnsci.data.normalizer import KINDS
+    from kinnsci.models import MODELS, build_model
+    from kinnsci.train.metrics import LOSSES
+    from kinnsci.train.trainer import AMP_DTYPES, SCHEDULERS
+
+    train, vision = CHOICES["train"], CHOICES["train-vision"]
+    assert set(vision["model"]) == {n for n in MODELS if n.startswith("kinn_vision")}
+    assert set(train["loss"]) == set(LOSSES) - {"cross_entropy"}  # a classification loss
+    assert tuple(train["scheduler"]) == SCHEDULERS
+    assert set(train["amp"]) == set(vision["amp"]) == set(AMP_DTYPES)
+    assert set(train["normalizer"]) == {*KINDS, "none"}
+    for name in train["model"]:  # each listed model is a grid operator train can use
+        model = build_model(name, in_channels=2, out_channels=3)
+        assert model(torch.zeros(1, 2, 32, 32)).shape == (1, 3, 32, 32), name

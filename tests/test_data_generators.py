@@ -136,7 +136,7 @@ def test_same_seed_gives_a_bit_identical_file(name, tmp_path):
 def test_generate_refuses_to_overwrite_and_leaves_no_temporary_files(tmp_path):
     out = tmp_path / "d.nc"
     out.write_text("user data")
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(FileExistsError, match="overwrite=True"):
         generate("darcy", out, n_samples=1, resolution=16, progress=False)
     assert out.read_text() == "user data"
     generate("darcy", out, n_samples=1, resolution=16, progress=False, overwrite=True)

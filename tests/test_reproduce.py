@@ -192,7 +192,7 @@ def test_check_results_names_what_is_wrong(finished):
 def test_existing_results_are_refused_without_resume(finished):
     plan, out, _ = finished
     before = {p: p.read_bytes() for p in (out / "darcy").iterdir()}
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(FileExistsError, match="resume=True"):
         run_experiment(plan, out, progress=False, log=lambda s: None)
     assert {p: p.read_bytes() for p in (out / "darcy").iterdir()} == before
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from kinnsci.errors import OutputExistsError
@@ -21,12 +20,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Print a metrics table for CHECKPOINT on every sample of --data, and "
         "optionally write JSON and PNG plots.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", type=Path)
-    p.add_argument("--data", type=Path, required=True, help="netCDF/HDF5 file")
-    p.add_argument("--rollout", type=int, help="also evaluate N-step rollouts")
-    p.add_argument("--plots", type=Path, help="folder for PNG plots")
-    p.add_argument("--json", type=Path, help="write the metrics here")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("checkpoint", type=Path,
+                   help="a checkpoint written by kinnsci train (OUT/final.pt or last.pt)")
+    p.add_argument("--data", type=Path, required=True,
+                   help="netCDF/HDF5 file with the variables the model was trained on")
+    p.add_argument("--rollout", type=int, metavar="N",
+                   help="also evaluate N-step rollouts (time-dependent models)")
+    p.add_argument("--plots", type=Path, metavar="FOLDER",
+                   help="write PNG plots (predictions, rollout error) to this folder")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the metrics to this file")
+    p.add_argument("--batch-size", type=int, default=16,
+                   help="samples per evaluation batch (default: 16)")
     p.add_argument("--overwrite", action="store_true", help="replace existing --json/--plots")
     p.set_defaults(func=run)
 
@@ -36,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     from kinnsci._atomic import write_text_atomic
     from kinnsci._paths import check_output_path
-    from kinnsci.cli.errors import user_errors
+    from kinnsci.cli.errors import report, user_errors
     from kinnsci.cli.train import format_metrics
     from kinnsci.train import evaluate_checkpoint
 
@@ -48,13 +52,13 @@ def run(args: argparse.Namespace) -> int:
         for target in (args.json, args.plots):
             if target is not None and target.exists() and not args.overwrite and (
                     target.is_file() or any(target.iterdir())):
-                raise OutputExistsError(f"{target} exists; pass --overwrite to replace it")
+                raise OutputExistsError(f"{target} exists", path=target)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         report, model, dataset = evaluate_checkpoint(
             args.checkpoint, args.data, rollout=args.rollout, batch_size=args.batch_size,
             device=device)
     except user_errors() as exc:
-        print(f"kinnsci evaluate: error: {exc}", file=sys.stderr)
+        report(exc, "evaluate")
         return 2
     print(format_metrics(report["test"], title=f"{args.checkpoint} on {args.data}"))
     if "rollout" in report:

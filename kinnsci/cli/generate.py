@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import yaml
@@ -86,7 +85,7 @@ def _parse_params(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinnsci.cli.errors import user_errors
+    from kinnsci.cli.errors import report, user_errors
     from kinnsci.cli.interrupt import run_interruptible
     from kinnsci.data import generate
 
@@ -109,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             resolution=int(choice["resolution"]), seed=int(seed), overwrite=args.overwrite,
             progress=not args.no_progress, **params), "generate")
     except user_errors() as exc:
-        print(f"kinnsci generate: error: {exc}", file=sys.stderr)
+        report(exc, "generate")
         return 2
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0

@@ -70,7 +70,7 @@ def _minutes(minutes: float | None, measured: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinnsci.cli.errors import user_errors
+    from kinnsci.cli.errors import report, user_errors
 
     if args.list:
         print(list_experiments())
@@ -92,6 +92,6 @@ def run(args: argparse.Namespace) -> int:
             run_experiment(plan, args.out, resume=args.resume, progress=not args.no_progress)
             print(f"results in {(args.out / plan.experiment).resolve()}\n")
     except user_errors() as exc:
-        print(f"kinnsci reproduce: error: {exc}", file=sys.stderr)
+        report(exc, "reproduce")
         return 2
     return 0

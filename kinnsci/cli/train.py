@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from kinnsci.cli.run_flags import CONFIG_SWITCHES, add_run_flags
@@ -35,8 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Train a model and write checkpoints (last.pt every epoch, final.pt), "
         "metrics.json and plots/ to --out. Config keys: " + ", ".join(RunConfig.keys()),
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", type=Path, help="YAML or JSON run config")
-    add_run_flags(p, FLAGS)
+    p.add_argument("--config", type=Path,
+                   help="YAML or JSON run config; flags given too override its values")
+    add_run_flags(p, FLAGS, RunConfig, "train")
     p.add_argument("--inputs", nargs="+", help="input variables (steady problems)")
     p.add_argument("--targets", nargs="+", help="target variables (steady problems)")
     p.add_argument("--variables", nargs="+", help="state variables (time-dependent problems)")
@@ -68,7 +68,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinnsci.cli.errors import user_errors
+    from kinnsci.cli.errors import report, user_errors
     from kinnsci.train import train_run
     from kinnsci.train.distributed import is_main_process
 
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         report = train_run(config, resume=args.resume, overwrite=args.overwrite,
                            progress=not args.no_progress)
     except user_errors() as exc:
-        print(f"kinnsci train: error: {exc}", file=sys.stderr)
+        report(exc, "train")
         return 2
     if is_main_process():
         print(format_metrics(report["test"], title=f"{config.model} on the "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from kinnsci.cli.run_flags import CONFIG_SWITCHES, add_run_flags
@@ -28,18 +27,20 @@ FLAGS = {
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from kinnsci.train.vision_config import VisionConfig
+
     p = subparsers.add_parser(
         "train-vision", help="train an image classifier on an image folder",
         description="Train a vision backbone (kinn_vision_tiny/small/base) and write "
         "checkpoints (last.pt, final.pt), metrics.json and plots/ to --out.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="image folder (see below)")
-    add_run_flags(p, FLAGS)
+    add_run_flags(p, FLAGS, VisionConfig, "train-vision")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinnsci.cli.errors import user_errors
+    from kinnsci.cli.errors import report, user_errors
     from kinnsci.train.distributed import is_main_process
     from kinnsci.train.vision import VisionConfig, train_vision
 
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         report = train_vision(config, resume=args.resume, overwrite=args.overwrite,
                               progress=not args.no_progress)
     except user_errors() as exc:
-        print(f"kinnsci train-vision: error: {exc}", file=sys.stderr)
+        report(exc, "train-vision")
         return 2
     if is_main_process():
         val = report["val"]

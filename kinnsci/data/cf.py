@@ -116,10 +116,8 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
 def refuse_overwrite(path: Path, overwrite: bool) -> None:
     """Raise ``FileExistsError`` if ``path`` exists and replacing it was not asked for."""
     if path.exists() and not overwrite:
-        raise OutputExistsError(
-            f"out: {path} already exists; pass overwrite=True (CLI: --overwrite) to replace "
-            "it, or choose another path"
-        )
+        raise OutputExistsError(f"out: {path} already exists; pass overwrite=True to replace it, "
+                                "or choose another path", path=path)
 
 
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:

@@ -223,8 +223,9 @@ def check_out(exp_dir: Path, plan: Plan, resume: bool) -> None:
     stored = exp_dir / "plan.json"
     if exp_dir.exists() and any(exp_dir.iterdir()) and not resume:
         raise OutputExistsError(f"{exp_dir} already holds results of {plan.experiment}; pass "
-                              "--resume to continue it (finished runs are kept), or choose "
-                              "another --out")
+                                "resume=True to continue it (finished runs are kept), or "
+                                "choose another out", path=exp_dir,
+                                what=f"already holds results of {plan.experiment}")
     if resume and stored.exists():
         old = json.loads(stored.read_text())
         for key in ("experiment", "scale"):

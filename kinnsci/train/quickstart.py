@@ -7,12 +7,9 @@ about five minutes on two CPU cores; on a GPU it is used automatically.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
-
-import torch
 
 from kinnsci._atomic import write_text_atomic
 from kinnsci.data import generate
@@ -66,26 +63,3 @@ def format_table(rows: list[dict]) -> str:
         lines.append(f"| {r['model']} | {r['params']:,} | {r['seconds']:.1f} | "
                      f"{r['rel_l2']:.4f} | {r['nrmse']:.4f} | {r['max_error']:.3g} |")
     return "\n".join(lines)
-
-
-def main(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    start = time.perf_counter()
-    device = "CUDA" if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"kinnsci quickstart on {device}")
-    try:
-        rows = run_quickstart(out, epochs=args.epochs, overwrite=args.overwrite,
-                              progress=not args.no_progress)
-    except FileExistsError as exc:
-        print(f"kinnsci quickstart: error: {exc}")
-        return 2
-    print("\n" + format_table(rows))
-    best = min(rows, key=lambda r: r["rel_l2"])
-    ukno = next(r for r in rows if r["model"] == "ukno")
-    fno = next(r for r in rows if r["model"] == "fno")
-    verdict = "ahead of" if ukno["rel_l2"] < fno["rel_l2"] else "behind"
-    print(f"\nUKNO is {verdict} FNO in this run (test rel. L2 {ukno['rel_l2']:.4f} vs "
-          f"{fno['rel_l2']:.4f}); best: {best['model']}.")
-    print(f"total {time.perf_counter() - start:.0f} s. Results: {out.resolve()}/table.md, "
-          f"table.json, and <model>/plots/*.png")
-    return 0

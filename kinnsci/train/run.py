@@ -224,8 +224,9 @@ def check_output_dir(out: str | os.PathLike, overwrite: bool, resume: bool) -> N
     out = Path(out)
     check_output_path(out, "--out", folder=True)
     if out.exists() and any(out.iterdir()) and not (overwrite or resume):
-        raise OutputExistsError(f"output folder {out} already holds results; pass --overwrite to "
-                              "replace them, --resume to continue, or choose another --out")
+        raise OutputExistsError(f"output folder {out} already holds results; pass overwrite=True "
+                                "to replace them, resume=<checkpoint> to continue, or choose "
+                                "another out", path=out, what="already holds results")
     if overwrite and not resume and out.is_dir():
         for name in RUN_OUTPUTS:
             target = out / name
