@@ -16,6 +16,7 @@ import torch
 
 from kinnsci.cli.main import main as cli
 from kinnsci.data import OperatorDataset, RolloutDataset, generate, open_dataset
+from kinnsci.errors import ConfigError
 from kinnsci.models import build_model, set_dtype
 from kinnsci.train import (
     CheckpointError,
@@ -333,3 +334,36 @@ def test_cli_trains_a_file_with_other_dim_names_and_order(tmp_path, capsys):
     assert torch.allclose(x[0].double(), torch.as_tensor(t2m[0, :, :, member]))
     assert cli(["evaluate", str(tmp_path / "run" / "final.pt"), "--data",
                 str(tmp_path / "ens.nc")]) == 0
+
+
+def test_resume_with_more_epochs_stretches_the_schedule_instead_of_training_at_rate_zero(
+        darcy, tmp_path):
+    """A 2-epoch cosine run ends at learning rate 0; resuming it with epochs=4 used to run
+    the extra epochs at 0 and change nothing. Now the schedule is the one a 4-epoch run
+    has from the start, and training continues from its value at epoch 2."""
+    short = _float64_trainer(darcy, tmp_path / "short", epochs=2)
+    short.fit()
+    assert short.optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    longer = _float64_trainer(darcy, tmp_path / "longer", epochs=4)
+    with pytest.warns(UserWarning, match="now spans 4 epochs"):
+        longer.load_state(tmp_path / "short" / "last.pt")
+    lr = longer.optimizer.param_groups[0]["lr"]
+    assert lr == pytest.approx(5e-3 * (1 + math.cos(math.pi * 2 / 4)) / 2)
+    weights = [p.clone() for p in longer.model.parameters()]
+    longer.fit()
+    assert longer.epoch == 4 and len(longer.history) == 4
+    assert any(not torch.equal(a, b) for a, b in zip(weights, longer.model.parameters(),
+                                                     strict=True))
+    # the rates of epochs 3 and 4 are those of a 4-epoch run (closed form of the cosine)
+    straight = _float64_trainer(darcy, tmp_path / "straight", epochs=4)
+    rates = []
+    for _ in range(4):
+        rates.append(straight.optimizer.param_groups[0]["lr"])
+        straight.scheduler.step()
+    assert straight.optimizer.param_groups[0]["lr"] == pytest.approx(
+        longer.optimizer.param_groups[0]["lr"], abs=1e-12)
+    assert rates[2] == pytest.approx(lr)
+    # resuming the finished 4-epoch run with epochs=2 is refused, naming the epoch
+    fewer = _float64_trainer(darcy, tmp_path / "fewer", epochs=2)
+    with pytest.raises(ConfigError, match="at epoch 4, beyond epochs=2"):
+        fewer.load_state(tmp_path / "longer" / "last.pt")

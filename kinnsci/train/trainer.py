@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,13 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 class NonFiniteLossError(TrainingError):
     """The loss became NaN/inf; the last good state was saved first."""
+
+
+def _planned_epochs(scheduler: object) -> int | None:
+    """The run length a checkpoint without ``epochs`` (0.1) planned, from its scheduler."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+        return int(scheduler.T_max)
+    return None
 
 
 class Trainer:
@@ -134,6 +143,7 @@ class Trainer:
         self.optimizer = optimizer or torch.optim.AdamW(self.model.parameters(), lr=lr,
                                                         weight_decay=weight_decay)
         self.scheduler = self._make_scheduler(scheduler)
+        self.schedule_epochs = epochs  # the run length the schedule was built for
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
         self.epoch = 0  # completed epochs
         self.history: list[dict[str, float]] = []
@@ -233,6 +243,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "rng": rng_state(),
             "epoch": self.epoch,
+            "epochs": self.schedule_epochs,
             "history": self.history,
             "seed": self.seed,
             "extra": self.extra_state,
@@ -253,3 +264,38 @@ class Trainer:
         if self.epoch > self.epochs:
             raise ConfigError(f"checkpoint {path} is at epoch {self.epoch}, beyond epochs="
                              f"{self.epochs}; raise --epochs to train further")
+        planned = payload.get("epochs", _planned_epochs(self.scheduler))
+        if planned is not None and planned != self.epochs and self.scheduler is not None:
+            self._stretch_schedule(planned)
+
+    def _stretch_schedule(self, planned: int) -> None:
+        """Resuming with another ``epochs`` than the checkpoint's run planned: the schedule
+        becomes the one a run of ``self.epochs`` epochs would have had from the start, and
+        training continues from its value at the completed epoch. (Restoring the old
+        schedule as it was would run the extra epochs of a cosine schedule at rate 0, and
+        change nothing.)"""
+        sched, k = self.scheduler, self.epoch
+        before = [g["lr"] for g in self.optimizer.param_groups]
+        if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
+            sched.T_max = self.epochs
+            lrs = [sched.eta_min + (base - sched.eta_min) * (1 + math.cos(math.pi * k
+                                                                         / self.epochs)) / 2
+                   for base in sched.base_lrs]
+        elif isinstance(sched, torch.optim.lr_scheduler.StepLR):
+            sched.step_size = max(1, self.epochs // 3)
+            lrs = [base * sched.gamma ** (k // sched.step_size) for base in sched.base_lrs]
+        else:
+            raise ConfigError(
+                f"the checkpoint's run planned {planned} epochs and this one {self.epochs}, "
+                f"but its scheduler ({type(sched).__name__}) cannot be stretched; resume with "
+                f"epochs={planned}, or start a new run")
+        for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
+            group["lr"] = lr
+        sched._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+        self.schedule_epochs = self.epochs
+        warnings.warn(
+            f"resuming at epoch {self.epoch} with epochs={self.epochs} (the checkpoint's run "
+            f"planned {planned}): the {type(sched).__name__} schedule now spans "
+            f"{self.epochs} epochs, as if the run had been started with them, and the "
+            f"learning rate continues at {sched._last_lr[0]:.3g} (it was {before[0]:.3g})",
+            stacklevel=3)
