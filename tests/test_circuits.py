@@ -302,3 +302,18 @@ def test_kirchhoffnet_classifies_digits_well_above_chance():
     print(f"digits: test accuracy {acc:.3f} with {count_parameters(net)} parameters "
           f"({sklearn.__version__})")
     assert acc > 0.8
+
+
+@needs_ngspice
+def test_ngspice_runs_a_netlist_given_by_a_relative_path(tmp_path, monkeypatch):
+    """``run_ngspice("sub/net.cir")`` used to run ngspice inside sub/ on the path sub/net.cir
+    (tutorial 05 crashed with a relative output folder)."""
+    monkeypatch.chdir(tmp_path)
+    cascade = CascadeCell([KirchhoffNodeCell(channels=1)])
+    (tmp_path / "sub").mkdir()
+    to_spice(cascade, "sub/ladder.cir", torch.tensor([1.0]), t_end=1.0, data_file="out.txt")
+    run_ngspice("sub/ladder.cir")
+    t, v = read_wrdata("sub/out.txt")  # beside the netlist
+    assert t[-1] == pytest.approx(1.0) and v[-1, 0] > 0
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        run_ngspice("sub/missing.cir")

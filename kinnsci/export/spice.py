@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from kinnsci.cells.cascade import CascadeCell
 from kinnsci.cells.circuit import CircuitCell
 from kinnsci.cells.kirchhoff_node import KirchhoffNodeCell
+from kinnsci.errors import InputNotFoundError
 
 ACCURATE = ".options reltol=1e-7 abstol=1e-14 vntol=1e-10 chgtol=1e-18 method=gear maxord=5"
 
@@ -104,7 +105,8 @@ def to_spice(obj: nn.Module, path: str | os.PathLike, inputs: Tensor | Sequence[
         t_end: end of the transient (default: the KirchhoffNet period, else 1 s).
         step: print step (default t_end / 1000).
         data_file: when given, a ``.control`` block runs the transient in batch mode and
-            writes every node voltage there with ``wrdata``.
+            writes every node voltage there with ``wrdata``; a relative path is relative
+            to the netlist's folder (where :func:`run_ngspice` runs ngspice).
 
     Returns:
         the netlist path. Node order in ``wrdata`` is n1..nN (circuits) or, for ladders,
@@ -145,12 +147,23 @@ def to_spice(obj: nn.Module, path: str | os.PathLike, inputs: Tensor | Sequence[
 
 
 def run_ngspice(netlist: str | os.PathLike, timeout: float = 120) -> None:
-    """Run ``ngspice -b`` on a netlist (its ``.control`` block writes the data file)."""
+    """Run ``ngspice -b`` on a netlist (its ``.control`` block writes the data file).
+
+    ngspice runs in the netlist's folder, so a relative ``data_file`` of :func:`to_spice`
+    lands beside the netlist; ``netlist`` itself may be relative to the current folder.
+
+    Raises:
+        FileNotFoundError: ngspice is not installed, or ``netlist`` does not exist.
+        RuntimeError: ngspice failed (its output is in the message).
+    """
     exe = shutil.which("ngspice")
     if exe is None:
         raise FileNotFoundError("ngspice is not installed (Debian: apt-get install ngspice)")
-    result = subprocess.run([exe, "-b", str(netlist)], capture_output=True, text=True,
-                            timeout=timeout, cwd=Path(netlist).parent)
+    netlist = Path(netlist).resolve()  # ngspice runs in its folder, not in ours
+    if not netlist.is_file():
+        raise InputNotFoundError(f"netlist {netlist} does not exist")
+    result = subprocess.run([exe, "-b", netlist.name], capture_output=True, text=True,
+                            timeout=timeout, cwd=netlist.parent)
     if result.returncode != 0:
         raise RuntimeError(f"ngspice failed on {netlist}:\n{result.stdout}\n{result.stderr}")
 
