@@ -102,8 +102,27 @@ cascade = CascadeCell([KirchhoffNodeCell(leak_conductance=0.5),
                        KirchhoffNodeCell(leak_conductance=2.0)])
 print("poles:", cascade.poles().real.tolist(), "time constants [s]:",
       cascade.time_constants().tolist())
-num, den = cascade.transfer_function()
-print("H(s) =", np.poly1d(num), "/", np.poly1d(den))
+num, den = cascade.transfer_function()  # coefficients in s, highest power first
+
+
+def polynomial(coefficients: np.ndarray, var: str = "s") -> str:
+    """``[1, 2.5, 1]`` -> ``"s^2 + 2.5 s + 1"``."""
+    degree = len(coefficients) - 1
+    terms = []
+    for k, c in enumerate(coefficients):
+        if c == 0:
+            continue
+        power = degree - k
+        head = "" if (abs(c) == 1 and power) else f"{abs(c):.4g}"
+        tail = "" if power == 0 else (var if power == 1 else f"{var}^{power}")
+        terms.append(("-" if c < 0 else "+", " ".join(filter(None, [head, tail]))))
+    text = " ".join(f"{sign} {term}" for sign, term in terms)
+    return text[2:] if text.startswith("+ ") else "-" + text[2:]
+
+
+print(f"H(s) = ({polynomial(num)}) / ({polynomial(den)})")
+assert polynomial(np.array([1.0, 2.5, 1.0])) == "s^2 + 2.5 s + 1"
+assert polynomial(np.array([-2.0, 0.0, 3.0])) == "-2 s^2 + 3"
 assert np.allclose(sorted(np.roots(den).real), sorted(cascade.poles().real.tolist()))
 
 t2 = torch.linspace(0, 12, 121)
