@@ -9,73 +9,41 @@
 #
 #     ∂u/∂t = ε² Δu + u − u³     on the periodic unit square
 #
-# kinnsci does not ship it. Adding it takes one generator class (below, as it would sit in
-# `kinnsci/data/generators/allen_cahn.py`) and one registry line. We validate the solver
-# against what we know exactly, write a CF-1.8 file with `kinnsci.data.generate`, and
-# train UKNO and FNO on it.
+# kinnsci does not ship it. Adding it takes one generator class in a file of your own
+# (`tutorials/allen_cahn.py`) that calls `register_generator`. We validate the solver
+# against what we know exactly, make the generator available to `kinnsci generate`, write
+# a CF-1.8 file with `kinnsci.data.generate`, and train UKNO and FNO on it. The tests
+# CONTRIBUTING.md asks of a new generator are in `tests/test_plugins.py`.
 
 # %%
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-import xarray as xr
-from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SMOKE, output_dir  # noqa: E402
 
 from kinnsci.data import Normalizer, RolloutDataset, generate, open_dataset  # noqa: E402
-from kinnsci.data.cf import cf_dataset  # noqa: E402
-from kinnsci.data.generators import GENERATORS, Generator  # noqa: E402
-from kinnsci.data.grf import gaussian_random_field  # noqa: E402
+from kinnsci.data.generators import GENERATORS  # noqa: E402
 from kinnsci.models import build_model, count_parameters  # noqa: E402
 from kinnsci.train import NormalizedOperator, Trainer, evaluate  # noqa: E402
 
 OUT = output_dir("04")
 
 # %% [markdown]
-# ## The solver: pseudo-spectral, IMEX (implicit diffusion, explicit reaction)
-
+# ## The solver (pseudo-spectral, IMEX: implicit diffusion, explicit reaction) and generator
+# The solver and the generator class live in their own file, `tutorials/allen_cahn.py`,
+# as they would in your project; its last line, `register_generator(AllenCahn)`, adds the
+# generator to kinnsci's registry when the file is imported.
 
 # %%
-def solve_allen_cahn(u0, *, eps, save_times, dt, progress=False):
-    """u0 (batch, s, s) on the grid j/s -> (batch, len(save_times), s, s)."""
-    s = u0.shape[-1]
-    k = 2 * np.pi * np.fft.fftfreq(s, d=1.0 / s)
-    k2 = k[:, None] ** 2 + k[None, :] ** 2
-    u, out, t = u0.copy(), np.empty((len(u0), len(save_times), s, s)), 0.0
-    for j, t_save in enumerate(tqdm(save_times, disable=not progress, desc="allen_cahn")):
-        while t < t_save - 1e-12:
-            h = min(dt, t_save - t)
-            u_hat = (np.fft.fft2(u) + h * np.fft.fft2(u - u**3)) / (1 + h * eps**2 * k2)
-            u, t = np.real(np.fft.ifft2(u_hat)), t + h
-        out[:, j] = u
-    return out
+from allen_cahn import AllenCahn, solve_allen_cahn  # noqa: E402
 
-
-class AllenCahn(Generator):
-    """Phase separation from a small random initial field."""
-
-    name = "allen_cahn"
-    title = "2-D Allen-Cahn equation, periodic unit square, pseudo-spectral IMEX"
-    steady = False
-
-    def simulate(self, n_samples, resolution, rng, progress, *, eps: float = 0.05,
-                 n_times: int = 20, dt_save: float = 0.5, dt: float = 0.01,
-                 amplitude: float = 0.1) -> xr.Dataset:
-        u0 = gaussian_random_field(rng, n_samples, resolution, alpha=2.0, tau=5.0)
-        u0 = amplitude * u0 / u0.std()
-        times = dt_save * np.arange(n_times)
-        u = solve_allen_cahn(u0, eps=eps, save_times=times, dt=dt, progress=progress)
-        grid = np.arange(resolution) / resolution
-        fields = {"u": (("sample", "time", "y", "x"), u, "order parameter", "1")}
-        return cf_dataset(fields, x=grid, y=grid, time=times, title=self.title,
-                          generator=self.name)
-
-
-GENERATORS["allen_cahn"] = AllenCahn  # the one registry line
+assert "allen_cahn" in GENERATORS and GENERATORS["allen_cahn"] is AllenCahn
 
 # %% [markdown]
 # ## Validate against what we know
@@ -108,6 +76,34 @@ def energy(u):
 energies = [energy(u) for u in field]
 assert np.all(np.diff(energies) <= 1e-12), energies
 print(f"energy {energies[0]:.4f} -> {energies[-1]:.4f}, never increasing")
+
+# %% [markdown]
+# ## From the command line
+# `kinnsci generate` finds generators of other packages and files in two ways:
+#
+# - **A file or module of yours**: name it in `KINNSCI_PLUGINS` (several separated by
+#   `:`); kinnsci imports it, and its `register_generator` call does the rest:
+#
+#       KINNSCI_PLUGINS=tutorials/allen_cahn.py kinnsci generate allen_cahn \
+#           --n-samples 8 --resolution 32 --out ac.nc --param n_times=10
+#
+# - **An installed package**: declare the class as an entry point in its `pyproject.toml`,
+#   and `pip install` it:
+#
+#       [project.entry-points."kinnsci.generators"]
+#       allen_cahn = "my_package.allen_cahn:AllenCahn"
+#
+# The first way, run here as a user would from a shell:
+
+# %%
+env = {**os.environ, "KINNSCI_PLUGINS": str(Path(__file__).resolve().parent / "allen_cahn.py")}
+cli = subprocess.run(
+    ["kinnsci", "generate", "allen_cahn", "--n-samples", "2", "--resolution", "16",
+     "--param", "n_times=3", "--out", str(OUT / "from_the_cli.nc"), "--overwrite",
+     "--no-progress"], env=env, capture_output=True, text=True)
+print(cli.stdout.strip() or cli.stderr.strip())
+assert cli.returncode == 0, cli.stderr
+assert open_dataset(OUT / "from_the_cli.nc").attrs["param_n_times"] == 3
 
 # %% [markdown]
 # ## Write a CF netCDF file and train UKNO vs FNO with the same budget

@@ -20,8 +20,9 @@ EXAMPLES = """examples:
 
 
 def _description() -> str:
-    from kinnsci.data.generators import GENERATORS
+    from kinnsci.data.generators import GENERATORS, load_plugins
 
+    load_plugins()
     return ("Simulate a PDE (seeded, bit-reproducible) and write one netCDF file. Physical "
             "parameters are set with --param NAME=VALUE; each generator's parameters and "
             "defaults are listed below.\n\n" + "\n".join(
@@ -46,7 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     p.format_help = format_help_with_generators
     p.add_argument("generator", nargs="?", metavar="GENERATOR",
-                   help="which PDE (the generators and their parameters are listed below)")
+                   help="which PDE (the generators and their parameters are listed below; plug-ins "
+                        "from KINNSCI_PLUGINS or the kinnsci.generators entry points too)")
     p.add_argument("--config", type=Path, help="YAML recipe with keys " + ", ".join(RECIPE_KEYS))
     p.add_argument("--n-samples", type=int, help="number of samples (trajectories)")
     p.add_argument("--resolution", type=int, help="grid points per side")

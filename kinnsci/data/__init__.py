@@ -12,6 +12,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, globals(), {
     "OperatorDataset": ".datasets", "RolloutDataset": ".datasets",
     "split_samples": ".datasets",
     "GENERATORS": ".generators", "generate": ".generators", "get_generator": ".generators",
+    "register_generator": ".generators",
     "EvalTransform": ".images", "ImageFolder": ".images", "TrainTransform": ".images",
     "make_shapes_image_folder": ".images",
     "Normalizer": ".normalizer",

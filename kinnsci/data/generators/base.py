@@ -33,8 +33,8 @@ class Generator:
     name: ClassVar[str]
     title: ClassVar[str]
     steady: ClassVar[bool] = True
-    n_fields: ClassVar[int]
-    """Number of data variables ``simulate`` returns."""
+    n_fields: ClassVar[int | None] = None
+    """Number of data variables ``simulate`` returns (None: unknown, sizes not checked)."""
     disk_fraction: ClassVar[float] = 1.0
     """File size / bytes of the float64 fields, as measured for this generator's fields
     (zlib level 1); used to check the disk before simulating."""
@@ -49,8 +49,12 @@ class Generator:
         """Raise ``ValueError`` for parameters outside the physics' valid range, before any
         work is done (generators override this; ``params`` holds every parameter)."""
 
-    def nbytes(self, n_samples: int, resolution: int, params: dict[str, Any]) -> int:
-        """Bytes of the float64 fields ``simulate`` returns (``params``: every parameter)."""
+    def nbytes(self, n_samples: int, resolution: int, params: dict[str, Any]) -> int | None:
+        """Bytes of the float64 fields ``simulate`` returns (``params``: every parameter),
+        or None when the generator does not declare ``n_fields`` (and, if time-dependent,
+        an ``n_times`` parameter)."""
+        if self.n_fields is None or not (self.steady or "n_times" in params):
+            return None
         return field_nbytes(self.n_fields, n_samples, resolution,
                             1 if self.steady else params["n_times"])
 
@@ -88,7 +92,9 @@ class Generator:
             )
         full = {**known, **{k: coerce_parameter(k, v, known[k]) for k, v in params.items()}}
         self.check_parameters(resolution, full)
-        check_memory(self.name, n_samples, resolution, self.nbytes(n_samples, resolution, full))
+        nbytes = self.nbytes(n_samples, resolution, full)
+        if nbytes is not None:
+            check_memory(self.name, n_samples, resolution, nbytes)
         return full
 
     def __call__(
@@ -172,6 +178,8 @@ def generate(
     check_output_path(out, "out")
     refuse_overwrite(out, overwrite)
     full = gen.checked_parameters(n_samples, resolution, params)
-    check_disk(name, gen.disk_fraction * gen.nbytes(n_samples, resolution, full), out)
+    nbytes = gen.nbytes(n_samples, resolution, full)
+    if nbytes is not None:
+        check_disk(name, gen.disk_fraction * nbytes, out)
     ds = gen(n_samples, resolution, seed=seed, progress=progress, **params)
     return write_netcdf(ds, out, overwrite=overwrite)
