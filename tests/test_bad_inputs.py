@@ -620,3 +620,18 @@ def test_size_estimate_matches_the_fields_a_generator_writes(tmp_path):
         full = gen.checked_parameters(2, 16, params)
         assert gen.nbytes(2, 16, full) == sum(8 * v.size for v in ds.data_vars.values()), name
         assert len(ds.data_vars) == gen.n_fields, name
+
+
+def test_under_torchrun_the_one_line_error_is_the_failure_reports_root_cause(
+        workdir, capsys, monkeypatch):
+    """torchrun prints a long failure report after a worker exits 2; the worker's error
+    file (TORCHELASTIC_ERROR_FILE) puts kinnsci's one line in it as the root cause."""
+    import json
+
+    error_file = workdir.parent / "error.json"
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(error_file))
+    err = run_refused(["generate", "darcy", "--n-samples", "2", "--resolution", "16",
+                       "--out", str(workdir / "keep.nc"), "--no-progress"], "already exists",
+                      workdir, capsys)
+    recorded = json.loads(error_file.read_text())
+    assert recorded["message"] == err.strip() and int(recorded["timestamp"]) > 0

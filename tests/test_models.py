@@ -275,3 +275,25 @@ def test_fkno_with_grid_spacing_aware_steps_transfers_from_32_to_64():
     # still grid-bound, so FKNO transfers approximately: measured ~1.7 % after brief
     # training, and the same without reference_resolution at this size (docs/concepts.md).
     assert _transfer_gap("fkno", steps=10, directions=2, reference_resolution=32) < 0.03
+
+
+@pytest.mark.parametrize(("name", "config", "shape"), [
+    ("fkno", {"in_channels": 10, "out_channels": 1, "directions": 2, "width": 16, "modes": 8},
+     (2, 10, 32, 32)),
+    ("ukno", {"in_channels": 1, "out_channels": 1}, (2, 1, 32, 32)),
+    ("kinn_vision_tiny", {"dims": 16, "depths": [1, 1, 1, 1], "num_classes": 3},
+     (2, 3, 32, 32)),
+])
+def test_every_gradient_has_its_parameters_layout(name, config, shape):
+    """DDP buckets gradients in the parameters' layout; a gradient of another layout is
+    copied on every step with "Grad strides do not match bucket view strides" (the CKB's
+    depthwise convolution sees a channels-last view, so its weight is stored that way)."""
+    model = build_model(name, **config)
+    reloaded = build_model(name, **config)
+    reloaded.load_state_dict(model.state_dict())
+    for m in (model, set_dtype(reloaded, torch.float64)):
+        dtype = next(m.parameters()).dtype
+        m(torch.randn(*shape, dtype=dtype)).sum().backward()
+        mismatched = [n for n, p in m.named_parameters()
+                      if p.grad is not None and p.grad.stride() != p.stride()]
+        assert mismatched == [], mismatched

@@ -4,7 +4,10 @@ instead of a traceback: those caused by the user's input, which all derive from
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import time
 
 from kinnsci.errors import KinnsciError, OutputExistsError
 
@@ -34,4 +37,11 @@ def report(exc: Exception, command: str) -> None:
     message = str(exc)
     if isinstance(exc, OutputExistsError) and exc.path is not None and command in EXISTING_OUTPUT:
         message = f"{exc.path} {exc.what}; {EXISTING_OUTPUT[command]}"
-    print(f"kinnsci {command}: error: {message}", file=sys.stderr)
+    line = f"kinnsci {command}: error: {message}"
+    print(line, file=sys.stderr)
+    # Under torchrun the line would drown in its failure report: its error file makes the
+    # line that report's "root cause".
+    error_file = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if error_file:
+        with open(error_file, "w") as fh:
+            json.dump({"message": line, "timestamp": str(int(time.time()))}, fh)

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from kinnsci._checks import check_finite
 from kinnsci.discretize import Discretizer
 from kinnsci.errors import ConfigError
+from kinnsci.layers.conv import channels_last_weight
 from kinnsci.layers.knc import KNC
 from kinnsci.scan import check_directions
 
@@ -93,6 +94,7 @@ class CKB(nn.Module):
             self.conv = nn.Conv1d(inner, inner, d_conv, groups=inner, padding=d_conv - 1)
         else:
             self.conv = nn.Conv2d(inner, inner, d_conv, groups=inner, padding=d_conv // 2)
+            channels_last_weight(self.conv)
         rank = dt_rank or math.ceil(dim / 16)
         self.kncs = nn.ModuleList(
             nn.ModuleList(

@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
+
+
+def channels_last_weight(conv: nn.Conv2d) -> nn.Conv2d:
+    """Store ``conv``'s weight channels-last, for a convolution whose input arrives as a
+    channels-last view (a (B, H, W, C) tensor permuted to (B, C, H, W)).
+
+    The weight gradient is then computed in that layout; a contiguous weight would get a
+    gradient whose strides differ from its own, which DDP copies on every step with the
+    warning "Grad strides do not match bucket view strides". Values are unchanged.
+    """
+    w = conv.weight.data
+    out_c, in_c, kh, kw = w.shape
+    # explicit strides: with in_c == 1, .contiguous(memory_format=...) sees nothing to do
+    strides = (in_c * kh * kw, 1, kw * in_c, in_c)
+    conv.weight.data = torch.empty_strided(w.shape, strides, dtype=w.dtype,
+                                           device=w.device).copy_(w)
+    return conv
 
 
 class DSConv2d(nn.Module):

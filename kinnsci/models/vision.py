@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from kinnsci._checks import check_finite
 from kinnsci.errors import ConfigError
 from kinnsci.layers.ckb import CKB
+from kinnsci.layers.conv import channels_last_weight
 from kinnsci.layers.knc import KNC
 from kinnsci.models.io import SaveLoadMixin
 
@@ -83,7 +84,8 @@ class GatedConvMixer(nn.Module):
         inner = expand * dim
         self.norm = nn.LayerNorm(dim)
         self.in_proj = nn.Linear(dim, 2 * inner)
-        self.conv = nn.Conv2d(inner, inner, d_conv, padding=d_conv // 2, groups=inner)
+        self.conv = channels_last_weight(
+            nn.Conv2d(inner, inner, d_conv, padding=d_conv // 2, groups=inner))
         self.out_proj = nn.Linear(inner, dim)
 
     def forward(self, u: Tensor) -> Tensor:
@@ -117,7 +119,7 @@ class Downsample(nn.Module):
 
     def __init__(self, dim: int, out_dim: int) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(dim, out_dim, 3, stride=2, padding=1)
+        self.conv = channels_last_weight(nn.Conv2d(dim, out_dim, 3, stride=2, padding=1))
         self.norm = nn.LayerNorm(out_dim)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from torch import nn
 
 from kinnsci._atomic import write_text_atomic
@@ -210,7 +211,7 @@ def check_resume(config: RunConfig, checkpoint: str | os.PathLike) -> None:
 
 # What a run writes into its folder; --overwrite removes exactly these before a new run,
 # so a failed new run never leaves an old final.pt beside its own files.
-RUN_OUTPUTS = ("last.pt", "final.pt", "last_good.pt", "metrics.json", "plots")
+RUN_OUTPUTS = ("last.pt", "final.pt", "last_good.pt", "metrics.json", "plots", "config.yaml")
 
 
 def check_output_dir(out: str | os.PathLike, overwrite: bool, resume: bool) -> None:
@@ -238,14 +239,20 @@ def check_output_dir(out: str | os.PathLike, overwrite: bool, resume: bool) -> N
 
 def train_run(config: RunConfig, *, resume: str | os.PathLike | None = None,
               overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Train, then evaluate on the test split, write metrics JSON and plots; returns the
-    report (``"test"`` metrics, ``"history"``, ``"rollout"`` errors when asked)."""
+    """Train, then evaluate on the test split, write ``config.yaml`` (the full config),
+    metrics JSON and plots to ``config.out``; returns the report (``"test"`` metrics,
+    ``"history"``, ``"rollout"`` errors when asked)."""
     dist_utils.init_from_env()
     if dist_utils.is_main_process():
         check_output_dir(config.out, overwrite, resume is not None)
     if resume is not None:
         check_resume(config, resume)
     run = build_run(config, progress=progress)
+    if dist_utils.is_main_process():
+        # the run's full config, so it can be rerun or continued with --config OUT/config.yaml
+        Path(config.out).mkdir(parents=True, exist_ok=True)
+        write_text_atomic(Path(config.out) / "config.yaml",
+                          yaml.safe_dump(config.to_dict(), sort_keys=False))
     history = run.trainer.fit(resume=resume)
     report: dict[str, Any] = {
         "history": history, "parameters": count_parameters(run.trainer.model.backbone)}
