@@ -23,6 +23,7 @@ from kinnsci.train import (
     NonFiniteLossError,
     RunConfig,
     Trainer,
+    evaluate,
     load_checkpoint,
     max_error,
     nrmse,
@@ -31,6 +32,7 @@ from kinnsci.train import (
     relative_l2,
     rmse,
     rollout,
+    rollout_errors,
     save_checkpoint,
 )
 
@@ -367,3 +369,17 @@ def test_resume_with_more_epochs_stretches_the_schedule_instead_of_training_at_r
     fewer = _float64_trainer(darcy, tmp_path / "fewer", epochs=2)
     with pytest.raises(ConfigError, match="at epoch 4, beyond epochs=2"):
         fewer.load_state(tmp_path / "longer" / "last.pt")
+
+
+def test_evaluation_and_rollouts_show_progress_bars(tmp_path, capsys):
+    ns = generate("navier_stokes", tmp_path / "ns.nc", n_samples=3, resolution=16, seed=0,
+                  n_times=6, dt_save=0.05, dt=1e-2, progress=False)
+    data = RolloutDataset(open_dataset(ns), ["w"], history=2, horizon=1)
+    model = build_model("fno", in_channels=2, out_channels=1, width=4, modes=2)
+    evaluate(model, data, batch_size=2, progress=True)
+    rollout_errors(model, data, 3, batch_size=1, progress=True)
+    err = capsys.readouterr().err
+    assert "evaluate" in err and "rollout 3" in err and ("it/s" in err or "s/it" in err)
+    evaluate(model, data, batch_size=2)  # off by default in the library
+    rollout_errors(model, data, 3)
+    assert capsys.readouterr().err == ""

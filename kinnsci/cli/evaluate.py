@@ -32,6 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16,
                    help="samples per evaluation batch (default: 16)")
     p.add_argument("--overwrite", action="store_true", help="replace existing --json/--plots")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
 
@@ -40,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     from kinnsci._atomic import write_text_atomic
     from kinnsci._paths import check_output_path
-    from kinnsci.cli.errors import report, user_errors
+    from kinnsci.cli.errors import report as report_error
+    from kinnsci.cli.errors import user_errors
     from kinnsci.cli.train import format_metrics
     from kinnsci.train import evaluate_checkpoint
 
@@ -56,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         report, model, dataset = evaluate_checkpoint(
             args.checkpoint, args.data, rollout=args.rollout, batch_size=args.batch_size,
-            device=device)
+            device=device, progress=not args.no_progress)
     except user_errors() as exc:
-        report(exc, "evaluate")
+        report_error(exc, "evaluate")
         return 2
     print(format_metrics(report["test"], title=f"{args.checkpoint} on {args.data}"))
     if "rollout" in report:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
 
 from kinnsci.train.metrics import MAX_REDUCED, METRICS
 
@@ -15,9 +16,10 @@ from kinnsci.train.metrics import MAX_REDUCED, METRICS
 def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 16,
              device: torch.device | str = "cpu",
              metrics: Mapping[str, Callable[[Tensor, Tensor], Tensor]] | None = None,
-             ) -> dict[str, float]:
+             progress: bool = False) -> dict[str, float]:
     """Every metric in ``metrics`` (default ``METRICS``, the field errors; classifiers pass
-    ``CLASSIFICATION_METRICS``) over ``dataset`` (one-step predictions).
+    ``CLASSIFICATION_METRICS``) over ``dataset`` (one-step predictions); ``progress``
+    shows a tqdm bar over the batches.
 
     Per-sample metrics are averaged over all samples; ``max_error`` is the maximum. For a
     ``RolloutDataset`` the first target state is used.
@@ -27,7 +29,8 @@ def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 16,
     model.eval()
     sums = dict.fromkeys(metrics, 0.0)
     count = 0
-    for x, y in DataLoader(dataset, batch_size=batch_size):
+    for x, y in tqdm(DataLoader(dataset, batch_size=batch_size), desc="evaluate",
+                     leave=False, disable=not progress):
         x, y = x.to(device), y.to(device)
         if y.ndim == x.ndim + 1:
             y = y[:, 0]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from kinnsci.data.datasets import RolloutDataset
 from kinnsci.errors import ConfigError
@@ -40,7 +41,7 @@ def rollout(model: nn.Module, initial_states: Tensor, steps: int, n_variables: i
 def rollout_metrics(model: nn.Module, dataset: RolloutDataset, steps: int,
                     device: torch.device | str = "cpu", batch_size: int = 8,
                     metrics: Mapping[str, Callable[[Tensor, Tensor], Tensor]] | None = None,
-                    ) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
+                    progress: bool = False) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
     """Field errors of each rollout step, from the start of every trajectory.
 
     Args:
@@ -49,6 +50,7 @@ def rollout_metrics(model: nn.Module, dataset: RolloutDataset, steps: int,
         metrics: ``{name: (pred, true) -> scalar}`` applied to each step's (B, V, H, W)
             fields; default ``METRICS``. Per-sample metrics are averaged over all
             trajectories, those in ``MAX_REDUCED`` (``max_error``) take the maximum.
+        progress: show a tqdm bar over the batches of trajectories.
 
     Returns:
         ({name: errors (steps,)}, predictions and truths of the first batch
@@ -66,7 +68,8 @@ def rollout_metrics(model: nn.Module, dataset: RolloutDataset, steps: int,
     model.eval()
     totals = {name: np.zeros(steps) for name in metrics}
     count, first = 0, None
-    for start in range(0, dataset.n_trajectories, batch_size):
+    for start in tqdm(range(0, dataset.n_trajectories, batch_size), desc=f"rollout {steps}",
+                      leave=False, disable=not progress):
         traj = torch.stack([dataset.trajectory(i) for i in
                             range(start, min(start + batch_size, dataset.n_trajectories))])
         traj = traj.to(device)
@@ -87,7 +90,8 @@ def rollout_metrics(model: nn.Module, dataset: RolloutDataset, steps: int,
 
 def rollout_errors(model: nn.Module, dataset: RolloutDataset, steps: int,
                    device: torch.device | str = "cpu",
-                   batch_size: int = 8) -> tuple[np.ndarray, Tensor, Tensor]:
+                   batch_size: int = 8, progress: bool = False,
+                   ) -> tuple[np.ndarray, Tensor, Tensor]:
     """Relative L2 error per step of rollouts from the start of every trajectory.
 
     Args:
@@ -101,5 +105,5 @@ def rollout_errors(model: nn.Module, dataset: RolloutDataset, steps: int,
         ValueError: the trajectories are shorter than ``history + steps``.
     """
     errors, pred, truth = rollout_metrics(model, dataset, steps, device, batch_size,
-                                          {"rel_l2": relative_l2})
+                                          {"rel_l2": relative_l2}, progress=progress)
     return errors["rel_l2"], pred, truth

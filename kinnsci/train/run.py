@@ -263,9 +263,11 @@ def train_run(config: RunConfig, *, resume: str | os.PathLike | None = None,
     # check_split_sizes guarantees a test split unless its fraction is 0: then validation
     test = run.splits["test"] or run.splits["val"]
     report["evaluated_on"] = "test" if run.splits["test"] is not None else "val"
-    report["test"] = evaluate(model, test, config.batch_size, run.trainer.device)
+    report["test"] = evaluate(model, test, config.batch_size, run.trainer.device,
+                              progress=progress)
     if config.rollout_steps and not config.steady:
-        errors, _, _ = rollout_errors(model, test, config.rollout_steps, run.trainer.device)
+        errors, _, _ = rollout_errors(model, test, config.rollout_steps, run.trainer.device,
+                                      progress=progress)
         report["rollout"] = errors.tolist()
     if config.plots:
         from kinnsci.train import plots
@@ -300,9 +302,10 @@ def load_trained(checkpoint: str | os.PathLike) -> tuple[NormalizedOperator, dic
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, *,
                         rollout: int | None = None, batch_size: int = 16,
-                        device: str | torch.device = "cpu") -> tuple[dict[str, Any], nn.Module,
-                                                                     Any]:
-    """Metrics of a trained checkpoint on (all samples of) another data file."""
+                        device: str | torch.device = "cpu", progress: bool = False,
+                        ) -> tuple[dict[str, Any], nn.Module, Any]:
+    """Metrics of a trained checkpoint on (all samples of) another data file; ``progress``
+    shows tqdm bars for the evaluation and the rollouts."""
     model, extra = load_trained(checkpoint)
     run = RunConfig.from_mapping({**extra["run"], "data": str(data)})
     ds = open_run_data(run, data)
@@ -315,10 +318,11 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
             f"to the {dataset.spatial_shape[0]}x{dataset.spatial_shape[1]} grids of {data}; "
             "resample the data to the training grid (ds.interp) or use fno/fkno, which do")
     model = model.to(device)
-    report: dict[str, Any] = {"test": evaluate(model, dataset, batch_size, device)}
+    report: dict[str, Any] = {"test": evaluate(model, dataset, batch_size, device,
+                                               progress=progress)}
     if rollout:
         if run.steady:
             raise ConfigError("--rollout needs a time-dependent model (trained with --variables)")
-        errors, _, _ = rollout_errors(model, dataset, rollout, device)
+        errors, _, _ = rollout_errors(model, dataset, rollout, device, progress=progress)
         report["rollout"] = errors.tolist()
     return report, model, dataset
