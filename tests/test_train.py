@@ -383,3 +383,47 @@ def test_evaluation_and_rollouts_show_progress_bars(tmp_path, capsys):
     evaluate(model, data, batch_size=2)  # off by default in the library
     rollout_errors(model, data, 3)
     assert capsys.readouterr().err == ""
+
+
+def test_prediction_and_comparison_figures_a_reader_can_use(darcy):
+    """Labelled with the file's variable, units and dims; the error panels of every row
+    and model share one colour scale; each row names its sample and its error."""
+    from kinnsci.train.plots import FieldInfo, comparison_figure, predictions_figure
+
+    ds = open_dataset(darcy)
+    data = OperatorDataset(ds, ["a"], ["u"], samples=[5, 2, 7])
+    info = FieldInfo.of(data)
+    assert info.target_name.startswith("u (") and info.input_name.startswith("a (")
+    assert info.dims == ("y", "x")
+    torch.manual_seed(0)
+    models = {"fno": build_model("fno", in_channels=1, out_channels=1, width=4, modes=2),
+              "unet": build_model("unet", in_channels=1, out_channels=1, widths=[4, 8])}
+    fig = comparison_figure(models, data, n_samples=3)
+    errors = [im for ax in fig.axes for im in ax.get_images() if "|error|" in ax.get_title()]
+    assert len(errors) == 3 * 2
+    assert len({im.get_clim() for im in errors}) == 1  # one scale for all rows and models
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any(t.startswith("sample 5") for t in titles) and any("sample 7" in t for t in titles)
+    assert all("rel. L2" in im.axes.get_title() for im in errors)
+    xs = torch.stack([item[0] for item in data.__getitems__([0, 1, 2])])
+    ys = torch.stack([item[1] for item in data.__getitems__([0, 1, 2])])
+    fig = predictions_figure(ys * 1.1, ys, inputs=xs, info=info, samples=[5, 2, 7])
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert len(panels) == 3 * 4
+    assert {ax.get_xlabel() for ax in panels} == {"x"}
+    error_clims = [ax.get_images()[0].get_clim() for ax in panels
+                   if ax.get_title() == "|prediction − truth|"]
+    assert len(error_clims) == 3 and len(set(error_clims)) == 1
+    colorbar_labels = {ax.get_ylabel() for ax in fig.axes if not ax.get_images()}
+    assert any(label.startswith("u (") for label in colorbar_labels)
+
+
+def test_loss_figure_names_the_model_its_axes_and_the_validation_curve():
+    from kinnsci.train.plots import loss_figure
+
+    history = [{"epoch": e, "train_loss": 1 / e, "val_rel_l2": 2 / e} for e in (1, 2, 3)]
+    ax = loss_figure(history, title="ukno").axes[0]
+    assert ax.get_title() == "ukno: training curves"
+    assert ax.get_xlabel() == "epoch" and ax.get_ylabel()
+    assert [line.get_label() for line in ax.get_lines()] == ["training loss",
+                                                             "validation rel. L2"]

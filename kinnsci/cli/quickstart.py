@@ -51,5 +51,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nUKNO is {verdict} FNO in this run (test rel. L2 {ukno['rel_l2']:.4f} vs "
           f"{fno['rel_l2']:.4f}); best: {best['model']}.")
     print(f"total {time.perf_counter() - start:.0f} s. Results: {out.resolve()}/table.md, "
-          f"table.json, and <model>/plots/*.png")
+          f"table.json, comparison.png and <model>/plots/*.png")
     return 0

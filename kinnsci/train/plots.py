@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,96 +12,227 @@ import torch
 from torch import Tensor
 
 
-def _pyplot():
-    import matplotlib
+def _figure(width: float, height: float):
+    """A matplotlib ``Figure`` not attached to pyplot: drawing it never switches the
+    backend of a user's session (Jupyter) and needs no display."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only; never needs a display
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=(width, height))
 
 
-def plot_loss_curves(history: Sequence[dict], path: str | os.PathLike) -> Path:
-    """Training loss (and validation relative L2 when present) against epoch."""
-    plt = _pyplot()
-    epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.semilogy(epochs, [h["train_loss"] for h in history], label="train loss")
-    if history and "val_rel_l2" in history[0]:
-        ax.semilogy(epochs, [h["val_rel_l2"] for h in history], label="validation rel. L2")
-    ax.set_xlabel("epoch")
-    ax.legend()
-    ax.grid(alpha=0.3)
+def _save(fig, path: str | os.PathLike) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return Path(path)
+
+
+def plot_loss_curves(history: Sequence[dict], path: str | os.PathLike,
+                     title: str = "") -> Path:
+    """Save :func:`loss_figure` to ``path`` (PNG)."""
+    return _save(loss_figure(history, title), path)
+
+
+def loss_figure(history: Sequence[dict], title: str = ""):
+    """Training loss and, when present, the validation relative L2 against epoch
+    (``title``: e.g. the model name)."""
+    fig = _figure(5.5, 3.8)
+    ax = fig.add_subplot()
+    epochs = [h["epoch"] for h in history]
+    ax.semilogy(epochs, [h["train_loss"] for h in history], marker=".", label="training loss")
+    if history and "val_rel_l2" in history[0]:
+        ax.semilogy(epochs, [h["val_rel_l2"] for h in history], marker=".",
+                    label="validation rel. L2")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss / error (log scale)")
+    ax.set_title(f"{title}: training curves" if title else "training curves")
+    ax.legend()
+    ax.grid(alpha=0.3, which="both")
+    return fig
+
+
+@dataclass
+class FieldInfo:
+    """What a dataset's fields are, for labels: names, units and grid dims."""
+
+    input_name: str = "input"
+    input_units: str = ""
+    target_name: str = "field"
+    target_units: str = ""
+    input_channel: int = 0  # which input channel is shown (the newest state of a history)
+    dims: tuple[str, str] = ("y", "x")
+
+    @staticmethod
+    def of(dataset) -> FieldInfo:
+        """Read names, units and dims from an ``OperatorDataset`` or ``RolloutDataset``."""
+        def describe(fields, k: int = 0) -> tuple[str, str, tuple[str, str]]:
+            var = fields.variables[k]
+            label = var.attrs.get("long_name")
+            name = fields.names[k] + (f" ({label})" if label else "")
+            return name, str(var.attrs.get("units", "")), tuple(var.dims[-2:])
+
+        if hasattr(dataset, "inputs") and hasattr(dataset, "targets"):
+            i_name, i_units, dims = describe(dataset.inputs)
+            t_name, t_units, _ = describe(dataset.targets)
+            return FieldInfo(i_name, i_units, t_name, t_units, 0, dims)
+        if hasattr(dataset, "fields"):
+            name, units, dims = describe(dataset.fields)
+            newest = (dataset.history - 1) * dataset.n_variables
+            return FieldInfo(f"{name}, newest input state", units, name, units, newest, dims)
+        return FieldInfo()
+
+
+def _with_units(name: str, units: str) -> str:
+    return f"{name} [{units}]" if units and units != "1" else name
+
+
+def _relative_l2(pred: np.ndarray, true: np.ndarray) -> float:
+    return float(np.linalg.norm(pred - true) / max(np.linalg.norm(true), 1e-30))
+
+
+def _show(fig, ax, img, title, info: FieldInfo, label: str, **kw) -> None:
+    im = ax.imshow(img, origin="lower", **kw)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(info.dims[1], fontsize=8)
+    ax.set_ylabel(info.dims[0], fontsize=8)
+    ax.tick_params(labelsize=7)
+    fig.colorbar(im, ax=ax, fraction=0.046).set_label(label, fontsize=8)
 
 
 def plot_predictions(pred: Tensor, true: Tensor, path: str | os.PathLike,
-                     n_samples: int = 3, title: str = "") -> Path:
-    """Rows of truth | prediction | |error| for the first channel of a few samples.
+                     n_samples: int = 3, title: str = "", *, inputs: Tensor | None = None,
+                     info: FieldInfo | None = None,
+                     samples: Sequence[int] | None = None) -> Path:
+    """Save :func:`predictions_figure` to ``path`` (PNG)."""
+    return _save(predictions_figure(pred, true, n_samples, title, inputs=inputs, info=info,
+                                    samples=samples), path)
 
-    pred, true: (B, C, H, W).
+
+def predictions_figure(pred: Tensor, true: Tensor, n_samples: int = 3, title: str = "", *,
+                       inputs: Tensor | None = None, info: FieldInfo | None = None,
+                       samples: Sequence[int] | None = None):
+    """One row per sample: input | truth | prediction | |error|, first target channel.
+
+    Truth and prediction share a colour scale per row; the error uses one scale for every
+    row, so rows compare. Each row is labelled with its sample and relative L2 error.
+
+    Args:
+        pred, true: (B, C, H, W).
+        inputs: (B, C_in, H, W) model inputs, shown first when given.
+        info: names, units and dims for the labels (see :meth:`FieldInfo.of`).
+        samples: the samples' indices in the file, for the row labels.
     """
-    plt = _pyplot()
+    info = info or FieldInfo()
     n = min(n_samples, len(pred))
-    fig, axes = plt.subplots(n, 3, figsize=(9, 2.8 * n), squeeze=False)
+    p, t = pred[:n, 0].cpu().numpy(), true[:n, 0].cpu().numpy()
+    err = np.abs(p - t)
+    err_max = float(err.max()) or 1.0
+    cols = 4 if inputs is not None else 3
+    fig = _figure(3.2 * cols, 2.9 * n)
+    axes = np.asarray(fig.subplots(n, cols, squeeze=False))
+    target = _with_units(info.target_name, info.target_units)
     for i in range(n):
-        t, p = true[i, 0].cpu().numpy(), pred[i, 0].cpu().numpy()
-        lo, hi = t.min(), t.max()
-        for ax, img, name, kw in ((axes[i, 0], t, "truth", {"vmin": lo, "vmax": hi}),
-                                  (axes[i, 1], p, "prediction", {"vmin": lo, "vmax": hi}),
-                                  (axes[i, 2], np.abs(p - t), "|error|", {"cmap": "magma"})):
-            im = ax.imshow(img, origin="lower", **kw)
-            ax.set_title(name)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            fig.colorbar(im, ax=ax, fraction=0.046)
+        sample = f"sample {samples[i]}" if samples is not None else f"item {i}"
+        lo, hi = t[i].min(), t[i].max()
+        panels = []
+        if inputs is not None:
+            panels.append((inputs[i, info.input_channel].cpu().numpy(), f"{sample}: input",
+                           _with_units(info.input_name, info.input_units), {}))
+        panels += [(t[i], f"{sample}: truth", target, {"vmin": lo, "vmax": hi}),
+                   (p[i], f"prediction (rel. L2 {_relative_l2(p[i], t[i]):.3g})", target,
+                    {"vmin": lo, "vmax": hi}),
+                   (err[i], "|prediction − truth|", f"|error| of {info.target_name.split()[0]}",
+                    {"cmap": "magma", "vmin": 0, "vmax": err_max})]
+        for ax, (img, head, label, kw) in zip(axes[i], panels, strict=True):
+            _show(fig, ax, img, head, info, label, **kw)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return fig
+
+
+def _predict(model, x: Tensor, device) -> Tensor:
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        pred = model(x.to(device)).cpu()
+    model.train(was_training)
+    return pred
+
+
+def _first_items(dataset, n: int) -> tuple[Tensor, Tensor, list[int]]:
+    from torch.utils.data import DataLoader
+
+    x, y = next(iter(DataLoader(dataset, batch_size=n)))
+    samples = getattr(dataset, "samples", None)
+    per = getattr(dataset, "windows_per_sample", 1)
+    ids = [int(samples[i // per]) for i in range(len(x))] if samples is not None \
+        else list(range(len(x)))
+    return x, (y[:, 0] if y.ndim == x.ndim + 1 else y), ids
 
 
 def plot_dataset_predictions(model, dataset, path: str | os.PathLike, *,
                              device: str | torch.device = "cpu", n_samples: int = 3,
                              title: str = "") -> Path:
     """:func:`plot_predictions` for the first ``n_samples`` items of a dataset (one-step
-    predictions; the first target state of a ``RolloutDataset``)."""
-    from torch.utils.data import DataLoader
+    predictions; the first target state of a ``RolloutDataset``), labelled with the
+    file's variable names, units, dims and sample indices."""
+    x, y, ids = _first_items(dataset, n_samples)
+    return plot_predictions(_predict(model, x, device), y, path, n_samples, title, inputs=x,
+                            info=FieldInfo.of(dataset), samples=ids)
 
-    x, y = next(iter(DataLoader(dataset, batch_size=n_samples)))
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        pred = model(x.to(device)).cpu()
-    model.train(was_training)
-    return plot_predictions(pred, y[:, 0] if y.ndim == pred.ndim + 1 else y, path,
-                            n_samples, title)
+
+def plot_model_comparison(models: Mapping[str, torch.nn.Module], dataset,
+                          path: str | os.PathLike, *, device: str | torch.device = "cpu",
+                          n_samples: int = 3, title: str = "") -> Path:
+    """Save :func:`comparison_figure` to ``path`` (PNG)."""
+    return _save(comparison_figure(models, dataset, device=device, n_samples=n_samples,
+                                   title=title), path)
+
+
+def comparison_figure(models: Mapping[str, torch.nn.Module], dataset, *,
+                      device: str | torch.device = "cpu", n_samples: int = 3,
+                      title: str = ""):
+    """Several models on the same samples: input | truth | one |error| panel per model.
+
+    Every error panel of every row shares one colour scale, so models and samples compare
+    at a glance; each panel gives that prediction's relative L2 error.
+    """
+    x, y, ids = _first_items(dataset, n_samples)
+    info = FieldInfo.of(dataset)
+    t = y[:, 0].numpy()
+    preds = {name: _predict(m, x, device)[:, 0].numpy() for name, m in models.items()}
+    err_max = max(float(np.abs(p - t).max()) for p in preds.values()) or 1.0
+    n, cols = len(x), 2 + len(models)
+    fig = _figure(3.2 * cols, 2.9 * n)
+    axes = np.asarray(fig.subplots(n, cols, squeeze=False))
+    target = _with_units(info.target_name, info.target_units)
+    for i in range(n):
+        _show(fig, axes[i, 0], x[i, info.input_channel].numpy(), f"sample {ids[i]}: input",
+              info, _with_units(info.input_name, info.input_units))
+        _show(fig, axes[i, 1], t[i], "truth", info, target)
+        for ax, (name, p) in zip(axes[i, 2:], preds.items(), strict=True):
+            _show(fig, ax, np.abs(p[i] - t[i]),
+                  f"{name} |error| (rel. L2 {_relative_l2(p[i], t[i]):.3g})", info,
+                  "|prediction − truth|", cmap="magma", vmin=0, vmax=err_max)
+    fig.suptitle(title or "the same test samples, one error scale for every model")
+    return fig
 
 
 def plot_rollout_error(errors: np.ndarray, path: str | os.PathLike) -> Path:
     """Relative L2 error against rollout step."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig = _figure(5, 3.5)
+    ax = fig.add_subplot()
     ax.plot(np.arange(1, len(errors) + 1), errors, marker=".")
     ax.set_xlabel("rollout step")
     ax.set_ylabel("relative L2 error")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_classification_curves(history: Sequence[dict], path: str | os.PathLike) -> Path:
     """Training and validation cross-entropy (left) and validation top-1 (right)."""
-    plt = _pyplot()
     epochs = [h["epoch"] for h in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig = _figure(9, 3.5)
+    ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(epochs, [h["train_loss"] for h in history], label="train loss")
     if history and "val_cross_entropy" in history[0]:
         ax_loss.plot(epochs, [h["val_cross_entropy"] for h in history],
@@ -112,10 +244,7 @@ def plot_classification_curves(history: Sequence[dict], path: str | os.PathLike)
     ax_acc.set_ylabel("validation top-1 (%)")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 @torch.no_grad()
@@ -137,11 +266,11 @@ def confusion_matrix(model, dataset, n_classes: int, *, device: str | torch.devi
 def plot_confusion_matrix(model, dataset, classes: Sequence[str], path: str | os.PathLike, *,
                           device: str | torch.device = "cpu") -> Path:
     """Row-normalised confusion matrix of a classifier on ``dataset`` (true vs predicted)."""
-    plt = _pyplot()
     counts = confusion_matrix(model, dataset, len(classes), device=device)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     size = min(12, 2 + 0.5 * len(classes))
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig = _figure(size, size)
+    ax = fig.add_subplot()
     im = ax.imshow(rates, vmin=0, vmax=1, cmap="viridis")
     if len(classes) <= 30:
         ax.set_xticks(range(len(classes)), classes, rotation=90)
@@ -149,7 +278,4 @@ def plot_confusion_matrix(model, dataset, classes: Sequence[str], path: str | os
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)

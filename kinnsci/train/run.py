@@ -273,7 +273,7 @@ def train_run(config: RunConfig, *, resume: str | os.PathLike | None = None,
         from kinnsci.train import plots
 
         (out / "plots").mkdir(parents=True, exist_ok=True)
-        plots.plot_loss_curves(history, out / "plots" / "loss.png")
+        plots.plot_loss_curves(history, out / "plots" / "loss.png", title=config.model)
         plots.plot_dataset_predictions(model, test, out / "plots" / "predictions.png",
                                        device=run.trainer.device, title=config.model)
         if "rollout" in report:
