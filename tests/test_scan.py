@@ -205,3 +205,28 @@ def test_time_invariant_scan_matches_a_zoh_loop(reverse):
         y[:, t] = (h * C).sum(-1) + skip * x[:, t]
     out = time_invariant_scan(x, delta, A, B, C, skip, "zoh", reverse=reverse)
     assert torch.allclose(out, y, atol=1e-12)
+
+
+def test_compiling_the_cpu_kernel_is_announced_above_an_active_progress_bar(monkeypatch,
+                                                                           capsys):
+    """The first scan compiles the C++ kernel for ~40 s, usually inside the first epoch's
+    tqdm bar: the message must show (not be redrawn over) and say how long to wait, also
+    when torch's cache cannot be inspected."""
+    import torch.utils.cpp_extension as cpp_extension
+    from tqdm.auto import tqdm
+
+    from kinnsci.scan import cpu_kernel
+
+    monkeypatch.setattr(cpu_kernel, "_module", None)
+    monkeypatch.setattr(cpu_kernel, "_error", None)
+    monkeypatch.delenv("KINNSCI_DISABLE_CPU_KERNEL", raising=False)
+    monkeypatch.setattr(cpu_kernel, "_is_built", lambda name: False)
+    monkeypatch.setattr(cpu_kernel.time, "perf_counter",
+                        iter([0.0, 41.0]).__next__)  # a 41 s build
+    monkeypatch.setattr(cpp_extension, "load_inline", lambda **kw: object())
+    with tqdm(range(3), desc="epoch 1/10") as bar:
+        bar.update(1)
+        assert cpu_kernel.available()
+    err = capsys.readouterr().err
+    assert "compiling the fused CPU scan, once per machine (about 40 s" in err
+    assert "ready after 41 s" in err

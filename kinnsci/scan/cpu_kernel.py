@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -443,12 +444,17 @@ def available() -> bool:
             flags += {"avx512": ["-mavx512f", "-mavx2", "-mfma"],
                       "avx2": ["-mavx2", "-mfma"]}.get(isa, [])
             name = f"kinnsci_scan_cpu_v9_{isa}"
-            if not _is_built(name):
-                print("kinnsci: compiling the fused CPU scan (once per machine, ~1 min)...",
-                      file=sys.stderr, flush=True)
+            cached = _is_built(name)
+            if not cached:
+                _say("kinnsci: compiling the fused CPU scan, once per machine (about 40 s on "
+                     "2 cores; the first training step waits for it)...")
+            start = time.perf_counter()
             _module = load_inline(name=name, cpp_sources=_SOURCE,
                                   functions=["forward", "backward"], extra_cflags=flags,
                                   extra_ldflags=["-fopenmp"], verbose=False)
+            if not cached:
+                _say(f"kinnsci: fused CPU scan ready after {time.perf_counter() - start:.0f} "
+                     "s (cached for later runs)")
         except Exception as exc:  # no compiler / ninja: use the PyTorch path
             _error = f"{type(exc).__name__}: {exc}"
             warnings.warn("kinnsci: the fused CPU scan could not be compiled; using the "
@@ -457,14 +463,23 @@ def available() -> bool:
 
 
 def _is_built(name: str) -> bool:
-    """Whether torch's extension cache already holds this build (only to decide whether to
-    announce a compilation; a private torch helper, so any failure just means "don't say")."""
+    """Whether torch's extension cache surely holds this build (only to decide whether to
+    announce a compilation; a private torch helper, so when it fails we announce)."""
     try:
         from torch.utils.cpp_extension import _get_build_directory
 
         return any(Path(_get_build_directory(name, verbose=False)).glob(f"{name}*.so"))
     except Exception:
-        return True
+        return False
+
+
+def _say(message: str) -> None:
+    # through tqdm: a plain print under an active progress bar is redrawn over at once,
+    # and the first scan usually runs inside the first training epoch's bar
+    from tqdm.auto import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+    sys.stderr.flush()
 
 
 class _FusedScan(torch.autograd.Function):
