@@ -427,3 +427,19 @@ def test_loss_figure_names_the_model_its_axes_and_the_validation_curve():
     assert ax.get_xlabel() == "epoch" and ax.get_ylabel()
     assert [line.get_label() for line in ax.get_lines()] == ["training loss",
                                                              "validation rel. L2"]
+
+
+def test_training_says_early_how_long_the_run_will_take(darcy, tmp_path, capsys):
+    ds = open_dataset(darcy)
+    train = OperatorDataset(ds, ["a"], ["u"], list(range(12)) * 2)
+    torch.manual_seed(0)
+    trainer = Trainer(tiny_fno(), train, epochs=3, batch_size=1, lr=1e-3, device="cpu",
+                      progress=True)  # 24 batches: the estimate comes after batch 6
+    trainer.fit()
+    err = capsys.readouterr().err
+    assert "per epoch (from batches 2-6), about" in err and "for the 3 epoch(s)" in err
+    assert "per epoch (the first epoch, measured)" in err
+    assert err.count("kinnsci: about") == 2  # the first epoch only
+    quiet = Trainer(tiny_fno(), train, epochs=1, batch_size=8, device="cpu", progress=False)
+    quiet.fit()
+    assert "kinnsci: about" not in capsys.readouterr().err

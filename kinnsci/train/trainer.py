@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -43,6 +44,41 @@ def _planned_epochs(scheduler: object) -> int | None:
     if isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
         return int(scheduler.T_max)
     return None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+class _EpochTimer:
+    """Says how long the run will take: after a few batches of the first epoch (the
+    first batch, which may compile kernels, not counted) and when that epoch ends."""
+
+    FIRST, LAST = 1, 6  # batches timed for the early estimate
+
+    def __init__(self, n_batches: int, epochs_left: int, enabled: bool):
+        self.n, self.left, self.enabled = n_batches, epochs_left, enabled
+        self.start = self.t_first = time.perf_counter()
+
+    def batch(self, index: int) -> None:
+        if not self.enabled:
+            return
+        if index == self.FIRST:
+            self.t_first = time.perf_counter()
+        elif index == self.LAST and self.n >= 4 * self.LAST:
+            per_batch = (time.perf_counter() - self.t_first) / (self.LAST - self.FIRST)
+            self._say(per_batch * self.n, f"from batches {self.FIRST + 1}-{self.LAST}")
+
+    def done(self) -> None:
+        if self.enabled:
+            self._say(time.perf_counter() - self.start, "the first epoch, measured")
+
+    def _say(self, epoch_seconds: float, basis: str) -> None:
+        tqdm.write(f"kinnsci: about {_duration(epoch_seconds)} per epoch ({basis}), "
+                   f"about {_duration(epoch_seconds * self.left)} for the {self.left} "
+                   "epoch(s) of this run (validation not included)", file=sys.stderr)
 
 
 class Trainer:
@@ -189,13 +225,17 @@ class Trainer:
         if resume is not None:
             self.load_state(resume)
         main = dist_utils.is_main_process()
+        first_epoch = self.epoch
         for epoch in range(self.epoch, self.epochs):
             self.model.train()
             self.sampler.set_epoch(epoch)
             start, total, count = time.perf_counter(), 0.0, 0
             bar = tqdm(self.loader, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
                        disable=not (self.progress and main))
+            timer = _EpochTimer(len(self.loader), self.epochs - epoch,
+                                enabled=self.progress and main and epoch == first_epoch)
             for batch_index, (x, y) in enumerate(bar):
+                timer.batch(batch_index)
                 x = x.to(self.device, non_blocking=True)
                 y = y.to(self.device, non_blocking=True)
                 if self.channels_last and x.ndim == 4:
@@ -206,6 +246,7 @@ class Trainer:
                 total += float(loss) * len(x)
                 count += len(x)
                 bar.set_postfix(loss=f"{total / count:.4g}")
+            timer.done()
             if self.scheduler is not None:
                 self.scheduler.step()
             record = {"epoch": epoch + 1, "train_loss": total / count,
