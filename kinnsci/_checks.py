@@ -72,3 +72,14 @@ def check_finite(x: Tensor, name: str) -> None:
             f"{name} contains NaN/inf (first at index {idx} of shape {tuple(x.shape)}); "
             "clean or mask the data before passing it in"
         )
+
+
+def inverse_softplus(value: float | Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """The ``x`` with ``softplus(x) = value`` (> 0), finite over the whole float32 range.
+
+    ``log(expm1(v))`` overflows for v > 88 in float32 (``capacitance=100`` became an
+    infinite capacitance); ``v + log(-expm1(-v))`` is the same number without overflow,
+    computed in float64 and returned in ``dtype`` (default: torch's default dtype).
+    """
+    v = torch.as_tensor(value, dtype=torch.float64)
+    return (v + torch.log(-torch.expm1(-v))).to(dtype or torch.get_default_dtype())

@@ -181,3 +181,25 @@ def test_cell_registry_builds_by_name_and_lists_known_names():
     with pytest.raises(ValueError, match="known cells: cascade, circuit, coupled_kirchhoff, "
                                          "fitzhugh_nagumo"):
         get_cell("hodgkin_huxley")
+
+
+def test_inverse_softplus_is_finite_and_exact_over_the_float32_range():
+    """``log(expm1(v))`` overflowed for v > 88 in float32: CoupledKirchhoffCell(capacitance=
+    100) had an infinite capacitance. One overflow-safe helper serves every cell."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    from kinnsci._checks import inverse_softplus
+    from kinnsci.cells.coupled import CoupledKirchhoffCell
+
+    values = torch.logspace(-12, 38, 201, dtype=torch.float64).clamp(max=3.0e38)
+    raw = inverse_softplus(values, torch.float32)
+    assert torch.isfinite(raw).all()
+    back = F.softplus(raw.double())
+    # float32 rounding of raw ≈ log(v) (|raw| <= 28) bounds the relative error by ~2e-6
+    np.testing.assert_allclose(back.numpy(), values.numpy(), rtol=5e-6)
+    cell = CoupledKirchhoffCell(3, 2, capacitance=100.0, leak=1e4)
+    torch.testing.assert_close(cell.capacitance(), torch.full((3,), 100.0))
+    torch.testing.assert_close(cell.leak(), torch.full((3,), 1e4))
+    node = KirchhoffNodeCell(capacitance=1e30, leak_conductance=50.0)
+    assert torch.isfinite(node.capacitance).all()

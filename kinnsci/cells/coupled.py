@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kinnsci._checks import inverse_softplus
 from kinnsci.cells.linear import LinearCellBase
 from kinnsci.errors import ConfigError
 
@@ -46,11 +47,11 @@ class CoupledKirchhoffCell(LinearCellBase):
         self.diagonal = False
         self.symmetric = symmetric
         self.state_dim, self.input_dim, self.output_dim = n_nodes, input_dim, n_nodes
-        inv = lambda v: torch.log(torch.expm1(torch.tensor(max(v, 1e-6))))  # noqa: E731
         self.raw_conductance = nn.Parameter(torch.randn(n_nodes, n_nodes) * init_scale
                                             - 2.0)
-        self.raw_leak = nn.Parameter(torch.full((n_nodes,), float(inv(leak))))
-        self.raw_capacitance = nn.Parameter(torch.full((n_nodes,), float(inv(capacitance))))
+        self.raw_leak = nn.Parameter(inverse_softplus(max(leak, 1e-6)).expand(n_nodes).clone())
+        self.raw_capacitance = nn.Parameter(
+            inverse_softplus(capacitance).expand(n_nodes).clone())
         self.input_weight = nn.Parameter(torch.randn(n_nodes, input_dim) / input_dim**0.5)
 
     def conductances(self) -> Tensor:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kinnsci._checks import check_nonnegative, check_positive
+from kinnsci._checks import check_nonnegative, check_positive, inverse_softplus
 from kinnsci.cells.linear import LinearCellBase
 from kinnsci.errors import ConfigError
 
@@ -17,9 +15,7 @@ _TINY = 1e-12
 
 
 def _inverse_softplus(value: float, channels: int) -> Tensor:
-    value = max(value, _TINY)
-    raw = value + math.log(-math.expm1(-value))  # log(expm1(v)) without overflow for large v
-    return torch.full((channels,), raw, dtype=torch.get_default_dtype())
+    return inverse_softplus(max(value, _TINY)).expand(channels).clone()
 
 
 class KirchhoffNodeCell(LinearCellBase):
