@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-MODES = {"zoh": 0, "euler": 1}
+MODES = {"zoh": 0, "euler": 1, "bilinear": 2}
 CHUNK = 64
 
 _SOURCE = r"""
@@ -142,13 +142,23 @@ template <typename T> static inline T zoh_dg_dA(T dt, T z, T a, T g, T inv_A) {
 }
 
 // (Abar, Bbar / B) of one position for state n on all lanes:
-//   ZOH a = exp(dt A), g = expm1(dt A) / A;  Euler a = 1 + dt A, g = dt.
+//   ZOH a = exp(dt A), g = expm1(dt A) / A;  Euler a = 1 + dt A, g = dt;
+//   bilinear (Tustin) a = (1 + dt A / 2) / (1 - dt A / 2), g = dt / (1 - dt A / 2).
 template <typename T>
 static inline void coeffs(int mode, const T* dt, const T* An, const T* iAn, T* a, T* g) {
   constexpr int W = Lanes<T>::W;
   if (mode == 1) {
     _Pragma("omp simd")
     for (int w = 0; w < W; ++w) { a[w] = 1 + dt[w] * An[w]; g[w] = dt[w]; }
+    return;
+  }
+  if (mode == 2) {  // the same operations, in the same order, as the PyTorch discretizer
+    _Pragma("omp simd")
+    for (int w = 0; w < W; ++w) {
+      const T half = dt[w] * An[w] / 2, denom = 1 - half;
+      a[w] = (1 + half) / denom;
+      g[w] = dt[w] / denom;
+    }
     return;
   }
   T z[W], em1[W];
@@ -376,9 +386,11 @@ std::vector<torch::Tensor> backward(torch::Tensor gy, torch::Tensor x, torch::Te
               T* vC = rows_C.data() + (j * N + n) * W;  // lane terms of gC[t, n], gB[t, n],
               T* vB = rows_B.data() + (j * N + n) * W;  // summed for the chunk below
               // with Gw the gradient reaching h_t: ga = Gw h_{t-1}, gg = Gw B x, and
-              // d/d dt: ZOH (A a, a), Euler (A, 1); d/dA: ZOH (dt a, dg/dA), Euler (dt, 0)
-              // the mode is a compile-time constant inside the lane loop (no per-lane branch)
-              const auto lanes = [&](auto zoh) {
+              // d/d dt: ZOH (A a, a), Euler (A, 1), bilinear (A q, q);
+              // d/dA: ZOH (dt a, dg/dA), Euler (dt, 0), bilinear (dt q, dt^2 q / 2),
+              // q = 1 / (1 - dt A / 2)^2. The mode is a compile-time constant inside the
+              // lane loop (no per-lane branch).
+              const auto lanes = [&](auto kind) {
 _Pragma("omp simd")
                 for (int w = 0; w < W; ++w) {
                   const T Gw = Gn[w] + dy[w] * Cn;
@@ -386,18 +398,24 @@ _Pragma("omp simd")
                   const T ga = Gw * hp[w], gg = Gw * Bn * xt[w];
                   gxt[w] += Gw * gn[w] * Bn;
                   vB[w] = Gw * gn[w] * xt[w];
-                  if constexpr (decltype(zoh)::value) {
+                  if constexpr (decltype(kind)::value == 0) {
                     gdt[w] += ga * (An[w] * an[w]) + gg * an[w];
                     gAn[w] += ga * (dt[w] * an[w]) +
                               gg * zoh_dg_dA(dt[w], dt[w] * An[w], an[w], gn[w], iAn[w]);
-                  } else {
+                  } else if constexpr (decltype(kind)::value == 1) {
                     gdt[w] += ga * An[w] + gg;
                     gAn[w] += ga * dt[w];
+                  } else {
+                    const T denom = 1 - dt[w] * An[w] / 2, q = 1 / (denom * denom);
+                    gdt[w] += (ga * An[w] + gg) * q;
+                    gAn[w] += (ga * dt[w] + gg * dt[w] * dt[w] / 2) * q;
                   }
                   Gn[w] = Gw * an[w];
                 }
               };
-              if (mode == 1) lanes(std::false_type{}); else lanes(std::true_type{});
+              if (mode == 0) lanes(std::integral_constant<int, 0>{});
+              else if (mode == 1) lanes(std::integral_constant<int, 1>{});
+              else lanes(std::integral_constant<int, 2>{});
             }
             for (int w = 0; w < valid; ++w) { gxp[row + w] = gxt[w]; gdp[row + w] = gdt[w]; }
           }
@@ -443,7 +461,7 @@ def available() -> bool:
             isa = torch.backends.cpu.get_cpu_capability().lower()
             flags += {"avx512": ["-mavx512f", "-mavx2", "-mfma"],
                       "avx2": ["-mavx2", "-mfma"]}.get(isa, [])
-            name = f"kinnsci_scan_cpu_v9_{isa}"
+            name = f"kinnsci_scan_cpu_v10_{isa}"
             cached = _is_built(name)
             if not cached:
                 _say("kinnsci: compiling the fused CPU scan, once per machine (about 40 s on "

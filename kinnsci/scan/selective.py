@@ -35,7 +35,7 @@ def selective_scan(
 
     ``backend``:
       * ``"fused"``: the compiled CPU kernel (:mod:`kinnsci.scan.cpu_kernel`), for CPU
-        tensors with the ``zoh`` or ``euler`` discretizer;
+        tensors with the ``zoh``, ``euler`` or ``bilinear`` discretizer;
       * ``"blocked"``: pure PyTorch, blocks of ``chunk`` positions (default 64) recomputed
         in backward; any device, any discretizer;
       * ``"auto"``: ``fused`` where it applies and compiles, else ``blocked``.
@@ -55,8 +55,8 @@ def selective_scan(
         return torch.empty_like(x)
     fusable = x.device.type == "cpu" and getattr(disc, "name", None) in cpu_kernel.MODES
     if backend == "fused" and not (fusable and cpu_kernel.available()):
-        raise ConfigError("backend='fused' needs CPU tensors, discretizer 'zoh' or 'euler' and "
-                         "a working C++ compiler; use backend='blocked'")
+        raise ConfigError("backend='fused' needs CPU tensors, discretizer 'zoh', 'euler' or "
+                          "'bilinear' and a working C++ compiler; use backend='blocked'")
     if backend != "blocked" and fusable and cpu_kernel.available():
         return cpu_kernel.fused_selective_scan(x, delta, A, B, C, D, disc.name,
                                                chunk or cpu_kernel.CHUNK, reverse)
