@@ -48,8 +48,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def list_experiments() -> str:
     from kinnsci.reproduce.experiments import EXPERIMENTS
 
-    lines = ["Wall time from scratch on 2 CPU cores (measured, or ~ extrapolated from the small "
-             "scale by data x epochs x grid points: a lower bound).", "",
+    lines = ["Time from scratch on 2 CPU cores (measured, as docs/results.md describes; or ~ "
+             "extrapolated from the small scale by data x epochs x grid points: a lower "
+             "bound).", "",
              "| experiment | models | paper | smoke | small | paper scale |",
              "|---|---|---|---:|---:|---:|"]
     for exp in EXPERIMENTS.values():

@@ -295,15 +295,17 @@ class Experiment:
         return plan
 
 
-# Minutes measured from scratch on 2 CPU cores (torch 2.13.0+cpu, 2026-12-01); see
-# docs/results.md for how the small-scale runs were timed. None: not measured yet.
+# Minutes on 2 CPU cores (torch 2.13.0+cpu, 2026-12-01): darcy, shallow-water,
+# poisson-order and routing from one wall-clock run each (upper bounds: parts shared the
+# machine); ns-rollout, ns-directions and discretizer as the sum of their runs, each timed
+# alone, plus the data generation and about 20 s of reports (docs/results.md).
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("darcy", darcy, {"smoke": 0.05, "small": 19.1, "paper": None}),
     Experiment("shallow-water", shallow_water, {"smoke": 0.04, "small": 16.0, "paper": None}),
     Experiment("poisson-order", poisson_order, {"smoke": 0.08, "small": 16.3, "paper": None}),
-    Experiment("ns-rollout", ns_rollout, {"smoke": 0.06, "small": 30.5, "paper": None}),
-    Experiment("ns-directions", ns_directions, {"smoke": 0.02, "small": 33.1, "paper": None}),
-    Experiment("discretizer", discretizer, {"smoke": 0.08, "small": None, "paper": None}),
+    Experiment("ns-rollout", ns_rollout, {"smoke": 0.06, "small": 16.3, "paper": None}),
+    Experiment("ns-directions", ns_directions, {"smoke": 0.02, "small": 16.6, "paper": None}),
+    Experiment("discretizer", discretizer, {"smoke": 0.08, "small": 18.4, "paper": None}),
     Experiment("routing", routing, {"smoke": 0.02, "small": 13.6, "paper": None}),
 )}
 

@@ -7,6 +7,7 @@ in the caller's program.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,11 @@ import numpy as np
 
 from kinnsci._atomic import atomic_path
 from kinnsci.reproduce.report import METRIC_NAMES
+
+
+def _wrap(title: str, width: int = 90) -> str:
+    """Long experiment titles on several lines instead of cut off at the figure's edge."""
+    return textwrap.fill(title, width)
 
 
 def _save(fig, path: Path) -> Path:
@@ -49,7 +55,7 @@ def plot_metric_bars(content: dict[str, Any], path: Path) -> Path:
         ax.set_title(f"test {METRIC_NAMES.get(metric, metric)}", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     seeds = content["plan"]["seeds"]
-    fig.suptitle(f"{content['title']} (mean ± std over {seeds} seeds)", fontsize=10)
+    fig.suptitle(_wrap(f"{content['title']} (mean ± std over {seeds} seeds)"), fontsize=10)
     return _save(fig, path)
 
 
@@ -73,7 +79,7 @@ def plot_rollout_bands(content: dict[str, Any], path: Path, metric: str = "rel_l
     ax.set_yscale("log")
     ax.set_xlabel("rollout step")
     ax.set_ylabel(f"test {METRIC_NAMES.get(metric, metric)}")
-    ax.set_title(content["title"], fontsize=10)
+    ax.set_title(_wrap(content["title"], 60), fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return _save(fig, path)
@@ -117,7 +123,7 @@ def plot_samples(content: dict[str, Any], root: Path, path: Path) -> Path | None
             if j == 0:
                 ax.set_ylabel(label, fontsize=9)
             fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.suptitle(f"{content['title']}: first test sample (seed 0)", fontsize=10)
+    fig.suptitle(_wrap(f"{content['title']}: first test sample (seed 0)"), fontsize=10)
     return _save(fig, path)
 
 
