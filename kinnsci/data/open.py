@@ -145,6 +145,13 @@ def _xr_open(path: Path, chunks, **kwargs) -> xr.Dataset:
         return ds.assign({n: ds[n].chunk(chunks) for n in numeric})
 
 
+def _owning(fh, ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` reads lazily from the open h5py file ``fh``: ``ds.close()`` (or a ``with``
+    block) closes it, as for files xarray opens itself."""
+    ds.set_close(fh.close)
+    return ds
+
+
 def _lazy(dataset) -> da.Array:
     return da.from_array(dataset, chunks=(1,) + tuple(dataset.shape[1:]))
 
@@ -160,8 +167,9 @@ def _pdebench_darcy(path: Path) -> xr.Dataset:
         coords["x"] = ("x", fh["x-coordinate"][()])
     if "y-coordinate" in fh:
         coords["y"] = ("y", fh["y-coordinate"][()])
-    return xr.Dataset({"u": (("sample", "y", "x"), u), "nu": (("sample", "y", "x"), nu)},
-                      coords=coords, attrs={"layout": "PDEBench Darcy (tensor, nu)"})
+    return _owning(fh, xr.Dataset(
+        {"u": (("sample", "y", "x"), u), "nu": (("sample", "y", "x"), nu)}, coords=coords,
+        attrs={"layout": "PDEBench Darcy (tensor, nu)"}))
 
 
 def _pdebench_groups(path: Path) -> xr.Dataset:
@@ -186,9 +194,9 @@ def _pdebench_groups(path: Path) -> xr.Dataset:
                     "time" if name == "t" else name, np.asarray(first["grid"][name][()]))
     if "time" in coords and len(coords["time"][1]) != data.shape[1]:
         del coords["time"]
-    return xr.Dataset(variables, coords=coords,
-                      attrs={"layout": "PDEBench per-seed groups (data, grid/x,y,t)",
-                             "seeds": ",".join(seeds)})
+    return _owning(fh, xr.Dataset(variables, coords=coords,
+                                  attrs={"layout": "PDEBench per-seed groups (data, grid/x,y,t)",
+                                         "seeds": ",".join(seeds)}))
 
 
 def _pdebench_cfd(path: Path) -> xr.Dataset:
@@ -207,9 +215,9 @@ def _pdebench_cfd(path: Path) -> xr.Dataset:
     for axis in ("x", "y"):
         if f"{axis}-coordinate" in fh:
             coords[axis] = (axis, np.asarray(fh[f"{axis}-coordinate"][()]))
-    return xr.Dataset(variables, coords=coords,
-                      attrs={"layout": "PDEBench 2D CFD (density, pressure, Vx, Vy)",
-                             **{k: _attr(v) for k, v in fh.attrs.items()}})
+    return _owning(fh, xr.Dataset(variables, coords=coords,
+                                  attrs={"layout": "PDEBench 2D CFD (density, pressure, Vx, Vy)",
+                                         **{k: _attr(v) for k, v in fh.attrs.items()}}))
 
 
 def _pdebench_ns_incompressible(path: Path) -> xr.Dataset:
@@ -229,9 +237,9 @@ def _pdebench_ns_incompressible(path: Path) -> xr.Dataset:
     coords = {}
     if "t" in fh and fh["t"].shape[-1] == fh["velocity"].shape[1]:
         coords["time"] = ("time", np.asarray(fh["t"][0] if fh["t"].ndim == 2 else fh["t"][()]))
-    return xr.Dataset(variables, coords=coords,
-                      attrs={"layout": "PDEBench 2D incompressible NS (velocity, particles, "
-                             "force, t)"})
+    return _owning(fh, xr.Dataset(variables, coords=coords,
+                                  attrs={"layout": "PDEBench 2D incompressible NS (velocity, "
+                                                   "particles, force, t)"}))
 
 
 def _attr(value):
