@@ -38,6 +38,7 @@ class Normalizer(nn.Module):
 
     @classmethod
     def identity(cls, n_variables: int) -> Normalizer:
+        """A normaliser that changes nothing (shift 0, scale 1), e.g. to load weights into."""
         return cls(torch.zeros(n_variables, dtype=torch.float64),
                    torch.ones(n_variables, dtype=torch.float64))
 

@@ -71,7 +71,7 @@ class RunConfig:
         YAML 1.1 reads as a string) are converted.
 
         Raises:
-            ValueError: an unknown key, a value of the wrong type (naming the key, the
+            ConfigError: an unknown key, a value of the wrong type (naming the key, the
                 value and ``source``), or an inconsistent config (:meth:`check`).
         """
         unknown = sorted(set(values) - set(cls.keys()))
@@ -98,6 +98,12 @@ class RunConfig:
         return self.variables is None
 
     def check(self) -> None:
+        """Check that the settings fit together (a data file, steady xor time-dependent,
+        known normaliser, two spatial dims, ...); called by :meth:`from_mapping`.
+
+        Raises:
+            ConfigError: naming the setting and how to fix it.
+        """
         if not self.data:
             raise ConfigError("data: name the netCDF/HDF5 file to train on (--data FILE)")
         steady = self.inputs is not None or self.targets is not None

@@ -198,6 +198,11 @@ class Trainer:
 
     # --- one step ------------------------------------------------------------------------
     def compute_loss(self, x: Tensor, y: Tensor) -> Tensor:
+        """The loss of one batch, under autocast when ``amp`` is set.
+
+        ``x`` (B, C_in, H, W); ``y`` (B, C_out, H, W), or (B, horizon, V, H, W) for unrolled
+        training, where the model is rolled out ``horizon`` steps on its own predictions.
+        """
         with torch.autocast(self.device.type, dtype=AMP_DTYPES.get(self.amp, torch.float32),
                             enabled=self.amp is not None):
             if self.unroll:
@@ -207,6 +212,9 @@ class Trainer:
         return self.loss_fn(pred.float() if self.amp else pred, y)
 
     def train_step(self, x: Tensor, y: Tensor) -> Tensor:
+        """One optimiser step on a batch (gradient clipping and loss scaling included);
+        returns the detached loss. A NaN/inf loss is returned without a step, so the
+        weights stay the last good ones."""
         self.optimizer.zero_grad(set_to_none=True)
         loss = self.compute_loss(x, y)
         if not torch.isfinite(loss):
@@ -277,6 +285,9 @@ class Trainer:
 
     # --- checkpoints ---------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
+        """Everything a checkpoint holds to continue exactly: model config and weights,
+        optimiser, schedule, loss scaler, random states, epoch, planned epochs, history,
+        seed and the caller's ``extra_state``."""
         return {
             "model": {"config": dict(self.model.config), "state": self.model.state_dict()},
             "optimizer": self.optimizer.state_dict(),

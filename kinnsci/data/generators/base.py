@@ -43,6 +43,10 @@ class Generator:
         self, n_samples: int, resolution: int, rng: np.random.Generator, progress: bool,
         **params: Any,
     ) -> xr.Dataset:
+        """Simulate ``n_samples`` samples on a ``resolution``² grid, drawing every random
+        number from ``rng`` (so a seed reproduces the file bit for bit), and return them
+        as a CF dataset built with :func:`kinnsci.data.cf.cf_dataset`; ``params`` are the
+        generator's keyword-only physical parameters, checked before the call."""
         raise NotImplementedError
 
     def check_parameters(self, resolution: int, params: dict[str, Any]) -> None:
