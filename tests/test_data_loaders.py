@@ -21,6 +21,7 @@ from kinnsci.data import (
     open_dataset,
     split_samples,
 )
+from kinnsci.errors import InputNotFoundError
 
 FOREIGN = Path(__file__).parent / "data" / "foreign"
 
@@ -395,3 +396,43 @@ def test_closing_a_pdebench_dataset_closes_the_hdf5_file_it_reads(tmp_path):
             assert len(h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE)) == open_files + 1
             assert float(ds[next(iter(ds.data_vars))].sum()) >= 0
         assert len(h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE)) == open_files
+
+
+def test_a_set_of_files_opens_as_one_dataset_joined_along_sample(tmp_path):
+    """A glob, a folder or a list of files (e.g. a data set generated in parts with several
+    seeds) is one lazy dataset; files that do not match are refused, naming the file."""
+    parts = [generate("darcy", tmp_path / "set" / f"darcy_{s}.nc", n_samples=3, resolution=16,
+                      seed=s, progress=False) for s in range(3)]
+    expected = np.concatenate([xr.open_dataset(p)["u"].values for p in parts])
+    for spec in (str(tmp_path / "set" / "darcy_*.nc"), tmp_path / "set", parts):
+        ds = open_dataset(spec)
+        assert ds.sizes["sample"] == 9 and "2 more file(s)" in ds.encoding["source"]
+        np.testing.assert_array_equal(ds["u"].values, expected)
+        pairs = OperatorDataset(ds, ["a"], ["u"])
+        np.testing.assert_allclose(pairs[7][1][0].numpy(), expected[7], rtol=1e-6)
+        ds.close()
+    with pytest.raises(InputNotFoundError, match="no file matches"):
+        open_dataset(str(tmp_path / "set" / "nothing_*.nc"))
+    other = generate("poisson", tmp_path / "bad" / "poisson.nc", n_samples=2, resolution=16,
+                     progress=False)
+    with pytest.raises(DataError, match=r"poisson.nc has variables \['f', 'u'\] where"):
+        open_dataset([parts[0], other])
+    finer = generate("darcy", tmp_path / "bad" / "darcy_24.nc", n_samples=2, resolution=24,
+                     progress=False)
+    with pytest.raises(DataError, match="darcy_24.nc has sizes .* the files' grids differ"):
+        open_dataset([parts[0], finer])
+
+
+def test_kinnsci_train_reads_a_glob_of_files(tmp_path, capsys):
+    for s in range(2):
+        generate("darcy", tmp_path / f"part_{s}.nc", n_samples=6, resolution=16, seed=s,
+                 progress=False)
+    from kinnsci.cli.main import main
+
+    code = main(["train", "--model", "fno", "--data", str(tmp_path / "part_*.nc"), "--inputs",
+                 "a", "--targets", "u", "--epochs", "1", "--batch-size", "4",
+                 "--model-config", '{"width": 4, "modes": 2}', "--out", str(tmp_path / "run"),
+                 "--no-progress", "--no-plots"])
+    assert code == 0, capsys.readouterr().err
+    report = __import__("json").loads((tmp_path / "run" / "metrics.json").read_text())
+    assert np.isfinite(report["test"]["rel_l2"])

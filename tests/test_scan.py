@@ -245,3 +245,26 @@ def test_fused_scan_gradcheck(disc, reverse):
     assert torch.autograd.gradcheck(
         lambda *a: selective_scan(*a, discretizer=disc, backend="fused", chunk=8,
                                   reverse=reverse), (x, delta, A, B, C, D))
+
+
+def test_a_slow_load_of_a_cached_kernel_is_announced_too(monkeypatch, capsys):
+    """torch can rebuild a kernel it has in its cache (another torch install): the message
+    must then still show, while a quick load stays silent."""
+    import time
+
+    import torch.utils.cpp_extension as cpp_extension
+
+    from kinnsci.scan import cpu_kernel
+
+    monkeypatch.delenv("KINNSCI_DISABLE_CPU_KERNEL", raising=False)
+    monkeypatch.setattr(cpu_kernel, "_is_built", lambda name: True)
+    monkeypatch.setattr(cpu_kernel, "SLOW_LOAD_S", 0.05)
+    for delay, shown in ((0.5, True), (0.0, False)):
+        monkeypatch.setattr(cpu_kernel, "_module", None)
+        monkeypatch.setattr(cpu_kernel, "_error", None)
+        monkeypatch.setattr(cpp_extension, "load_inline",
+                            lambda delay=delay, **kw: time.sleep(delay) or object())
+        assert cpu_kernel.available()
+        err = capsys.readouterr().err
+        assert ("compiling the fused CPU scan" in err) is shown, (delay, err)
+        assert ("ready after" in err) is shown

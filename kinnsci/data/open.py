@@ -7,6 +7,7 @@ needed, so files larger than memory are fine.
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,15 +37,51 @@ def file_format(path: Path) -> str:
     )
 
 
+DATA_SUFFIXES = (".nc", ".nc4", ".cdf", ".h5", ".hdf5", ".hdf")
+
+
+def data_files(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """The files ``path`` names: one file, a glob pattern (``"runs/*.nc"``), a folder (its
+    netCDF/HDF5 files) or a list of any of these; sorted within each pattern or folder.
+
+    Raises:
+        InputNotFoundError: a file, pattern or folder that yields no file.
+    """
+    if isinstance(path, (list, tuple)):
+        return [f for p in path for f in data_files(p)]
+    text = os.fspath(path)
+    if glob.has_magic(text):
+        found = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
+        if not found:
+            raise InputNotFoundError(f"no file matches {text!r} (check the pattern; quote it "
+                                     "on the command line so the shell does not expand it)")
+        return found
+    p = Path(text)
+    if p.is_dir():
+        found = sorted(f for f in p.iterdir() if f.suffix.lower() in DATA_SUFFIXES)
+        if not found:
+            raise DataError(f"{p} is a folder without netCDF/HDF5 files (looked for "
+                            f"{', '.join(DATA_SUFFIXES)}); pass a file, a folder of them or "
+                            "a glob")
+        return found
+    return [p]
+
+
 def open_dataset(
-    path: str | os.PathLike,
+    path: str | os.PathLike | Sequence[str | os.PathLike],
     variables: Sequence[str] | None = None,
     chunks: str | int | dict | None = "auto",
+    *,
+    sample_dim: str = "sample",
 ) -> xr.Dataset:
-    """Open a simulation file lazily.
+    """Open a simulation file, or a set of them, lazily.
 
     Args:
-        path: a netCDF3, netCDF4 or HDF5 file. PDEBench HDF5 layouts are recognised:
+        path: a netCDF3, netCDF4 or HDF5 file; or several (a glob such as
+            ``"data/*.nc"``, a folder of such files, or a list): they are concatenated
+            along ``sample_dim`` lazily, after checking that every file has the same
+            variables, grid and coordinates (a mismatch is an error naming the file and
+            what differs). PDEBench HDF5 layouts are recognised:
             a Darcy file (``tensor`` (N, 1, X, Y) and ``nu`` (N, X, Y)) becomes variables
             ``u`` and ``nu`` with dims (sample, y, x); a file of per-seed groups
             (``0000/data`` (T, X, Y, C), ``0000/grid/{x,y,t}``) becomes variables
@@ -60,10 +97,69 @@ def open_dataset(
         chunks: dask chunking passed to xarray (``"auto"``, a dict, or None for lazily
             indexed arrays without dask).
 
+        sample_dim: the dimension several files are concatenated along.
+
     Returns:
-        ``xarray.Dataset``; its ``encoding["source"]`` is the path.
+        ``xarray.Dataset``; its ``encoding["source"]`` is the path (for several files:
+        the first, and how many more).
+
+    Raises:
+        InputNotFoundError: a path or pattern that names no file.
+        DataError: a file that is not netCDF/HDF5, truncated, lacks a variable, or does
+            not match the others of a set.
     """
-    path = Path(path)
+    paths = data_files(path)
+    if len(paths) == 1:
+        return _open_one(paths[0], variables, chunks)
+    parts = [_open_one(p, variables, chunks) for p in paths]
+    check_parts_agree(parts, paths, sample_dim)
+    ds = xr.concat(parts, dim=sample_dim, data_vars="minimal", coords="minimal",
+                   compat="override", join="override", combine_attrs="drop_conflicts")
+    ds.encoding["source"] = f"{paths[0]} and {len(paths) - 1} more file(s)"
+    ds.set_close(lambda: [part.close() for part in parts])
+    return ds
+
+
+def check_parts_agree(parts: Sequence[xr.Dataset], paths: Sequence[Path],
+                      sample_dim: str) -> None:
+    """Raise ``DataError`` unless every dataset has the first one's variables, dims and
+    (non-sample) coordinates, and each variable has ``sample_dim``."""
+    first, ref = parts[0], paths[0]
+    for ds, path in zip(parts, paths, strict=True):
+        if set(ds.data_vars) != set(first.data_vars):
+            raise DataError(
+                f"{path} has variables {sorted(map(str, ds.data_vars))} where {ref} has "
+                f"{sorted(map(str, first.data_vars))}; a set of files must hold the same "
+                "variables (pass variables=[...] / --inputs/--targets to pick shared ones)")
+        for name, var in ds.data_vars.items():
+            if sample_dim not in var.dims:
+                raise DataError(f"variable {name!r} of {path} has no {sample_dim!r} dimension "
+                                f"(dims {var.dims}) to join the files along; pass "
+                                "sample_dim= the dimension that numbers samples")
+            other = {d: n for d, n in first[name].sizes.items() if d != sample_dim}
+            mine = {d: n for d, n in var.sizes.items() if d != sample_dim}
+            if mine != other:
+                raise DataError(f"variable {name!r} of {path} has sizes {mine} where {ref} "
+                                f"has {other}; the files' grids differ")
+        for name, coord in first.coords.items():
+            if sample_dim in coord.dims:
+                continue
+            if name not in ds.coords or not _same_values(ds[name].values, coord.values):
+                raise DataError(f"coordinate {name!r} of {path} differs from {ref}'s; the "
+                                "files' grids or time axes differ, so their samples cannot "
+                                "be stacked")
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "iuf" and b.dtype.kind in "iuf":
+        return bool(np.allclose(a, b, rtol=1e-9, atol=0, equal_nan=True))
+    return bool(np.array_equal(a, b))  # dates (datetime64, cftime), strings
+
+
+def _open_one(path: Path, variables: Sequence[str] | None,
+              chunks: str | int | dict | None) -> xr.Dataset:
     if not path.exists():
         raise InputNotFoundError(f"data file {path} does not exist (check the path; "
                                 "`kinnsci generate --help` makes one)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -462,15 +463,31 @@ def available() -> bool:
             flags += {"avx512": ["-mavx512f", "-mavx2", "-mfma"],
                       "avx2": ["-mavx2", "-mfma"]}.get(isa, [])
             name = f"kinnsci_scan_cpu_v10_{isa}"
-            cached = _is_built(name)
-            if not cached:
+            # torch may rebuild even with a build in its cache (another torch install, other
+            # include paths): announce whenever loading takes longer than a cache hit does
+            compiling = threading.Event()
+
+            def announce() -> None:
+                compiling.set()
                 _say("kinnsci: compiling the fused CPU scan, once per machine (about 40 s on "
                      "2 cores; the first training step waits for it)...")
+
+            timer = threading.Timer(SLOW_LOAD_S, announce)
+            timer.daemon = True
             start = time.perf_counter()
-            _module = load_inline(name=name, cpp_sources=_SOURCE,
-                                  functions=["forward", "backward"], extra_cflags=flags,
-                                  extra_ldflags=["-fopenmp"], verbose=False)
-            if not cached:
+            if _is_built(name):
+                timer.start()
+            else:
+                announce()
+            try:
+                _module = load_inline(name=name, cpp_sources=_SOURCE,
+                                      functions=["forward", "backward"], extra_cflags=flags,
+                                      extra_ldflags=["-fopenmp"], verbose=False)
+            finally:
+                timer.cancel()
+                if timer.is_alive():
+                    timer.join()
+            if compiling.is_set():
                 _say(f"kinnsci: fused CPU scan ready after {time.perf_counter() - start:.0f} "
                      "s (cached for later runs)")
         except Exception as exc:  # no compiler / ninja: use the PyTorch path
@@ -489,6 +506,10 @@ def _is_built(name: str) -> bool:
         return any(Path(_get_build_directory(name, verbose=False)).glob(f"{name}*.so"))
     except Exception:
         return False
+
+
+SLOW_LOAD_S = 2.0
+"""A cached build loads in well under this; a load still running after it is compiling."""
 
 
 def _say(message: str) -> None:

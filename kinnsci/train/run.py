@@ -65,14 +65,15 @@ def _datasets(config: RunConfig, ds, samples: dict) -> dict[str, Any]:
 
 
 def open_run_data(config: RunConfig, path: str | os.PathLike | None = None):
-    """The run's data file, its variables laid out as the datasets expect: (sample, [time],
+    """The run's data (a file, or several by glob or folder, joined along the sample dim),
+    its variables laid out as the datasets expect: (sample, [time],
     rows, columns) under the names the config gives, transposed lazily when the file stores
     them in another order (e.g. (time, lat, lon, member)).
 
     Raises:
         DataError: a variable is missing, or lacks one of the named dimensions.
     """
-    ds = open_dataset(path or config.data)
+    ds = open_dataset(path or config.data, sample_dim=config.sample_dim or "sample")
     names = (config.inputs + config.targets) if config.steady else config.variables
     for argument in ("inputs", "targets") if config.steady else ("variables",):
         require_variables(ds, getattr(config, argument), argument)

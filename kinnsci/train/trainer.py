@@ -72,7 +72,12 @@ class _EpochTimer:
             self._say(per_batch * self.n, f"from batches {self.FIRST + 1}-{self.LAST}")
 
     def done(self) -> None:
-        if self.enabled:
+        if not self.enabled:
+            return
+        if self.n > 2:  # without the first batch, which may wait for a kernel to compile
+            per_batch = (time.perf_counter() - self.t_first) / (self.n - 1)
+            self._say(per_batch * self.n, "the first epoch without its first batch")
+        else:
             self._say(time.perf_counter() - self.start, "the first epoch, measured")
 
     def _say(self, epoch_seconds: float, basis: str) -> None:
