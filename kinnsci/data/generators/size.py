@@ -62,9 +62,8 @@ def _gb(nbytes: float) -> str:
     return f"{nbytes / 1e9:.2f} GB" if nbytes >= 1e8 else f"{nbytes / 1e6:.1f} MB"
 
 
-SPLIT_ADVICE = ("generate it in parts with different --seed values and combine them with "
-                "xarray.open_mfdataset(files, combine='nested', concat_dim='sample'), or lower "
-                "--n-samples/--resolution")
+SPLIT_ADVICE = ("generate it in parts with different --seed values (kinnsci reads them as "
+                "one set: --data 'part_*.nc'), or lower --n-samples/--resolution")
 
 
 def check_memory(name: str, n_samples: int, resolution: int, nbytes: int) -> None:
