@@ -75,11 +75,16 @@ def check_finite(x: Tensor, name: str) -> None:
 
 
 def inverse_softplus(value: float | Tensor, dtype: torch.dtype | None = None) -> Tensor:
-    """The ``x`` with ``softplus(x) = value`` (> 0), finite over the whole float32 range.
+    """The ``x`` with ``softplus(x) = value`` (> 0), finite over the whole float range.
 
     ``log(expm1(v))`` overflows for v > 88 in float32 (``capacitance=100`` became an
-    infinite capacitance); ``v + log(-expm1(-v))`` is the same number without overflow,
-    computed in float64 and returned in ``dtype`` (default: torch's default dtype).
+    infinite capacitance); ``v + log(-expm1(-v))`` is the same number without overflow.
+    A floating tensor is computed in its own dtype; a Python number in float64. The result
+    has ``dtype`` (default: the tensor's dtype, or torch's default dtype for a number).
     """
-    v = torch.as_tensor(value, dtype=torch.float64)
-    return (v + torch.log(-torch.expm1(-v))).to(dtype or torch.get_default_dtype())
+    if isinstance(value, Tensor) and value.is_floating_point():
+        v = value
+    else:
+        v = torch.as_tensor(value, dtype=torch.float64)
+    raw = v + torch.log(-torch.expm1(-v))
+    return raw.to(dtype or (v.dtype if v is value else torch.get_default_dtype()))

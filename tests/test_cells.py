@@ -195,6 +195,11 @@ def test_inverse_softplus_is_finite_and_exact_over_the_float32_range():
     values = torch.logspace(-12, 38, 201, dtype=torch.float64).clamp(max=3.0e38)
     raw = inverse_softplus(values, torch.float32)
     assert torch.isfinite(raw).all()
+    # computed in float32 itself (as KNC's step initialisation does), still finite and exact
+    raw32 = inverse_softplus(values.float())
+    assert raw32.dtype == torch.float32 and torch.isfinite(raw32).all()
+    np.testing.assert_allclose(F.softplus(raw32.double()).numpy(), values.float().double(),
+                               rtol=5e-6)
     back = F.softplus(raw.double())
     # float32 rounding of raw ≈ log(v) (|raw| <= 28) bounds the relative error by ~2e-6
     np.testing.assert_allclose(back.numpy(), values.numpy(), rtol=5e-6)

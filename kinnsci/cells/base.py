@@ -15,6 +15,16 @@ from kinnsci._checks import check_last_dim
 from kinnsci.errors import ConfigError
 
 
+def register_tensors(module: nn.Module, tensors: dict[str, Tensor], trainable: bool) -> None:
+    """Attach each tensor to ``module`` under its name: as an ``nn.Parameter`` when
+    ``trainable``, else as a buffer (moved and saved with the module, not trained)."""
+    for name, value in tensors.items():
+        if trainable:
+            setattr(module, name, nn.Parameter(value))
+        else:
+            module.register_buffer(name, value)
+
+
 class Cell(nn.Module):
     """Base class of continuous-time cells.
 

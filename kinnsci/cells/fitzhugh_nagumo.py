@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from kinnsci.cells.base import Cell
+from kinnsci.cells.base import Cell, register_tensors
 from kinnsci.errors import ConfigError
 
 _FORMS = ("dynpmnn", "classic")
@@ -63,12 +63,9 @@ class FitzHughNagumoCell(Cell):
                 "b": 0.8 if b is None else b,
                 "eps": 0.08 if eps is None else eps,
             }
-        for name, value in values.items():
-            t = torch.tensor(float(value), dtype=torch.get_default_dtype())
-            if trainable:
-                setattr(self, name, nn.Parameter(t))
-            else:
-                self.register_buffer(name, t)
+        register_tensors(self, {name: torch.tensor(float(value),
+                                                    dtype=torch.get_default_dtype())
+                                for name, value in values.items()}, trainable)
         self.register_buffer("current", torch.tensor(float(current)))
 
     def vector_field(self, t: Tensor | float, h: Tensor, u: Tensor) -> Tensor:

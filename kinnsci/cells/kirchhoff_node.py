@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from kinnsci._checks import check_nonnegative, check_positive, inverse_softplus
+from kinnsci.cells.base import register_tensors
 from kinnsci.cells.linear import LinearCellBase
 from kinnsci.errors import ConfigError
 
@@ -77,11 +78,7 @@ class KirchhoffNodeCell(LinearCellBase):
             "readout_gain": full(readout_gain),
             "feedthrough": full(feedthrough),
         }
-        for name, value in tensors.items():
-            if trainable:
-                setattr(self, name, nn.Parameter(value))
-            else:
-                self.register_buffer(name, value)
+        register_tensors(self, tensors, trainable)
 
     @property
     def capacitance(self) -> Tensor:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kinnsci.cells.base import Cell
+from kinnsci.cells.base import Cell, register_tensors
 from kinnsci.errors import ConfigError
 
 
@@ -125,11 +125,8 @@ class LinearCell(LinearCellBase):
         self.diagonal = not dense
         self.state_dim = A_.shape[0]
         self.output_dim, self.input_dim = D_.shape
-        for name, value in zip("ABCD", (A_, B_, C_, D_), strict=True):
-            if trainable:
-                setattr(self, name, torch.nn.Parameter(value.clone()))
-            else:
-                self.register_buffer(name, value.clone())
+        register_tensors(self, {name: value.clone() for name, value in
+                                zip("ABCD", (A_, B_, C_, D_), strict=True)}, trainable)
 
     @staticmethod
     def _single(A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, n: int):

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kinnsci._checks import inverse_softplus
 from kinnsci.discretize import Discretizer, get_discretizer
 from kinnsci.errors import ConfigError
 from kinnsci.scan import selective_scan, time_invariant_scan
@@ -59,7 +60,7 @@ class KNC(nn.Module):
         dt = torch.exp(
             torch.rand(channels) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
         )
-        dt_bias = dt + torch.log(-torch.expm1(-dt))  # inverse softplus
+        dt_bias = inverse_softplus(dt)
         if selective:
             self.x_proj = nn.Linear(channels, self.dt_rank + 2 * d_state, bias=False)
             self.dt_proj = nn.Linear(self.dt_rank, channels, bias=True)
