@@ -33,3 +33,75 @@ def test_a_function_named_like_its_submodule_stays_the_function():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["True"] * 4
+
+
+# --- the import structure: layers only import downwards, and no module cycle ----------------
+import ast  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+PACKAGE = Path(__file__).resolve().parents[1] / "kinnsci"
+# kinnsci/__init__.py: cells, discretize, scan, data -> layers -> models -> train, export
+# -> reproduce -> cli; the private helpers at the top level sit below all of them.
+LAYERS = {"cells": 1, "discretize": 1, "scan": 1, "data": 1, "layers": 2, "models": 3,
+          "train": 4, "export": 4, "reproduce": 5, "cli": 6}
+
+
+def _imports() -> dict[str, set[str]]:
+    """module -> the kinnsci modules it imports, at any depth of its code (lazy imports
+    inside functions count: a cycle through them is still a cycle)."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    edges = defaultdict(set)
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            else:
+                continue
+            edges[name] |= {m for m in found if m in modules and m != name}
+    return edges
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    return LAYERS.get(parts[1], 0) if len(parts) > 1 else 7
+
+
+def test_no_module_imports_a_higher_layer():
+    upward = sorted((m, t) for m, targets in _imports().items() for t in targets
+                    if _layer(t) > _layer(m) and t != "kinnsci")
+    assert upward == [], upward
+
+
+def test_no_import_cycle_between_modules():
+    """Package ``__init__`` files only re-export; between the modules themselves there is
+    no cycle (models/io.py and models/registry.py used to import each other, so a model
+    could not be saved without the registry)."""
+    edges = _imports()
+    packages = {m for m in edges if (PACKAGE.parent / m.replace(".", "/") / "__init__.py")
+                .exists()}
+    graph = {m: targets - packages for m, targets in edges.items() if m not in packages}
+    state: dict[str, int] = {}
+    cycle: list[str] = []
+
+    def visit(node: str, path: list[str]) -> bool:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycle.extend(path[path.index(nxt):] + [node, nxt] if nxt in path
+                             else [node, nxt])
+                return True
+            if state.get(nxt) is None and visit(nxt, path + [node]):
+                return True
+        state[node] = 2
+        return False
+
+    for module in sorted(graph):
+        if state.get(module) is None and visit(module, []):
+            break
+    assert cycle == [], " -> ".join(cycle)

@@ -297,3 +297,25 @@ def test_every_gradient_has_its_parameters_layout(name, config, shape):
         mismatched = [n for n, p in m.named_parameters()
                       if p.grad is not None and p.grad.stride() != p.stride()]
         assert mismatched == [], mismatched
+
+
+def test_a_model_built_directly_saves_and_loads_like_a_registry_one(tmp_path):
+    """Constructors record their arguments as ``config``: FNO(...) saves without
+    build_model, and both loaders rebuild it (the registry is no longer needed to save)."""
+    from kinnsci.models import FNO, load_model
+    from kinnsci.models.vision import KINNVisionTiny
+
+    for model, x in ((FNO(in_channels=2, out_channels=1, width=8, modes=4),
+                      torch.randn(1, 2, 16, 16)),
+                     (KINNVisionTiny(dims=16, depths=(1, 1, 1, 1), num_classes=3),
+                      torch.randn(1, 3, 32, 32))):
+        name = model.config["name"]
+        rebuilt = build_model(**model.config)
+        assert rebuilt.config == model.config  # the same record build_model makes
+        path = tmp_path / f"{name}.pt"
+        model.save(path)
+        model.eval()
+        for loaded in (type(model).load(path), load_model(path, expected=name)[0]):
+            loaded.eval()
+            with torch.no_grad():
+                assert torch.equal(loaded(x), model(x)), name

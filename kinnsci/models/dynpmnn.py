@@ -49,6 +49,8 @@ class DynPMNN(SaveLoadMixin, nn.Module):
     Input (batch, in_features) -> (batch, out_features).
     """
 
+    name = "dynpmnn"  # registry name (kinnsci.models.MODELS)
+
     def __init__(self, in_features: int, out_features: int = 1, hidden: int = 16,
                  n_layers: int = 1, form: str = "dynpmnn", discretizer: str = "euler",
                  t_end: float = 2.5, steps: int = 25, trainable: bool = True) -> None:

@@ -51,6 +51,8 @@ class FNO(SaveLoadMixin, nn.Module):
     H, W >= 2 * modes - 1 works (weights act on Fourier modes, not grid points).
     """
 
+    name = "fno"  # registry name (kinnsci.models.MODELS)
+
     def __init__(
         self,
         in_channels: int = 10,
@@ -125,6 +127,8 @@ class FKNO(FNO):
     in physical units at 64x64. Without it every grid step is one training step: on a finer
     grid the Kirchhoff memory covers a smaller physical distance.
     """
+
+    name = "fkno"  # registry name (kinnsci.models.MODELS)
 
     def __init__(
         self,

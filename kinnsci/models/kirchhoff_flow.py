@@ -46,6 +46,8 @@ class KirchhoffFlow(SaveLoadMixin, nn.Module):
     ``log_prob(x)``: (batch, dim) -> (batch,); ``sample(n)``: (n, dim).
     """
 
+    name = "kirchhoff_flow"  # registry name (kinnsci.models.MODELS)
+
     def __init__(self, dim: int = 2, repeat: int = 16, branch: str = "tanh",
                  period_time: float = 1.0, rtol: float = 1e-4, atol: float = 1e-4,
                  method: str = "dopri5") -> None:

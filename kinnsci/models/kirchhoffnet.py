@@ -36,6 +36,8 @@ class KirchhoffNet(SaveLoadMixin, nn.Module):
     Input (batch, in_features) -> output (batch, out_features).
     """
 
+    name = "kirchhoffnet"  # registry name (kinnsci.models.MODELS)
+
     def __init__(self, in_features: int, out_features: int, hidden_nodes: int = 0, *,
                  topology: str = "fc", repeat: int = 2, branch: str = "relu_diff",
                  periods: int = 1, period_time: float = 1.0, capacitance: float = 1.0,

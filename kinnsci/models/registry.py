@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from kinnsci._registry import lookup
 from kinnsci.errors import ConfigError
 from kinnsci.models.dynpmnn import DynPMNN
 from kinnsci.models.fno import FKNO, FNO
+from kinnsci.models.io import instantiate, read_model_file
 from kinnsci.models.kirchhoff_flow import KirchhoffFlow
 from kinnsci.models.kirchhoffnet import KirchhoffNet
 from kinnsci.models.unet import UKNO, UNet
 from kinnsci.models.vision import KINNVisionBase, KINNVisionSmall, KINNVisionTiny
 
-MODELS: dict[str, type[nn.Module]] = {
-    "fno": FNO,
-    "fkno": FKNO,
-    "unet": UNet,
-    "ukno": UKNO,
-    "kirchhoffnet": KirchhoffNet,
-    "kirchhoff_flow": KirchhoffFlow,
-    "dynpmnn": DynPMNN,
-    "kinn_vision_tiny": KINNVisionTiny,
-    "kinn_vision_small": KINNVisionSmall,
-    "kinn_vision_base": KINNVisionBase,
-}
+MODELS: dict[str, type[nn.Module]] = {cls.name: cls for cls in (
+    FNO, FKNO, UNet, UKNO, KirchhoffNet, KirchhoffFlow, DynPMNN, KINNVisionTiny,
+    KINNVisionSmall, KINNVisionBase)}
 
 
 def valid_config_keys(name: str) -> list[str]:
@@ -49,9 +42,24 @@ def build_model(name: str, **config) -> nn.Module:
     if unknown:
         raise ConfigError(f"unknown config keys for model {name!r}: {unknown}; valid keys: {valid}")
     json.dumps(config)  # configs are saved with checkpoints: fail early if not JSON-able
-    model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
-    model.config = {"name": name.lower(), **config}
-    return model
+    return instantiate(cls, name, config)
+
+
+def load_model(
+    path: str | os.PathLike, expected: str | None = None
+) -> tuple[nn.Module, dict[str, Tensor] | None]:
+    """Rebuild a model saved by :func:`kinnsci.models.save_model`; returns ``(model,
+    normalizer)``. ``expected`` (a registry name) makes loading another model's file an
+    error.
+
+    Raises:
+        InputNotFoundError: ``path`` does not exist.
+        CheckpointError: see :func:`kinnsci.models.io.read_model_file`.
+    """
+    payload = read_model_file(path, expected)
+    model = build_model(**payload["config"])
+    model.load_state_dict(payload["state_dict"])
+    return model, payload.get("normalizer")
 
 
 def count_parameters(model: nn.Module) -> int:

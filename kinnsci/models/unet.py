@@ -28,6 +28,8 @@ class UNet(SaveLoadMixin, nn.Module):
     Shapes: ``forward(x (batch, in_channels, H, W)) -> (batch, out_channels, H, W)``.
     """
 
+    name = "unet"  # registry name (kinnsci.models.MODELS)
+
     def __init__(
         self,
         in_channels: int = 1,
@@ -85,6 +87,8 @@ class UKNO(SaveLoadMixin, nn.Module):
 
     Shapes: ``forward(x (batch, in_channels, H, W)) -> (batch, out_channels, H, W)``.
     """
+
+    name = "ukno"  # registry name (kinnsci.models.MODELS)
 
     def __init__(
         self,

@@ -266,6 +266,8 @@ class KINNVisionTiny(KINNVision):
     """KINN-T: width 96, depths (3, 3, 4, 3): 32.1 M parameters (1000 classes) and
     4.87 GFLOPs at 224² (paper: 32.3 M / 4.9 G)."""
 
+    name = "kinn_vision_tiny"  # registry name (kinnsci.models.MODELS)
+
     size = "tiny"
 
 
@@ -273,10 +275,14 @@ class KINNVisionSmall(KINNVision):
     """KINN-S: width 96, depths (2, 3, 15, 3): 50.2 M parameters and 8.14 GFLOPs at 224²
     (paper: 50.3 M / 8.2 G)."""
 
+    name = "kinn_vision_small"  # registry name (kinnsci.models.MODELS)
+
     size = "small"
 
 
 class KINNVisionBase(KINNVision):
     """KINN-B: width 128, depths (2, 3, 15, 3) (the paper gives no size for Base)."""
+
+    name = "kinn_vision_base"  # registry name (kinnsci.models.MODELS)
 
     size = "base"
