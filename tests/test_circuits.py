@@ -317,3 +317,12 @@ def test_ngspice_runs_a_netlist_given_by_a_relative_path(tmp_path, monkeypatch):
     assert t[-1] == pytest.approx(1.0) and v[-1, 0] > 0
     with pytest.raises(FileNotFoundError, match="does not exist"):
         run_ngspice("sub/missing.cir")
+
+
+def test_a_circuit_refuses_an_input_of_another_dtype_instead_of_casting():
+    """torch's modules raise on a dtype mismatch; CircuitCell silently cast its parameters
+    to the input's dtype (float64 inputs ran a float32 circuit in float64 and back)."""
+    net = KirchhoffNet(3, 1, hidden_nodes=1)
+    with pytest.raises(ValueError, match="float64 but the circuit's parameters are"):
+        net(torch.rand(2, 3, dtype=torch.float64))
+    assert net(torch.rand(2, 3)).shape == (2, 1)

@@ -443,3 +443,22 @@ def test_training_says_early_how_long_the_run_will_take(darcy, tmp_path, capsys)
     quiet = Trainer(tiny_fno(), train, epochs=1, batch_size=8, device="cpu", progress=False)
     quiet.fit()
     assert "kinnsci: about" not in capsys.readouterr().err
+
+
+def test_only_resolution_invariant_models_evaluate_on_another_grid(tmp_path, capsys):
+    """The models say whether they transfer across grids (``resolution_invariant``):
+    FNO/FKNO evaluate on a finer grid, U-Net is refused with the fix."""
+    coarse = generate("darcy", tmp_path / "d16.nc", n_samples=10, resolution=16, progress=False)
+    fine = generate("darcy", tmp_path / "d24.nc", n_samples=2, resolution=24, progress=False)
+    for model, config in (("fno", '{"width": 4, "modes": 2}'), ("unet", '{"widths": [4, 8]}')):
+        assert cli(["train", "--model", model, "--data", str(coarse), "--inputs", "a",
+                    "--targets", "u", "--epochs", "1", "--batch-size", "2", "--model-config",
+                    config, "--out", str(tmp_path / model), "--no-progress",
+                    "--no-plots"]) == 0
+        code = cli(["evaluate", str(tmp_path / model / "final.pt"), "--data", str(fine),
+                    "--no-progress"])
+        err = capsys.readouterr().err
+        if model == "fno":
+            assert code == 0, err
+        else:
+            assert code == 2 and "'unet' was trained on 16x16 grids and cannot transfer" in err

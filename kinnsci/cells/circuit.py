@@ -76,7 +76,11 @@ class CircuitCell(Cell):
         full = torch.cat([torch.zeros_like(v[..., :1]), v], dim=-1)  # ground at index 0
         vs = full[..., self.edges[:, 0]]
         vd = full[..., self.edges[:, 1]]
-        return self.branch.current(vs, vd, self.theta.to(v.dtype))
+        if v.dtype != self.theta.dtype:  # as torch's own modules do: no silent cast
+            raise ConfigError(f"v is {v.dtype} but the circuit's parameters are "
+                              f"{self.theta.dtype}; convert one of them (e.g. cell.double() "
+                              "or v.float())")
+        return self.branch.current(vs, vd, self.theta)
 
     def node_currents(self, v: Tensor) -> Tensor:
         """Net current into every node including ground: (..., N) -> (..., N + 1).

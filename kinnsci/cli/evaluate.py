@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from kinnsci._paths import check_output_path
     from kinnsci.cli.errors import report as report_error
     from kinnsci.cli.errors import user_errors
-    from kinnsci.cli.train import format_metrics
+    from kinnsci.cli.tables import format_metrics
     from kinnsci.train import evaluate_checkpoint
 
     try:

@@ -69,6 +69,7 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from kinnsci.cli.errors import report, user_errors
+    from kinnsci.cli.tables import format_metrics
     from kinnsci.train import train_run
     from kinnsci.train.distributed import is_main_process
 
@@ -88,9 +89,3 @@ def run(args: argparse.Namespace) -> int:
                   f"mean {sum(errs) / len(errs):.4g}")
         print(f"results in {Path(config.out).resolve()}")
     return 0
-
-
-def format_metrics(metrics: dict, title: str) -> str:
-    lines = [title, "| metric | value |", "|---|---:|"]
-    lines += [f"| {k} | {v:.4g} |" for k, v in metrics.items()]
-    return "\n".join(lines)

@@ -52,6 +52,7 @@ class FNO(SaveLoadMixin, nn.Module):
     """
 
     name = "fno"  # registry name (kinnsci.models.MODELS)
+    resolution_invariant = True  # spectral layers: trained on one grid, applies to others
 
     def __init__(
         self,

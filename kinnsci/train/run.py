@@ -40,7 +40,6 @@ from kinnsci.train.rollout import rollout_errors
 from kinnsci.train.trainer import Trainer
 
 # Backbones whose learned map does not depend on the grid (Fourier layers on modes).
-RESOLUTION_INVARIANT = ("fno", "fkno")
 
 
 @dataclass
@@ -313,7 +312,8 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
     n = ds.sizes[run.sample_dim] if run.sample_dim else 1
     dataset = _datasets(run, ds, {"all": list(range(n))})["all"]
     trained = tuple(extra.get("spatial_shape", dataset.spatial_shape))
-    if tuple(dataset.spatial_shape) != trained and run.model not in RESOLUTION_INVARIANT:
+    if tuple(dataset.spatial_shape) != trained and not getattr(
+            model.backbone, "resolution_invariant", False):
         raise ConfigError(
             f"{run.model!r} was trained on {trained[0]}x{trained[1]} grids and cannot transfer "
             f"to the {dataset.spatial_shape[0]}x{dataset.spatial_shape[1]} grids of {data}; "
