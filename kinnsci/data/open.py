@@ -163,8 +163,6 @@ def _open_one(path: Path, variables: Sequence[str] | None,
     if not path.exists():
         raise InputNotFoundError(f"data file {path} does not exist (check the path; "
                                 "`kinnsci generate --help` makes one)")
-    if path.is_dir():
-        raise DataError(f"{path} is a directory; pass the path of one netCDF/HDF5 file")
     fmt = file_format(path)
     try:
         ds = _xr_open(path, chunks, engine="scipy") if fmt == "netcdf3" else _open_hdf5(

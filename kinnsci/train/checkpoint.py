@@ -86,7 +86,9 @@ def load_checkpoint(path: str | os.PathLike, expected_model: str | None = None) 
     return payload
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> None:
-    """Delete half-written ``.NAME.*.tmp`` files a killed run may have left."""
+def remove_run_temporaries(folder: str | os.PathLike) -> None:
+    """Delete every half-written ``.NAME.*.tmp`` file in a run folder being resumed (a
+    run folder has one writer; :func:`kinnsci._atomic.remove_stale_temporaries` is the
+    per-file, per-process cleanup every atomic write does)."""
     for tmp in Path(folder).glob(".*.tmp"):
         tmp.unlink(missing_ok=True)

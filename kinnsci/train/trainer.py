@@ -22,7 +22,7 @@ from kinnsci.errors import ConfigError, TrainingError
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import (
     load_checkpoint,
-    remove_stale_temporaries,
+    remove_run_temporaries,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -317,7 +317,7 @@ class Trainer:
         set_rng_state(payload["rng"])
         self.epoch, self.history = int(payload["epoch"]), list(payload["history"])
         if self.checkpoint_dir is not None and self.checkpoint_dir.exists():
-            remove_stale_temporaries(self.checkpoint_dir)
+            remove_run_temporaries(self.checkpoint_dir)
         if self.epoch > self.epochs:
             raise ConfigError(f"checkpoint {path} is at epoch {self.epoch}, beyond epochs="
                              f"{self.epochs}; raise --epochs to train further")
