@@ -1,8 +1,10 @@
-"""Data loading throughput vs raw netCDF4 slicing, and generator wall times.
+"""Data loading throughput vs raw netCDF4/h5py/zarr slicing, and generator wall times.
 
 Usage: python benchmarks/bench_data.py [--samples 512] [--res 64] [--batch 16]
 Both readers fetch the same shuffled batches from the same file in one run; the ratio is
-ours / raw samples per second (>= 0.9 is the target).
+ours / raw samples per second (>= 0.9 is the target). The archive rows write one
+trajectory set in each format kinnsci reads (PDEBench, The Well, Zarr, POSEIDON-style
+channels, a multi-file set) and read shuffled batches of rollout windows from it.
 """
 
 from __future__ import annotations
@@ -82,6 +84,123 @@ def bench_rollout(path: Path, history: int, horizon: int, chunks) -> tuple[float
     return _rates(ours, raw, len(data))
 
 
+def write_archives(folder: Path, n: int, n_time: int, res: int) -> dict[str, tuple]:
+    """One set of trajectories (two variables) in every archive format:
+    {row name: (path, variable names, raw reader of (name, sorted samples, time slice)
+    -> (samples, time, y, x))}."""
+    import h5py
+    import xarray as xr
+    import zarr
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.random((n, n_time, res, res), dtype=np.float32) for _ in range(2))
+    rows = {}
+    dims = ("sample", "time", "y", "x")
+    cf = xr.Dataset({"a": (dims, a), "b": (dims, b)},
+                    coords={"time": np.arange(n_time, dtype=np.float64)})
+    cf.to_netcdf(folder / "cf.nc")
+    rows["CF netCDF"] = (folder / "cf.nc", ["a", "b"], _netcdf_reader(folder / "cf.nc"))
+    half = n // 2
+    cf.isel(sample=slice(0, half)).to_netcdf(folder / "set_0.nc")
+    cf.isel(sample=slice(half, None)).to_netcdf(folder / "set_1.nc")
+    rows["multi-file netCDF (2 files)"] = (str(folder / "set_*.nc"), ["a", "b"],
+                                          _netcdf_set_reader([folder / "set_0.nc",
+                                                              folder / "set_1.nc"], half))
+    with h5py.File(folder / "pdebench.hdf5", "w") as fh:  # (N, T, X, Y)
+        fh["density"], fh["pressure"] = a.transpose(0, 1, 3, 2), b.transpose(0, 1, 3, 2)
+        fh["Vx"] = fh["Vy"] = np.zeros_like(fh["density"])
+    rows["PDEBench 2-D CFD (HDF5)"] = (folder / "pdebench.hdf5", ["density", "pressure"],
+                                      _h5_reader(folder / "pdebench.hdf5",
+                                                 {"density": "density", "pressure": "pressure"}))
+    _write_the_well(folder / "well.hdf5", a, b)
+    rows["The Well (HDF5)"] = (folder / "well.hdf5", ["a", "b"],
+                              _h5_reader(folder / "well.hdf5", {"a": "t0_fields/a",
+                                                                "b": "t0_fields/b"}))
+    cf.to_zarr(folder / "cf.zarr", zarr_format=3)
+    rows["Zarr (folder)"] = (folder / "cf.zarr", ["a", "b"],
+                            _zarr_reader(zarr.open_group(folder / "cf.zarr", mode="r")))
+    channels = np.stack([a, b], axis=2)  # (trajectory, time, channel, y, x)
+    xr.Dataset({"data": (("trajectory", "time", "channel", "y", "x"), channels)}).to_netcdf(
+        folder / "poseidon.nc")
+    rows["POSEIDON-style channels (netCDF)"] = (folder / "poseidon.nc", ["data_0", "data_1"],
+                                               _netcdf_channel_reader(folder / "poseidon.nc"))
+    return rows
+
+
+def _write_the_well(path: Path, a: np.ndarray, b: np.ndarray) -> None:
+    import h5py
+
+    with h5py.File(path, "w") as fh:
+        grid = fh.create_group("dimensions")
+        grid.attrs["spatial_dims"] = ["x", "y"]
+        grid["time"] = np.arange(a.shape[1], dtype=np.float32)
+        grid["x"] = grid["y"] = np.linspace(0, 1, a.shape[-1], dtype=np.float32)
+        fields = fh.create_group("t0_fields")
+        for name, values in (("a", a), ("b", b)):
+            fields[name] = values.transpose(0, 1, 3, 2)  # The Well stores (x, y)
+            fields[name].attrs["sample_varying"] = fields[name].attrs["time_varying"] = True
+            fields[name].attrs["dim_varying"] = [True, True]
+
+
+def _netcdf_reader(path):
+    nc = netCDF4.Dataset(path)
+    return lambda name, s, t: nc[name][s, t].data
+
+
+def _netcdf_set_reader(paths, per_file):
+    files = [netCDF4.Dataset(p) for p in paths]
+
+    def read(name, s, t):
+        parts = [files[f][name][s[s // per_file == f] - f * per_file, t].data
+                 for f in range(len(files)) if np.any(s // per_file == f)]
+        return np.concatenate(parts)
+    return read
+
+
+def _netcdf_channel_reader(path):
+    nc = netCDF4.Dataset(path)
+    return lambda name, s, t: nc["data"][s, t, int(name[-1])].data
+
+
+def _h5_reader(path, names):
+    import h5py
+
+    fh = h5py.File(path, "r")
+    return lambda name, s, t: fh[names[name]][s, t].transpose(0, 1, 3, 2)
+
+
+def _zarr_reader(group):
+    return lambda name, s, t: group[name].oindex[s, t]
+
+
+def bench_archive(path, names: list[str], raw_read, batch: int, history: int = 4,
+                  sample_dim: str = "sample") -> tuple[float, float]:
+    """Windows/s of ``RolloutDataset.__getitems__`` vs the raw library reading the same
+    blocks (each batch's distinct samples over its windows' time span, every variable)."""
+    channel_dim = "channel" if sample_dim == "trajectory" else None
+    ds = open_dataset(path, sample_dim=sample_dim, channel_dim=channel_dim)
+    data = RolloutDataset(ds, names, history=history, horizon=1, sample_dim=sample_dim)
+    batches = _batches(len(data), batch)
+    length = history + 1
+
+    def ours():
+        for idx in batches:
+            data.__getitems__(idx)
+
+    def raw():
+        for idx in batches:
+            samples = idx // data.windows_per_sample
+            starts = idx % data.windows_per_sample
+            distinct, which = np.unique(samples, return_inverse=True)
+            lo, hi = int(starts.min()), int(starts.max()) + length
+            block = torch.from_numpy(np.stack([raw_read(n, distinct, slice(lo, hi))
+                                               for n in names], axis=2).astype(np.float32))
+            [(block[k, t - lo:t - lo + history].flatten(0, 1), block[k, t - lo + history:])
+             for k, t in zip(which, starts, strict=True)]
+
+    return _rates(ours, raw, len(data))
+
+
 def bench_generators(resolutions: list[int], n_samples: int) -> list[tuple[str, int, float]]:
     runs = {
         "darcy": {},
@@ -125,6 +244,16 @@ def main() -> None:
             ours, raw = bench_rollout(ns, 10, 1, chunks)
             print(f"| RolloutDataset, history 10, horizon 1 | {chunks} | {ours:,.0f} | "
                   f"{raw:,.0f} | {ours / raw:.2f} |")
+    print(f"\n## Archive formats (RolloutDataset, history 4, batch {args.batch} windows, "
+          f"{args.res}x{args.res} float32)\n")
+    print("| format | ours (windows/s) | raw library (windows/s) | ours / raw |")
+    print("|---|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = write_archives(Path(tmp), max(args.samples // 16, 4), 20, args.res)
+        for name, (path, names, raw_read) in rows.items():
+            sample_dim = "trajectory" if "POSEIDON" in name else "sample"
+            ours, raw = bench_archive(path, names, raw_read, args.batch, sample_dim=sample_dim)
+            print(f"| {name} | {ours:,.0f} | {raw:,.0f} | {ours / raw:.2f} |")
     print(f"\n## Generator wall time ({args.gen_samples} samples)\n")
     print("| generator | resolution | seconds | s / sample |")
     print("|---|---:|---:|---:|")

@@ -266,7 +266,7 @@ def test_missing_file_and_non_netcdf_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothere.nc does not exist"):
         open_dataset(tmp_path / "nothere.nc")
     (tmp_path / "notes.nc").write_text("hello")
-    with pytest.raises(DataError, match="notes.nc is not a netCDF or HDF5 file"):
+    with pytest.raises(DataError, match="notes.nc is not a netCDF, HDF5 or Zarr file"):
         open_dataset(tmp_path / "notes.nc")
 
 

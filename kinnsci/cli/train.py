@@ -11,8 +11,14 @@ EXAMPLES = """examples:
   kinnsci train --model fno --data darcy.nc --inputs a --targets u --epochs 50 --out runs/fno
   kinnsci train --model ukno --data ns.nc --variables w --history 10 --horizon 3 \\
       --model-config '{"widths": [32, 48, 64, 96], "res_blocks": 2}' --rollout 40
-  kinnsci train --model fno --data ens.nc --variables t2m --history 4 \
+  kinnsci train --model fno --data ens.nc --variables t2m --history 4 \\
       --sample-dim member --time-dim time --spatial-dims lat lon    # (time, lat, lon, member)
+  kinnsci train --model fno --data 'CE-RP/*.nc' --sample-dim trajectory \\
+      --channel-dim channel --variables data_0 data_1 data_2 data_3 --spatial-dims y x
+  kinnsci train --model fno --data wave.nc --sample-dim trajectory --variables solution \\
+      --static-inputs c                                # c(trajectory, x, y): an extra input
+  kinnsci train --model fno --data 'the_well/data/train/*.hdf5' --variables density \\
+      velocity_x velocity_y --history 4
   kinnsci train --config run.yaml                      # keys as in kinnsci.train.RunConfig
   kinnsci train --config run.yaml --resume runs/fno/last.pt
   torchrun --nproc-per-node 2 -m kinnsci.cli.main train --config run.yaml   # DDP
@@ -45,6 +51,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--time-dim", help="the file's time dimension (default: time)")
     p.add_argument("--spatial-dims", nargs=2, metavar=("ROWS", "COLUMNS"),
                    help="the file's two grid dimensions, rows first (default: y x)")
+    p.add_argument("--channel-dim", help="a dimension that numbers fields, as in "
+                   "data(trajectory, time, channel, x, y): each variable with it is split "
+                   "into data_0, data_1, ... (or the channel coordinate's labels)")
+    p.add_argument("--channels", nargs="+", metavar="CHANNEL",
+                   help="with --channel-dim: the channels to keep (indices or labels)")
+    p.add_argument("--static-inputs", nargs="+", metavar="VARIABLE",
+                   help="time-independent fields (sample, rows, columns), e.g. a "
+                   "coefficient c(x, y), fed to a time-dependent model at every step")
     p.add_argument("--rollout", type=int, dest="rollout_steps",
                    help="after training, evaluate N-step rollouts on the test split")
     p.set_defaults(func=run)
@@ -58,7 +72,7 @@ def config_from_args(args: argparse.Namespace):
         base = RunConfig.from_file(args.config)
         values = base.to_dict()
     for key in [*FLAGS, "inputs", "targets", "variables", "rollout_steps", "time_dim",
-                "spatial_dims", *CONFIG_SWITCHES]:
+                "spatial_dims", "channel_dim", "channels", "static_inputs", *CONFIG_SWITCHES]:
         value = getattr(args, key, None)
         if value is not None:
             values[key] = value

@@ -17,6 +17,7 @@ import xarray as xr
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from kinnsci.data.direct import plan_for, untouched_source
 from kinnsci.data.missing import missing_rules
 from kinnsci.data.open import require_variables
 from kinnsci.errors import DataError
@@ -76,6 +77,9 @@ class _Fields:
         self.missing = [missing_rules(ds[n]) for n in self.names]
         # the file the variables can be read from straight through netCDF4, if any
         self._direct = _direct_source(ds, self.names) if sample_dim is not None else None
+        # otherwise, each variable's plan to read its backend arrays without dask, if any
+        self._plans = ([plan_for(v) for v in self.variables]
+                       if sample_dim is not None and not self._direct else [None] * len(names))
         self._handle: tuple[int, netCDF4.Dataset] | None = None
 
     def _file(self) -> netCDF4.Dataset:
@@ -100,7 +104,8 @@ class _Fields:
                     a = a.filled(np.nan) if np.ma.getmask(a).any() else a.data
                 arrays.append(a)
             return arrays
-        return [np.asarray(v[key].values) for v in self.variables]
+        return [np.asarray(plan.read(key)) if plan is not None else np.asarray(v[key].values)
+                for v, plan in zip(self.variables, self._plans, strict=True)]
 
     def read(self, sample: np.ndarray | int, time: slice | None = None) -> Tensor:
         """Stack variables on a new axis after the sample/time indices.
@@ -207,15 +212,19 @@ class RolloutDataset(Dataset):
         horizon: number of future states h to predict (h > 1 for unrolled training).
         samples: trajectories in this split (all when None).
         stride: step between window starts.
+        static_inputs: names of time-independent fields, dims (sample_dim, *spatial_dims)
+            (a coefficient such as a wave speed c(x, y) or a permeability), appended to
+            every input after the history: S extra channels.
 
-    Items: ``x`` (k·V, H, W), time-major (all variables of the oldest state first), and
-    ``y`` (h, V, H, W).
+    Items: ``x`` (k·V + S, H, W), time-major (all variables of the oldest state first, then
+    the static inputs), and ``y`` (h, V, H, W).
     """
 
     def __init__(self, ds: xr.Dataset, variables: Sequence[str], history: int = 1,
                  horizon: int = 1, samples: Sequence[int] | None = None, *, stride: int = 1,
                  sample_dim: str | None = "sample", time_dim: str = "time",
                  spatial_dims: tuple[str, str] = ("y", "x"),
+                 static_inputs: Sequence[str] | None = None,
                  dtype: torch.dtype = torch.float32):
         for name, value in (("history", history), ("horizon", horizon), ("stride", stride)):
             if not isinstance(value, int) or value < 1:
@@ -234,6 +243,23 @@ class RolloutDataset(Dataset):
         self.samples = _check_samples(samples, n_samples)
         self.windows_per_sample = (n_time - history - horizon) // stride + 1
         self.n_variables = len(self.fields.names)
+        self.static = None
+        if static_inputs:
+            self.static = _Fields(ds, static_inputs, "static_inputs", sample_dim, None,
+                                  spatial_dims, dtype)
+            if self.static.shape[-2:] != self.fields.shape[-2:]:
+                raise DataError(f"static_inputs {list(static_inputs)} have grid "
+                                f"{self.static.shape[-2:]}, the variables "
+                                f"{self.fields.shape[-2:]}; they must share one grid")
+
+    @property
+    def n_static(self) -> int:
+        """S, the number of static input channels."""
+        return 0 if self.static is None else len(self.static.names)
+
+    def static_inputs(self, i: int) -> Tensor | None:
+        """The static inputs of the i-th trajectory of this split, (S, H, W), or None."""
+        return None if self.static is None else self.static.read(int(self.samples[i]))
 
     def __len__(self) -> int:
         return len(self.samples) * self.windows_per_sample
@@ -246,6 +272,8 @@ class RolloutDataset(Dataset):
         t0 = (i % self.windows_per_sample) * self.stride
         block = self.fields.read(sample, slice(t0, t0 + self.history + self.horizon))
         x = block[: self.history].flatten(0, 1)
+        if self.static is not None:
+            x = torch.cat([x, self.static.read(sample)])
         return x, block[self.history:]
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[Tensor, Tensor]]:
@@ -276,7 +304,11 @@ class RolloutDataset(Dataset):
                                                     slice(first, int(mine.max()) + length)))
             windows = [spans[k][1][t - spans[k][0]:t - spans[k][0] + length]
                        for k, t in zip(which, starts, strict=True)]
-        return [(w[:self.history].flatten(0, 1), w[self.history:]) for w in windows]
+        if self.static is None:
+            return [(w[:self.history].flatten(0, 1), w[self.history:]) for w in windows]
+        static = self.static.read(distinct)  # (S_distinct, n_static, H, W)
+        return [(torch.cat([w[:self.history].flatten(0, 1), static[k]]), w[self.history:])
+                for w, k in zip(windows, which, strict=True)]
 
     def trajectory(self, i: int) -> Tensor:
         """The whole trajectory of the i-th sample of this split, (T, V, H, W)."""
@@ -299,6 +331,8 @@ class RolloutDataset(Dataset):
             DataError: naming the variable, sample, time index and grid position.
         """
         self.fields.check_finite(self.samples)
+        if self.static is not None:
+            self.static.check_finite(self.samples)
 
     @property
     def spatial_shape(self) -> tuple[int, int]:
@@ -372,20 +406,14 @@ def _direct_source(ds: xr.Dataset, names: Sequence[str]) -> str | None:
     return source if same else None
 
 
-_OPENED = ("open_dataset-", "original-open_dataset-")
-
-
 def _untouched_lazy_read(var: xr.Variable) -> bool:
     """Whether ``var`` is a dask array that only reads its file: a dask graph of nothing but
     xarray's ``open_dataset`` layers. Any indexing (a reversed axis, samples in another
     order), rechunking or arithmetic adds a layer; the file then no longer holds what the
     variable does, and reading it directly would return other values. In-memory and
     non-dask lazy variables are read through xarray."""
-    graph = getattr(var.data, "dask", None)
-    if graph is None or var.encoding.get("original_shape") != var.shape:
-        return False
-    layers = getattr(graph, "layers", {k: None for k in graph})
-    return all(str(name).startswith(_OPENED) for name in layers)
+    return untouched_source(var) is not None and (
+        var.encoding.get("original_shape") == var.shape)
 
 
 def _check_samples(samples: Sequence[int] | None, n: int) -> np.ndarray:

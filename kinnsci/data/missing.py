@@ -48,7 +48,10 @@ class MissingRules:
 def missing_rules(var: xr.DataArray | xr.Variable) -> MissingRules:
     """The rules of one variable from its attributes and on-disk type."""
     attrs = {**var.encoding, **var.attrs}
-    fills = [attrs[k] for k in ("_FillValue", "missing_value") if k in attrs]
+    # _FillValue None: the format has no fill value (HDF5 archives read by kinnsci's
+    # engines), so netCDF's default fill does not apply either.
+    fills = [attrs[k] for k in ("_FillValue", "missing_value")
+             if k in attrs and attrs[k] is not None]
     stored = np.dtype(var.encoding.get("dtype", var.dtype))
     if "_FillValue" not in attrs:
         default = netCDF4.default_fillvals.get(f"{stored.kind}{stored.itemsize}")

@@ -9,40 +9,56 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 
-from kinnsci.errors import DataError, InputNotFoundError
+from kinnsci.data.direct import register_concat
+from kinnsci.errors import ConfigError, DataError, InputNotFoundError
 
 _NETCDF3_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 def file_format(path: Path) -> str:
-    """``"netcdf3"`` or ``"hdf5"`` (netCDF-4 is HDF5) from the file's first bytes."""
+    """``"netcdf3"``, ``"hdf5"`` (netCDF-4 is HDF5) or ``"zarr"`` (a store folder, or a
+    zip of one) from the file's first bytes or the folder's metadata."""
+    if path.is_dir():
+        if is_zarr_store(path):
+            return "zarr"
+        raise DataError(f"{path} is a folder but not a Zarr store (no .zgroup, .zattrs or "
+                        "zarr.json inside); pass a file, a Zarr store or a folder of them")
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head[:4] in _NETCDF3_MAGIC:
         return "netcdf3"
     if head == _HDF5_MAGIC:
         return "hdf5"
+    if head[:4] == _ZIP_MAGIC:
+        return "zarr"
     raise DataError(
-        f"{path} is not a netCDF or HDF5 file (its first bytes are {head!r}); kinnsci reads "
-        "netCDF3, netCDF4 and HDF5. Convert other formats with xarray first "
-        "(e.g. xr.open_zarr(...).to_netcdf(...))"
+        f"{path} is not a netCDF, HDF5 or Zarr file (its first bytes are {head!r}); kinnsci "
+        "reads netCDF3, netCDF4, HDF5 and Zarr stores (folder or zip). Convert other formats "
+        "with xarray first (ds.to_netcdf(...))"
     )
 
 
-DATA_SUFFIXES = (".nc", ".nc4", ".cdf", ".h5", ".hdf5", ".hdf")
+def is_zarr_store(path: Path) -> bool:
+    """Whether a folder is a Zarr store (format 2 or 3)."""
+    return path.is_dir() and any((path / m).exists()
+                                 for m in (".zgroup", ".zattrs", ".zmetadata", "zarr.json"))
+
+
+DATA_SUFFIXES = (".nc", ".nc4", ".cdf", ".h5", ".hdf5", ".hdf", ".zarr", ".zip")
 
 
 def data_files(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
-    """The files ``path`` names: one file, a glob pattern (``"runs/*.nc"``), a folder (its
-    netCDF/HDF5 files) or a list of any of these; sorted within each pattern or folder.
+    """The files ``path`` names: one file or Zarr store, a glob pattern
+    (``"runs/*.nc"``), a folder (its netCDF/HDF5 files and Zarr stores) or a list of any
+    of these; sorted within each pattern or folder.
 
     Raises:
         InputNotFoundError: a file, pattern or folder that yields no file.
@@ -51,16 +67,18 @@ def data_files(path: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Pa
         return [f for p in path for f in data_files(p)]
     text = os.fspath(path)
     if glob.has_magic(text):
-        found = sorted(Path(p) for p in glob.glob(text) if Path(p).is_file())
+        found = sorted(Path(p) for p in glob.glob(text)
+                       if Path(p).is_file() or is_zarr_store(Path(p)))
         if not found:
             raise InputNotFoundError(f"no file matches {text!r} (check the pattern; quote it "
                                      "on the command line so the shell does not expand it)")
         return found
     p = Path(text)
-    if p.is_dir():
-        found = sorted(f for f in p.iterdir() if f.suffix.lower() in DATA_SUFFIXES)
+    if p.is_dir() and not is_zarr_store(p):
+        found = sorted(f for f in p.iterdir() if f.suffix.lower() in DATA_SUFFIXES
+                       and (f.is_file() or is_zarr_store(f)))
         if not found:
-            raise DataError(f"{p} is a folder without netCDF/HDF5 files (looked for "
+            raise DataError(f"{p} is a folder without netCDF/HDF5 files or Zarr stores (looked for "
                             f"{', '.join(DATA_SUFFIXES)}); pass a file, a folder of them or "
                             "a glob")
         return found
@@ -73,6 +91,8 @@ def open_dataset(
     chunks: str | int | dict | None = "auto",
     *,
     sample_dim: str = "sample",
+    channel_dim: str | None = None,
+    channels: Sequence[int | str] | Mapping[str, int | str] | None = None,
 ) -> xr.Dataset:
     """Open a simulation file, or a set of them, lazily.
 
@@ -98,6 +118,12 @@ def open_dataset(
             indexed arrays without dask).
 
         sample_dim: the dimension several files are concatenated along.
+        channel_dim: a dimension that numbers fields (POSEIDON's ``channel`` in
+            ``data(trajectory, time, channel, x, y)``): each variable with it is split
+            into one variable per channel (``data_0``, ``data_1``, … or the channel
+            coordinate's labels), lazily; see :func:`~kinnsci.data.formats.channels.split_channels`.
+        channels: with ``channel_dim``, which channels to keep and their names: indices
+            or labels, or ``{new name: index or label}``.
 
     Returns:
         ``xarray.Dataset``; its ``encoding["source"]`` is the path (for several files:
@@ -108,14 +134,36 @@ def open_dataset(
         DataError: a file that is not netCDF/HDF5, truncated, lacks a variable, or does
             not match the others of a set.
     """
+    if channels is not None and channel_dim is None:
+        raise ConfigError("channels: pass channel_dim= too, the dimension the channels "
+                          "are numbered along")
     paths = data_files(path)
+    ds = _open_set(paths, None if channel_dim else variables, chunks, sample_dim)
+    if channel_dim is not None:
+        from kinnsci.data.formats.channels import split_channels
+
+        ds = split_channels(ds, channel_dim, channels)
+        if variables is not None:
+            require_variables(ds, variables)
+            ds = ds[list(variables)]
+        ds.encoding["source"] = _source(paths)
+    return ds
+
+
+def _source(paths: Sequence[Path]) -> str:
+    return str(paths[0]) if len(paths) == 1 else (
+        f"{paths[0]} and {len(paths) - 1} more file(s)")
+
+
+def _open_set(paths: Sequence[Path], variables, chunks, sample_dim: str) -> xr.Dataset:
     if len(paths) == 1:
         return _open_one(paths[0], variables, chunks)
     parts = [_open_one(p, variables, chunks) for p in paths]
     check_parts_agree(parts, paths, sample_dim)
     ds = xr.concat(parts, dim=sample_dim, data_vars="minimal", coords="minimal",
                    compat="override", join="override", combine_attrs="drop_conflicts")
-    ds.encoding["source"] = f"{paths[0]} and {len(paths) - 1} more file(s)"
+    register_concat(ds, parts, sample_dim)
+    ds.encoding["source"] = _source(paths)
     ds.set_close(lambda: [part.close() for part in parts])
     return ds
 
@@ -165,9 +213,9 @@ def _open_one(path: Path, variables: Sequence[str] | None,
                                 "`kinnsci generate --help` makes one)")
     fmt = file_format(path)
     try:
-        ds = _xr_open(path, chunks, engine="scipy") if fmt == "netcdf3" else _open_hdf5(
-            path, chunks)
-    except (OSError, ValueError, TypeError, IndexError) as exc:
+        ds = (_xr_open(path, chunks, engine="scipy") if fmt == "netcdf3" else
+              _open_zarr(path, chunks) if fmt == "zarr" else _open_hdf5(path, chunks))
+    except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
         if isinstance(exc, DataError):
             raise
         # A file cut short (interrupted copy or download) fails inside the format library
@@ -199,25 +247,16 @@ def require_variables(ds: xr.Dataset, names: Sequence[str], argument: str = "var
 def _open_hdf5(path: Path, chunks) -> xr.Dataset:
     import h5py
 
+    from kinnsci.data.formats import engines
+
     with h5py.File(path, "r") as fh:
-        keys = set(fh.keys())
-        layout = ("pdebench_darcy" if {"tensor", "nu"} <= keys else
-                  "pdebench_cfd" if {"density", "Vx", "Vy"} <= keys else
-                  "pdebench_ns_incompressible" if {"velocity", "particles"} <= keys else
-                  "pdebench_groups" if keys and all(isinstance(fh[k], h5py.Group)
-                                                   and "data" in fh[k] for k in keys)
-                  else "netcdf")
+        engine = (engines.TheWellBackendEntrypoint if engines.is_the_well(fh) else
+                  engines.PDEBenchBackendEntrypoint if engines.pdebench_layout(fh) else None)
         filters = set()
         fh.visititems(lambda _, obj: filters.add(obj.compression)
                       if isinstance(obj, h5py.Dataset) else None)
-    if layout == "pdebench_darcy":
-        return _pdebench_darcy(path)
-    if layout == "pdebench_groups":
-        return _pdebench_groups(path)
-    if layout == "pdebench_cfd":
-        return _pdebench_cfd(path)
-    if layout == "pdebench_ns_incompressible":
-        return _pdebench_ns_incompressible(path)
+    if engine is not None:
+        return xr.open_dataset(path, engine=engine, chunks=chunks)
     if "lzf" in filters:
         # LZF (PDEBench's writers, h5py/h5netcdf compression="lzf") is h5py's own filter:
         # netCDF-C opens such files but fails on every read, so read them through h5py.
@@ -229,6 +268,24 @@ def _open_hdf5(path: Path, chunks) -> xr.Dataset:
         return _xr_open(path, chunks, engine="h5netcdf", phony_dims="sort")
 
 
+def _open_zarr(path: Path, chunks) -> xr.Dataset:
+    try:
+        import zarr
+    except ImportError:
+        raise DataError(f"{path} is a Zarr store; reading Zarr needs the zarr package: "
+                        "pip install 'kinnsci[zarr]'") from None
+    if path.is_dir():
+        return _xr_open(path, chunks, engine="zarr")
+    store = zarr.storage.ZipStore(path, mode="r")
+    try:
+        ds = _xr_open(store, chunks, engine="zarr")
+    except BaseException:
+        store.close()
+        raise
+    ds.set_close(store.close)
+    return ds
+
+
 def _xr_open(path: Path, chunks, **kwargs) -> xr.Dataset:
     try:
         return xr.open_dataset(path, chunks=chunks, decode_times=False, **kwargs)
@@ -237,105 +294,3 @@ def _xr_open(path: Path, chunks, **kwargs) -> xr.Dataset:
         ds = xr.open_dataset(path, chunks=None, decode_times=False, **kwargs)
         numeric = [n for n, v in ds.data_vars.items() if v.dtype.kind in "biufc"]
         return ds.assign({n: ds[n].chunk(chunks) for n in numeric})
-
-
-def _owning(fh, ds: xr.Dataset) -> xr.Dataset:
-    """``ds`` reads lazily from the open h5py file ``fh``: ``ds.close()`` (or a ``with``
-    block) closes it, as for files xarray opens itself."""
-    ds.set_close(fh.close)
-    return ds
-
-
-def _lazy(dataset) -> da.Array:
-    return da.from_array(dataset, chunks=(1,) + tuple(dataset.shape[1:]))
-
-
-def _pdebench_darcy(path: Path) -> xr.Dataset:
-    import h5py
-
-    fh = h5py.File(path, "r")  # stays open: the dask graph reads from it on demand
-    u = _lazy(fh["tensor"])[:, 0].transpose(0, 2, 1)
-    nu = _lazy(fh["nu"]).transpose(0, 2, 1)
-    coords = {}
-    if "x-coordinate" in fh:
-        coords["x"] = ("x", fh["x-coordinate"][()])
-    if "y-coordinate" in fh:
-        coords["y"] = ("y", fh["y-coordinate"][()])
-    return _owning(fh, xr.Dataset(
-        {"u": (("sample", "y", "x"), u), "nu": (("sample", "y", "x"), nu)}, coords=coords,
-        attrs={"layout": "PDEBench Darcy (tensor, nu)"}))
-
-
-def _pdebench_groups(path: Path) -> xr.Dataset:
-    import h5py
-
-    fh = h5py.File(path, "r")
-    seeds = sorted(fh.keys())
-    first = fh[seeds[0]]
-    data = da.stack([_lazy(fh[s]["data"]) for s in seeds])  # (sample, T, X, Y, C)
-    data = data.transpose(0, 1, 3, 2, 4)  # -> (sample, T, Y, X, C)
-    dims = ("sample", "time", "y", "x")
-    n_channels = data.shape[-1]
-    if n_channels == 1:
-        variables = {"data": (dims, data[..., 0])}
-    else:
-        variables = {f"data_{c}": (dims, data[..., c]) for c in range(n_channels)}
-    coords = {}
-    if "grid" in first:
-        for name in ("x", "y", "t"):
-            if name in first["grid"]:
-                coords["time" if name == "t" else name] = (
-                    "time" if name == "t" else name, np.asarray(first["grid"][name][()]))
-    if "time" in coords and len(coords["time"][1]) != data.shape[1]:
-        del coords["time"]
-    return _owning(fh, xr.Dataset(variables, coords=coords,
-                                  attrs={"layout": "PDEBench per-seed groups (data, grid/x,y,t)",
-                                         "seeds": ",".join(seeds)}))
-
-
-def _pdebench_cfd(path: Path) -> xr.Dataset:
-    """PDEBench 2-D compressible NS: density, pressure, Vx, Vy as (N, nt, nx, ny), with
-    ``t-coordinate`` of nt + 1 entries (the last is the end time, not a stored state)."""
-    import h5py
-
-    fh = h5py.File(path, "r")
-    names = [n for n in ("density", "pressure", "Vx", "Vy") if n in fh]
-    dims = ("sample", "time", "y", "x")
-    variables = {n: (dims, _lazy(fh[n]).transpose(0, 1, 3, 2)) for n in names}
-    n_time = fh[names[0]].shape[1]
-    coords = {}
-    if "t-coordinate" in fh:
-        coords["time"] = ("time", np.asarray(fh["t-coordinate"][()])[:n_time])
-    for axis in ("x", "y"):
-        if f"{axis}-coordinate" in fh:
-            coords[axis] = (axis, np.asarray(fh[f"{axis}-coordinate"][()]))
-    return _owning(fh, xr.Dataset(variables, coords=coords,
-                                  attrs={"layout": "PDEBench 2D CFD (density, pressure, Vx, Vy)",
-                                         **{k: _attr(v) for k, v in fh.attrs.items()}}))
-
-
-def _pdebench_ns_incompressible(path: Path) -> xr.Dataset:
-    """PDEBench 2-D incompressible NS: velocity (N, T, X, Y, 2), particles (N, T, X, Y, 1),
-    force (N, X, Y, 2) and t (N, T); written with LZF compression, read through h5py."""
-    import h5py
-
-    fh = h5py.File(path, "r")
-    dims = ("sample", "time", "y", "x")
-    velocity = _lazy(fh["velocity"]).transpose(0, 1, 3, 2, 4)
-    variables = {"velocity_x": (dims, velocity[..., 0]), "velocity_y": (dims, velocity[..., 1]),
-                 "particles": (dims, _lazy(fh["particles"])[..., 0].transpose(0, 1, 3, 2))}
-    if "force" in fh:
-        force = _lazy(fh["force"]).transpose(0, 2, 1, 3)
-        variables["force_x"] = (("sample", "y", "x"), force[..., 0])
-        variables["force_y"] = (("sample", "y", "x"), force[..., 1])
-    coords = {}
-    if "t" in fh and fh["t"].shape[-1] == fh["velocity"].shape[1]:
-        coords["time"] = ("time", np.asarray(fh["t"][0] if fh["t"].ndim == 2 else fh["t"][()]))
-    return _owning(fh, xr.Dataset(variables, coords=coords,
-                                  attrs={"layout": "PDEBench 2D incompressible NS (velocity, "
-                                                   "particles, force, t)"}))
-
-
-def _attr(value):
-    return value.item() if isinstance(value, np.generic) else (
-        value.tolist() if isinstance(value, np.ndarray) else value)

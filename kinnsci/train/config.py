@@ -25,6 +25,10 @@ class RunConfig:
     ``stride`` is the step between rollout windows' start times within a trajectory.
     ``sample_dim`` (None: the file holds one sample), ``time_dim`` and ``spatial_dims``
     (rows, columns) name the file's dimensions; variables may store them in any order.
+    ``channel_dim`` splits variables that hold several fields along a dimension into one
+    variable per channel (``data_0``, ``data_1``, …; ``channels`` picks some, by index or
+    label). ``static_inputs`` are time-independent fields (sample, rows, columns) fed to a
+    time-dependent model beside its history at every step.
     """
 
     data: str = ""
@@ -38,6 +42,9 @@ class RunConfig:
     sample_dim: str | None = "sample"
     time_dim: str = "time"
     spatial_dims: list[str] = field(default_factory=lambda: ["y", "x"])
+    channel_dim: str | None = None
+    channels: list[int | str] | None = None
+    static_inputs: list[str] | None = None
     split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     split_seed: int | None = None
     stride: int = 1
@@ -118,6 +125,14 @@ class RunConfig:
         if len(self.spatial_dims) != 2:
             raise ConfigError(f"spatial_dims must name two dimensions (rows, columns), got "
                              f"{self.spatial_dims}")
+        if self.channels is not None and self.channel_dim is None:
+            raise ConfigError("channels: name the dimension they are numbered along too "
+                              "(--channel-dim channel)")
+        if self.static_inputs is not None and steady:
+            raise ConfigError("static_inputs feed a time-dependent model (--variables); a "
+                              "steady operator takes them as --inputs")
+        if self.static_inputs is not None and not self.static_inputs:
+            raise ConfigError("static_inputs must name at least one variable, or be left out")
         if not isinstance(self.stride, int) or self.stride < 1:
             raise ConfigError(f"stride must be a positive integer (time steps between window "
                              f"starts), got {self.stride!r}")

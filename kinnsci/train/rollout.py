@@ -14,14 +14,17 @@ from kinnsci.errors import ConfigError
 from kinnsci.train.metrics import MAX_REDUCED, METRICS, relative_l2
 
 
-def rollout(model: nn.Module, initial_states: Tensor, steps: int, n_variables: int) -> Tensor:
+def rollout(model: nn.Module, initial_states: Tensor, steps: int, n_variables: int,
+            static_inputs: Tensor | None = None) -> Tensor:
     """Predict ``steps`` states from a history window.
 
     Args:
-        model: (B, k·V, H, W) -> (B, V, H, W), the time-major layout of ``RolloutDataset``.
+        model: (B, k·V [+ S], H, W) -> (B, V, H, W), the time-major layout of
+            ``RolloutDataset``.
         initial_states: (B, k·V, H, W), the k most recent states, oldest first.
         steps: number of future states.
         n_variables: V.
+        static_inputs: (B, S, H, W) fields appended to every step's input, or None.
 
     Returns:
         (B, steps, V, H, W). Gradients flow through every step (used for unrolled training).
@@ -31,7 +34,7 @@ def rollout(model: nn.Module, initial_states: Tensor, steps: int, n_variables: i
                          f"of n_variables={n_variables}")
     window, outputs = initial_states, []
     for _ in range(steps):
-        nxt = model(window)
+        nxt = model(window if static_inputs is None else torch.cat([window, static_inputs], 1))
         outputs.append(nxt)
         window = torch.cat([window[:, n_variables:], nxt], dim=1)
     return torch.stack(outputs, dim=1)
@@ -70,10 +73,11 @@ def rollout_metrics(model: nn.Module, dataset: RolloutDataset, steps: int,
     count, first = 0, None
     for start in tqdm(range(0, dataset.n_trajectories, batch_size), desc=f"rollout {steps}",
                       leave=False, disable=not progress):
-        traj = torch.stack([dataset.trajectory(i) for i in
-                            range(start, min(start + batch_size, dataset.n_trajectories))])
-        traj = traj.to(device)
-        pred = rollout(model, traj[:, :k].flatten(1, 2), steps, v)
+        members = range(start, min(start + batch_size, dataset.n_trajectories))
+        traj = torch.stack([dataset.trajectory(i) for i in members]).to(device)
+        static = (torch.stack([dataset.static_inputs(i) for i in members]).to(device)
+                  if getattr(dataset, "n_static", 0) else None)
+        pred = rollout(model, traj[:, :k].flatten(1, 2), steps, v, static)
         truth = traj[:, k:k + steps]
         for name, fn in metrics.items():
             per_step = np.array([float(fn(pred[:, s], truth[:, s])) for s in range(steps)])

@@ -28,6 +28,7 @@ from kinnsci.data import (
     open_dataset,
     split_samples,
 )
+from kinnsci.data.direct import register_transpose
 from kinnsci.data.open import require_variables
 from kinnsci.errors import ConfigError, OutputExistsError
 from kinnsci.models import build_model, count_parameters
@@ -59,7 +60,8 @@ def _datasets(config: RunConfig, ds, samples: dict) -> dict[str, Any]:
             out[name] = OperatorDataset(ds, config.inputs, config.targets, idx, **dims)
         else:
             out[name] = RolloutDataset(ds, config.variables, config.history, config.horizon, idx,
-                                       stride=config.stride, time_dim=config.time_dim, **dims)
+                                       stride=config.stride, time_dim=config.time_dim,
+                                       static_inputs=config.static_inputs, **dims)
     return out
 
 
@@ -72,22 +74,37 @@ def open_run_data(config: RunConfig, path: str | os.PathLike | None = None):
     Raises:
         DataError: a variable is missing, or lacks one of the named dimensions.
     """
-    ds = open_dataset(path or config.data, sample_dim=config.sample_dim or "sample")
-    names = (config.inputs + config.targets) if config.steady else config.variables
-    for argument in ("inputs", "targets") if config.steady else ("variables",):
-        require_variables(ds, getattr(config, argument), argument)
+    ds = open_dataset(path or config.data, sample_dim=config.sample_dim or "sample",
+                      channel_dim=config.channel_dim, channels=config.channels)
+    static = config.static_inputs or []
+    names = (config.inputs + config.targets) if config.steady else config.variables + static
+    for argument in ("inputs", "targets") if config.steady else ("variables", "static_inputs"):
+        require_variables(ds, getattr(config, argument) or [], argument)
     order = [d for d in (config.sample_dim, None if config.steady else config.time_dim,
                          *config.spatial_dims) if d is not None]
+    static_order = [d for d in (config.sample_dim, *config.spatial_dims) if d is not None]
     for name in names:
         dims = ds[name].dims
+        if name in static and not config.steady:
+            if set(dims) != set(static_order):
+                raise DataError(
+                    f"static input {name!r} in {path or config.data} has dims {dims}; a "
+                    f"static input is one field per sample, {tuple(static_order)}. Pass "
+                    "time-dependent fields as --variables")
+            continue
         if set(dims) != set(order):
             raise DataError(
                 f"variable {name!r} in {path or config.data} has dims {dims}; the run expects "
                 f"{tuple(order)}. Name this file's dims with --sample-dim, --time-dim and "
                 f"--spatial-dims ROWS COLUMNS (config keys sample_dim, time_dim, spatial_dims)")
-    if any(ds[n].dims != tuple(order) for n in names):
+    wanted = {n: tuple(static_order if n in static and not config.steady else order)
+              for n in names}
+    if any(ds[n].dims != wanted[n] for n in names):
         source = ds.encoding.get("source")
-        ds = ds[list(dict.fromkeys(names))].transpose(*order, ...)
+        original = ds
+        ds = ds[list(dict.fromkeys(names))].transpose(*order, ..., missing_dims="ignore")
+        for n in names:
+            register_transpose(ds[n].variable, original[n].variable)
         ds.encoding["source"] = source
     return ds
 
@@ -97,6 +114,19 @@ def _normalizer(config: RunConfig, ds, names: list[str], train_idx) -> Normalize
         return Normalizer.identity(len(names))
     return Normalizer.fit(ds, names, train_idx if config.sample_dim else None,
                           kind=config.normalizer, sample_dim=config.sample_dim or "sample")
+
+
+def _input_normalizer(config: RunConfig, ds, train_idx) -> Normalizer:
+    """Statistics of the model's input channels: the variables (k history states of V),
+    then the static inputs, each with its own statistics."""
+    names = config.inputs if config.steady else config.variables
+    states = _normalizer(config, ds, names, train_idx)
+    if config.steady or not config.static_inputs:
+        return states
+    static = _normalizer(config, ds, config.static_inputs, train_idx)
+    return Normalizer(torch.cat([states.shift.repeat(config.history), static.shift]),
+                      torch.cat([states.scale.repeat(config.history), static.scale]),
+                      states.kind)
 
 
 def build_run(config: RunConfig, *, progress: bool = True) -> Run:
@@ -111,11 +141,12 @@ def build_run(config: RunConfig, *, progress: bool = True) -> Run:
     check_split_sizes(config.split, samples, config.data)
     splits = _datasets(config, ds, samples)
     check_data(config, splits)
-    in_channels = len(names_in) * (1 if config.steady else config.history)
+    in_channels = len(names_in) * (1 if config.steady else config.history) + len(
+        config.static_inputs or [])
     torch.manual_seed(config.seed)  # identical initial weights for identical configs
     backbone = build_model(config.model, in_channels=in_channels, out_channels=len(names_out),
                            **config.model_config)
-    model = NormalizedOperator(backbone, _normalizer(config, ds, names_in, samples["train"]),
+    model = NormalizedOperator(backbone, _input_normalizer(config, ds, samples["train"]),
                                _normalizer(config, ds, names_out, samples["train"]))
     spatial = list(splits["train"].spatial_shape)
     trainer = Trainer(
@@ -185,7 +216,8 @@ def check_data(config: RunConfig, splits: dict) -> None:
 # Settings a resumed run must share with the run that wrote the checkpoint: they decide the
 # model's shape, its normalisers (fitted on that data and split) and what it learns.
 RESUME_KEYS = ("model", "model_config", "inputs", "targets", "variables", "history",
-               "normalizer", "data", "split", "split_seed")
+               "static_inputs", "channel_dim", "channels", "normalizer", "data", "split",
+               "split_seed")
 
 
 def check_resume(config: RunConfig, checkpoint: str | os.PathLike) -> None:
