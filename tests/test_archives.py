@@ -197,6 +197,11 @@ def test_poseidon_channels_train_from_the_cli_with_a_static_coefficient(tmp_path
     assert np.isfinite(metrics["test"]["rel_l2"]) and len(metrics["rollout"]) == 2
     payload = torch.load(tmp_path / "run" / "final.pt", weights_only=True)
     assert payload["model"]["config"]["in_channels"] == 2 * 2 + 1  # k·V + S
+    # evaluate reads the channels and the static input as the run did
+    assert main(["evaluate", str(tmp_path / "run" / "final.pt"), "--data", str(path),
+                 "--rollout", "2", "--json", str(tmp_path / "eval.json"), "--no-progress"]) == 0
+    evaluated = json.loads((tmp_path / "eval.json").read_text())
+    assert len(evaluated["rollout"]) == 2 and np.isfinite(evaluated["test"]["rel_l2"])
 
 
 def test_static_inputs_enter_every_window_and_every_rollout_step(tmp_path):
