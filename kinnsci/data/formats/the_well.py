@@ -3,7 +3,7 @@
 The Well's published specification (``docs/data_format.md`` of its repository): fields
 live in groups ``t0_fields`` (scalars), ``t1_fields`` (vectors, a trailing axis of D
 components) and ``t2_fields`` (tensors, two trailing axes of D), shaped
-[n_trajectories] [n_steps] coord_1 … coord_D, where a field stores the trajectory axis
+``[n_trajectories] [n_steps] coord_1 … coord_D``, where a field stores the trajectory axis
 only if ``sample_varying``, the time axis only if ``time_varying``, and a spatial axis
 only where ``dim_varying`` is true. ``dimensions`` holds the grid (its ``spatial_dims``
 attribute names the axes) and ``time``; ``scalars`` holds constants and
