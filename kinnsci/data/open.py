@@ -111,7 +111,9 @@ def open_dataset(
             (``velocity`` (N, T, X, Y, 2), ``particles``, ``force``) becomes
             ``velocity_x``, ``velocity_y``, ``particles``, ``force_x``, ``force_y``.
             PDEBench indexes space as (x, y); kinnsci transposes to (y, x) lazily. Files
-            with LZF-compressed datasets are read through h5py/h5netcdf.
+            with LZF-compressed datasets are read through h5py/h5netcdf. Files of The Well
+            are read by :mod:`kinnsci.data.formats.the_well`; Zarr stores (a folder or a
+            zip, format 2 or 3) through xarray's zarr engine (needs ``kinnsci[zarr]``).
         variables: names to keep (all when None); a missing name is an error that lists
             the available ones.
         chunks: dask chunking passed to xarray (``"auto"``, a dict, or None for lazily
@@ -131,8 +133,9 @@ def open_dataset(
 
     Raises:
         InputNotFoundError: a path or pattern that names no file.
-        DataError: a file that is not netCDF/HDF5, truncated, lacks a variable, or does
-            not match the others of a set.
+        DataError: a file that is not netCDF/HDF5/Zarr, truncated, lacks a variable, does
+            not match the others of a set, or a bad channel selection.
+        ConfigError: ``channels`` without ``channel_dim``.
     """
     if channels is not None and channel_dim is None:
         raise ConfigError("channels: pass channel_dim= too, the dimension the channels "
