@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import h5py
 import xarray as xr
@@ -42,29 +42,34 @@ def _drop(ds: xr.Dataset, drop_variables: str | Iterable[str] | None) -> xr.Data
     return ds.drop_vars([n for n in names if n in ds.variables])
 
 
-class TheWellBackendEntrypoint(BackendEntrypoint):
+class _KinnsciEngine(BackendEntrypoint):
+    """An engine over one of kinnsci's readers: ``read(path) -> Dataset`` and
+    ``recognises(open h5py file) -> bool``."""
+
+    open_dataset_parameters = ("filename_or_obj", "drop_variables")
+    read: Callable[[str], xr.Dataset]  # set by each engine, as a staticmethod
+    recognises: Callable[[h5py.File], bool]
+
+    def open_dataset(self, filename_or_obj, *, drop_variables=None) -> xr.Dataset:
+        return _drop(self.read(os.fspath(filename_or_obj)), drop_variables)
+
+    def guess_can_open(self, filename_or_obj) -> bool:
+        return _peek(filename_or_obj, self.recognises)
+
+
+class TheWellBackendEntrypoint(_KinnsciEngine):
     """Reads The Well's HDF5 files (see :mod:`kinnsci.data.formats.the_well`)."""
 
     description = "The Well (PolymathicAI) HDF5 files, through kinnsci"
     url = "https://polymathic-ai.org/the_well/data_format/"
-    open_dataset_parameters = ("filename_or_obj", "drop_variables")
-
-    def open_dataset(self, filename_or_obj, *, drop_variables=None) -> xr.Dataset:
-        return _drop(open_the_well(os.fspath(filename_or_obj)), drop_variables)
-
-    def guess_can_open(self, filename_or_obj) -> bool:
-        return _peek(filename_or_obj, is_the_well)
+    read = staticmethod(open_the_well)
+    recognises = staticmethod(is_the_well)
 
 
-class PDEBenchBackendEntrypoint(BackendEntrypoint):
+class PDEBenchBackendEntrypoint(_KinnsciEngine):
     """Reads PDEBench's HDF5 layouts (see :mod:`kinnsci.data.formats.pdebench`)."""
 
     description = "PDEBench HDF5 files (Darcy, per-seed groups, 2-D CFD, incompressible NS)"
     url = "https://github.com/pdebench/PDEBench"
-    open_dataset_parameters = ("filename_or_obj", "drop_variables")
-
-    def open_dataset(self, filename_or_obj, *, drop_variables=None) -> xr.Dataset:
-        return _drop(open_pdebench(os.fspath(filename_or_obj)), drop_variables)
-
-    def guess_can_open(self, filename_or_obj) -> bool:
-        return _peek(filename_or_obj, lambda fh: pdebench_layout(fh) is not None)
+    read = staticmethod(open_pdebench)
+    recognises = staticmethod(lambda fh: pdebench_layout(fh) is not None)

@@ -8,7 +8,6 @@ the logical dims a reader chooses, reading only the requested slices through h5p
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -16,10 +15,6 @@ import h5py
 import numpy as np
 from xarray.backends import BackendArray, CachingFileManager
 from xarray.core import indexing
-
-# h5py serialises HDF5 calls itself, but one lock per file keeps dask's threads from
-# interleaving reads of one handle with its lazy reopening.
-_LOCKS: dict[str, threading.Lock] = {}
 
 
 def file_manager(path: str | Path) -> CachingFileManager:
@@ -51,7 +46,7 @@ class HDF5View(BackendArray):
         self.axes = tuple(axes)
         self.shape = tuple(int(n) for n in shape)
         self.fixed = dict(fixed or {})
-        with self._file() as fh:
+        with self.manager.acquire_context() as fh:
             stored = fh[self.names[0]]
             self.dtype = stored.dtype
             self.ndim_stored = stored.ndim
@@ -62,10 +57,6 @@ class HDF5View(BackendArray):
             raise ValueError(f"axes {self.axes} and fixed {self.fixed} do not cover the "
                              f"{self.ndim_stored} axes of {self.names[0]}")
 
-    def _file(self):
-        lock = _LOCKS.setdefault(str(self.manager._args[0]), threading.Lock())
-        return _Locked(self.manager, lock)
-
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
         return indexing.explicit_indexing_adapter(
             key, self.shape, indexing.IndexingSupport.OUTER_1VECTOR, self._read)
@@ -74,11 +65,13 @@ class HDF5View(BackendArray):
         key = tuple(key) + (slice(None),) * (len(self.shape) - len(key))
         if self.stacked:
             members = np.arange(len(self.names))[key[0]]
-            with self._file() as fh:
+            # the file stays open (pinned) during the read even if the cache evicts it;
+            # h5py serialises HDF5 calls from dask's threads itself
+            with self.manager.acquire_context() as fh:
                 parts = [self._read_one(fh[self.names[int(m)]], key[1:], self.axes[1:],
                                         self.shape[1:]) for m in np.atleast_1d(members)]
             return parts[0] if np.ndim(members) == 0 else np.stack(parts)
-        with self._file() as fh:
+        with self.manager.acquire_context() as fh:
             return self._read_one(fh[self.names[0]], key, self.axes, self.shape)
 
     def _read_one(self, dataset: h5py.Dataset, key: tuple, axes: tuple,
@@ -112,20 +105,3 @@ class HDF5View(BackendArray):
                 values = np.repeat(np.expand_dims(values, position), length, axis=position)
         return values
 
-
-class _Locked:
-    """``with``: the manager's open h5py file, under the file's lock."""
-
-    def __init__(self, manager: CachingFileManager, lock: threading.Lock):
-        self.manager, self.lock = manager, lock
-
-    def __enter__(self) -> h5py.File:
-        self.lock.acquire()
-        try:
-            return self.manager.acquire()
-        except BaseException:
-            self.lock.release()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.lock.release()
