@@ -76,33 +76,31 @@ def open_run_data(config: RunConfig, path: str | os.PathLike | None = None):
     """
     ds = open_dataset(path or config.data, sample_dim=config.sample_dim or "sample",
                       channel_dim=config.channel_dim, channels=config.channels)
-    static = config.static_inputs or []
+    static = config.static_inputs or []  # time-dependent runs only (RunConfig.check)
     names = (config.inputs + config.targets) if config.steady else config.variables + static
     for argument in ("inputs", "targets") if config.steady else ("variables", "static_inputs"):
         require_variables(ds, getattr(config, argument) or [], argument)
-    order = [d for d in (config.sample_dim, None if config.steady else config.time_dim,
-                         *config.spatial_dims) if d is not None]
-    static_order = [d for d in (config.sample_dim, *config.spatial_dims) if d is not None]
+    order = tuple(d for d in (config.sample_dim, None if config.steady else config.time_dim,
+                              *config.spatial_dims) if d is not None)
+    static_order = tuple(d for d in (config.sample_dim, *config.spatial_dims) if d is not None)
+    wanted = {n: static_order if n in static else order for n in names}
     for name in names:
         dims = ds[name].dims
-        if name in static and not config.steady:
-            if set(dims) != set(static_order):
-                raise DataError(
-                    f"static input {name!r} in {path or config.data} has dims {dims}; a "
-                    f"static input is one field per sample, {tuple(static_order)}. Pass "
-                    "time-dependent fields as --variables")
+        if set(dims) == set(wanted[name]):
             continue
-        if set(dims) != set(order):
+        if name in static:
             raise DataError(
-                f"variable {name!r} in {path or config.data} has dims {dims}; the run expects "
-                f"{tuple(order)}. Name this file's dims with --sample-dim, --time-dim and "
-                f"--spatial-dims ROWS COLUMNS (config keys sample_dim, time_dim, spatial_dims)")
-    wanted = {n: tuple(static_order if n in static and not config.steady else order)
-              for n in names}
+                f"static input {name!r} in {path or config.data} has dims {dims}; a "
+                f"static input is one field per sample, {static_order}. Pass "
+                "time-dependent fields as --variables")
+        raise DataError(
+            f"variable {name!r} in {path or config.data} has dims {dims}; the run expects "
+            f"{order}. Name this file's dims with --sample-dim, --time-dim and "
+            f"--spatial-dims ROWS COLUMNS (config keys sample_dim, time_dim, spatial_dims)")
     if any(ds[n].dims != wanted[n] for n in names):
         source = ds.encoding.get("source")
         original = ds
-        ds = ds[list(dict.fromkeys(names))].transpose(*order, ..., missing_dims="ignore")
+        ds = ds[list(dict.fromkeys(names))].transpose(*order, ...)
         for n in names:
             register_transpose(ds[n].variable, original[n].variable)
         ds.encoding["source"] = source
