@@ -32,6 +32,7 @@ class DirectRead:
     def __init__(self, parts: Sequence[tuple[object, int]], channel: tuple[int, int] | None = None,
                  order: tuple[int, ...] | None = None):
         self.parts = list(parts)
+        self.offsets = np.cumsum([0] + [n for _, n in self.parts])  # first index of each part
         self.channel = channel
         self.order = order  # the variable's axis i is axis order[i] of the (channel-free) source
 
@@ -65,7 +66,7 @@ class DirectRead:
         first, rest = key[0], tuple(key[1:])
         if len(self.parts) == 1:
             return np.asarray(self.parts[0][0][self._source_key(key)])
-        offsets = np.cumsum([0] + [n for _, n in self.parts])
+        offsets = self.offsets
         if np.ndim(first) == 0:
             f = int(np.searchsorted(offsets, int(first), side="right") - 1)
             return np.asarray(self.parts[f][0][self._source_key((int(first) - offsets[f],)
