@@ -48,7 +48,7 @@ def main() -> None:
     print("|---:|---:|---:|---:|")
     for n in (64, 256, 1024):
         torch.manual_seed(0)
-        layer = CoupledKirchhoffLayer(n, n, dt=1.0, steps=args.steps)
+        layer = CoupledKirchhoffLayer(n, n, dt=1.0, n_steps=args.steps)
         x = torch.randn(args.batch, n)
         ours = timed(lambda lay=layer, x=x: lay(x).square().mean().backward())
         naive = timed(lambda lay=layer, x=x: per_step_exp(lay, x).square().mean().backward())

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from kinnsci.models import build_model, count_parameters
+from kinnsci.models import count_parameters, get_model
 
 
 def load_diabetes_scaled(seed: int):
@@ -71,7 +71,7 @@ def main() -> None:
         data = load_diabetes_scaled(seed)
         for name in rows:
             torch.manual_seed(seed)
-            model = (build_model("kirchhoffnet", in_features=10, out_features=1)
+            model = (get_model("kirchhoffnet", in_channels=10, out_channels=1)
                      if name == "KirchhoffNet-s" else mlp_s(10))
             params[name] = count_parameters(model)
             rows[name].append(train(model, data, args.epochs, seed))

@@ -17,7 +17,7 @@ import time
 import torch
 
 from kinnsci.layers import CKB
-from kinnsci.models import build_model, count_parameters
+from kinnsci.models import count_parameters, get_model
 from kinnsci.scan import selective_scan
 
 CONFIGS = {
@@ -65,7 +65,7 @@ def measure(label: str, name: str, config: dict, steps: int, batch: int, res: in
     in a fresh process so the CPU peak (max RSS) belongs to this model alone."""
     device = torch.device(device_name)
     torch.manual_seed(0)
-    model = build_model(name, **config).to(device)
+    model = get_model(name, **config).to(device)
     x = torch.randn(batch, model.in_channels, res, res, device=device)
     if channels_last:  # as Trainer(channels_last=True) does
         model.to(memory_format=torch.channels_last)
@@ -89,10 +89,10 @@ def measure_scans(name: str, config: dict, steps: int, batch: int, res: int,
     on random inputs of the model's scan shapes (batch, res², inner) and N states."""
     device = torch.device(device_name)
     torch.manual_seed(0)
-    model = build_model(name, **config)
+    model = get_model(name, **config)
     ckb = next(m for m in model.modules() if isinstance(m, CKB))
     knc = ckb.kncs[0][0]
-    n_scans = ckb.directions * ckb.order
+    n_scans = ckb.directions * ckb.ckb_order
     shape = (batch, res * res, knc.channels, knc.d_state)
     b, length, d, n = shape
     x, raw = (torch.randn(b, length, d, device=device) for _ in range(2))

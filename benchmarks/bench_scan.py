@@ -138,7 +138,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="only the two smaller sizes")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--backend", default="auto", choices=["auto", "fused", "blocked"],
+    parser.add_argument("--backend", default="auto", choices=["auto", "cpp", "pytorch"],
                         help="selective_scan backend for the fast column (auto: fused on CPU)")
     parser.add_argument("--discretizer", default="zoh", choices=["zoh", "euler"])
     args = parser.parse_args()

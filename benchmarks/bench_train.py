@@ -15,13 +15,13 @@ import time
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from kinnsci.models import build_model
+from kinnsci.models import get_model
 from kinnsci.train import Trainer, relative_l2
 
 CONFIGS = {
-    "FNO": ("fno", {"width": 20, "modes": 8}),
-    "FKNO-4": ("fkno", {"width": 20, "modes": 8, "directions": 4}),
-    "UKNO": ("ukno", {"widths": [16, 32, 48, 64], "res_blocks": 1, "directions": 2,
+    "FNO": ("fno", {"hidden_channels": 20, "n_modes": [16, 15]}),
+    "FKNO-4": ("fkno", {"hidden_channels": 20, "n_modes": [16, 15], "directions": 4}),
+    "UKNO": ("ukno", {"hidden_channels": [16, 32, 48, 64], "res_blocks": 1, "directions": 2,
                       "d_state": 8}),
 }
 
@@ -68,7 +68,7 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for label, (name, config) in CONFIGS.items():
         torch.manual_seed(0)
-        base = build_model(name, in_channels=1, out_channels=1, **config)
+        base = get_model(name, in_channels=1, out_channels=1, **config)
         bare, ours = [], []
         for _ in range(2):
             bare.append(bare_loop(copy.deepcopy(base), data, args.epochs, args.batch, 0))

@@ -16,7 +16,7 @@ import resource
 
 import torch
 
-from kinnsci.models import build_model, count_parameters
+from kinnsci.models import count_parameters, get_model
 from kinnsci.models.flops import count_flops
 
 CONFIGS = {
@@ -30,7 +30,7 @@ def measure(config: dict, steps: int, batch: int, res: int, device_name: str):
 
     device = torch.device(device_name)
     torch.manual_seed(0)
-    model = build_model("kinn_vision_tiny", **config)
+    model = get_model("kinn_vision_tiny", **config)
     flops = count_flops(model, (1, 3, res, res)).total
     model = model.to(device)
     x = torch.randn(batch, 3, res, res, device=device)

@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from kinnsci.models import build_model
+from kinnsci.models import get_model
 from kinnsci.train import Trainer
 from kinnsci.train import distributed as dist_utils
 
@@ -21,7 +21,8 @@ def main(out: str) -> None:
     x = torch.randn(16, 1, 8, 8, generator=g)
     y = torch.roll(x, 1, dims=-1) * 0.5 + 0.1
     data = torch.utils.data.TensorDataset(x, y)
-    model = build_model("fno", in_channels=1, out_channels=1, width=4, modes=2, projection=8)
+    model = get_model("fno", in_channels=1, out_channels=1, hidden_channels=4, n_modes=(4, 3),
+                      projection_channels=8)
     trainer = Trainer(model, data, epochs=3, batch_size=4, lr=1e-2, seed=0, progress=False,
                       device="cpu", scheduler="none")
     trainer.fit()

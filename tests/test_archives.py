@@ -31,8 +31,8 @@ def _yx(a: np.ndarray) -> np.ndarray:
 def _train(tmp_path, data, *extra, name="run") -> dict:
     out = tmp_path / name
     argv = ["train", "--data", str(data), "--model", "fno", "--model-config",
-            '{"width": 8, "modes": 4}', "--epochs", "1", "--batch-size", "2", "--no-progress",
-            "--out", str(out), *extra]
+            '{"hidden_channels": 8, "n_modes": [8, 7]}', "--epochs", "1", "--batch-size", "2",
+            "--no-progress", "--out", str(out), *extra]
     assert main(argv) == 0
     assert (out / "final.pt").exists()
     return json.loads((out / "metrics.json").read_text())

@@ -148,7 +148,8 @@ def test_parameter_checks_run_before_the_simulation(monkeypatch):
 
 
 # --- training on data that would give a silently wrong model ---------------------------------
-TRAIN = ["--model", "fno", "--model-config", '{"width": 8, "modes": 4}', "--epochs", "1",
+TRAIN = ["--model", "fno", "--model-config", '{"hidden_channels": 8, "n_modes": [8, 7]}',
+         "--epochs", "1",
          "--batch-size", "4", "--no-progress"]
 
 
@@ -216,7 +217,8 @@ def test_no_split_to_evaluate_on_is_refused_before_training(darcy_file, workdir,
     config = tmp_path.parent / f"{tmp_path.name}-run.yaml"  # outside the watched folder
     config.write_text(yaml.safe_dump({
         "data": str(darcy_file), "model": "fno", "inputs": ["a"], "targets": ["u"],
-        "out": str(workdir / "run"), "model_config": {"width": 8, "modes": 4}, "epochs": 1,
+        "out": str(workdir / "run"), "model_config": {"hidden_channels": 8, "n_modes": [8, 7]},
+        "epochs": 1,
         "split": [1.0, 0.0, 0.0]}))
     run_refused(["train", "--config", str(config), "--no-progress"],
                 "neither a test nor a validation split", workdir, capsys)
@@ -249,7 +251,8 @@ def test_too_long_rollout_is_refused_before_training(ns_file, workdir, capsys):
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (["--model-config", '{"width": 12, "modes": 4}'], "model_config: {'width': 8"),
+    (["--model-config", '{"hidden_channels": 12, "n_modes": [8, 7]}'],
+     "model_config: {'hidden_channels': 8"),
     (["--inputs", "u", "--targets", "a"], "inputs: ['a'] in the checkpoint, ['u'] now"),
     (["--normalizer", "minmax"], "normalizer: 'gaussian' in the checkpoint"),
 ])
@@ -278,7 +281,7 @@ def test_truncated_files_are_named_as_such(darcy_file, workdir, capsys, fmt):
 @pytest.mark.parametrize(("extra", "message"), [
     (["--device", "cuda"], "needs CUDA"),
     (["--model-config", '{"in_channels": 3}'], "model_config sets ['in_channels']"),
-    (["--model-config", '{"width": 8, "modes": 4, "out_channels": 2}'],
+    (["--model-config", '{"hidden_channels": 8, "n_modes": [8, 7], "out_channels": 2}'],
      "model_config sets ['out_channels']"),
 ])
 def test_settings_a_run_cannot_honour(darcy_file, workdir, capsys, extra, message):
@@ -363,7 +366,8 @@ def test_overwrite_leaves_no_mix_of_old_and_new_run_files(darcy_file, tmp_path, 
 # --- configs ----------------------------------------------------------------------------------
 def write_config(tmp_path, workdir, data, text):
     config = tmp_path.parent / f"{tmp_path.name}-run.yaml"  # outside the watched folder
-    config.write_text(f"data: {data}\nmodel: fno\nmodel_config: {{width: 8, modes: 4}}\n"
+    config.write_text(f"data: {data}\nmodel: fno\n"
+                      "model_config: {hidden_channels: 8, n_modes: [8, 7]}\n"
                       f"inputs: [a]\ntargets: [u]\nout: {workdir / 'run'}\n" + text)
     return config
 
@@ -546,7 +550,7 @@ def test_every_user_error_class_is_a_kinnsci_error_and_keeps_its_builtin_base():
         p / "keep.nc"), "DataError"),
     (lambda p: __import__("kinnsci.train", fromlist=["load_checkpoint"]).load_checkpoint(
         p / "keep.nc"), "CheckpointError"),
-    (lambda p: __import__("kinnsci.models", fromlist=["build_model"]).build_model(
+    (lambda p: __import__("kinnsci.models", fromlist=["get_model"]).get_model(
         "fno", depth=3), "ConfigError"),
 ])
 def test_user_errors_raise_the_matching_kinnsci_error(call, expected, workdir):

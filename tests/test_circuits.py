@@ -16,7 +16,7 @@ from kinnsci.cells.topology import fully_connected, neighbour_emphasizing, proje
 from kinnsci.discretize import get_discretizer
 from kinnsci.discretize.adaptive import Adaptive
 from kinnsci.export import read_wrdata, run_ngspice, to_spice
-from kinnsci.models import DynPMNN, KirchhoffFlow, KirchhoffNet, build_model, count_parameters
+from kinnsci.models import DynPMNN, KirchhoffFlow, KirchhoffNet, count_parameters, get_model
 from kinnsci.models.dynpmnn import FHNLayer
 
 
@@ -71,7 +71,7 @@ def test_topologies_match_the_paper_listing():
 
 def test_kirchhoffnet_s_for_diabetes_has_the_papers_528_parameters():
     # 10 inputs + 1 output node + ground, fully connected, 2 devices per edge, Eq. (10)
-    assert count_parameters(build_model("kirchhoffnet", in_features=10, out_features=1)) == 528
+    assert count_parameters(get_model("kirchhoffnet", in_channels=10, out_channels=1)) == 528
 
 
 def test_adjoint_gradients_match_direct_backpropagation(float64):
@@ -79,7 +79,7 @@ def test_adjoint_gradients_match_direct_backpropagation(float64):
     grads = []
     for adjoint in (False, True):
         torch.manual_seed(0)
-        net = KirchhoffNet(4, 2, hidden_nodes=2, branch="tanh", rtol=1e-9, atol=1e-9,
+        net = KirchhoffNet(4, 2, hidden_channels=2, branch="tanh", rtol=1e-9, atol=1e-9,
                            adjoint=adjoint)
         x = torch.linspace(-1, 1, 12).reshape(3, 4)
         net(x).square().sum().backward()
@@ -89,7 +89,7 @@ def test_adjoint_gradients_match_direct_backpropagation(float64):
 
 def test_kirchhoffnet_output_is_the_ode_solution(float64):
     torch.manual_seed(1)
-    net = KirchhoffNet(3, 1, hidden_nodes=1, branch="relu_diff", rtol=1e-10, atol=1e-10)
+    net = KirchhoffNet(3, 1, hidden_channels=1, branch="relu_diff", rtol=1e-10, atol=1e-10)
     x = torch.tensor([0.3, -0.2, 0.5])
     cell = net.periods[0]
 
@@ -114,7 +114,7 @@ def test_circuit_bad_input_gives_clear_errors():
     with pytest.raises(ValueError, match="unknown branch 'diode'; known branches: conductance"):
         CircuitCell(3, torch.tensor([[1, 2]]), "diode")
     with pytest.raises(ValueError, match=r"expects \(batch, 10\) inputs, got \(4, 9\)"):
-        build_model("kirchhoffnet", in_features=10, out_features=1)(torch.zeros(4, 9))
+        get_model("kirchhoffnet", in_channels=10, out_channels=1)(torch.zeros(4, 9))
     with pytest.raises(ValueError, match="image_shape"):
         KirchhoffNet(9, 1, topology="ne")
 
@@ -135,7 +135,7 @@ def test_dynpmnn_euler_layer_equals_the_hand_written_fhn_recurrence(float64):
 
 def test_dynpmnn_with_adaptive_steps_converges_to_solve_ivp(float64):
     torch.manual_seed(0)
-    layer = FHNLayer(3, 2, discretizer="adaptive", t_end=10.0, steps=5)
+    layer = FHNLayer(3, 2, discretizer="adaptive", t_end=10.0, n_steps=5)
     layer.discretizer = Adaptive(rtol=1e-10, atol=1e-12)
     x = torch.randn(1, 3)
     with torch.no_grad():
@@ -155,7 +155,7 @@ def test_dynpmnn_learns_a_generated_regression_set():
     x = torch.rand(256, 4, generator=g)
     y = (torch.sin(3 * x[:, :1]) + x[:, 1:2] * x[:, 2:3])
     torch.manual_seed(0)
-    model = DynPMNN(4, 1, hidden=16)
+    model = DynPMNN(4, 1, hidden_channels=16)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     first = None
     for _ in range(150):
@@ -178,7 +178,7 @@ needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None,
 @needs_ngspice
 def test_ngspice_simulates_an_exported_trained_kirchhoffnet_like_kinnsci(tmp_path, float64):
     torch.manual_seed(0)
-    net = KirchhoffNet(6, 2, hidden_nodes=1, branch="tanh_diff", repeat=1)  # 9 nodes
+    net = KirchhoffNet(6, 2, hidden_channels=1, branch="tanh_diff", repeat=1)  # 9 nodes
     x = torch.rand(32, 6)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     for _ in range(5):  # "trained": parameters moved away from their initialisation
@@ -216,7 +216,7 @@ def test_ngspice_simulates_an_exported_cascade_like_zoh(tmp_path, float64):
 def test_spice_export_refuses_what_it_cannot_express(tmp_path):
     with pytest.raises(ValueError, match="2 periods"):
         to_spice(KirchhoffNet(2, 1, periods=2), tmp_path / "x.cir", [0.1, 0.2])
-    with pytest.raises(ValueError, match="need 2 features"):
+    with pytest.raises(ValueError, match="need 2 values"):
         to_spice(KirchhoffNet(2, 1), tmp_path / "x.cir", [0.1])
 
 
@@ -234,7 +234,7 @@ def _two_moons(n: int, seed: int) -> torch.Tensor:
 
 def test_flow_log_prob_matches_the_change_of_variables_by_autograd_jacobian(float64):
     torch.manual_seed(0)
-    flow = KirchhoffFlow(dim=2, repeat=3, rtol=1e-10, atol=1e-10)
+    flow = KirchhoffFlow(channels=2, repeat=3, rtol=1e-10, atol=1e-10)
     z = torch.tensor([[0.3, -0.7]], requires_grad=True)
     times = torch.tensor([0.0, 1.0])
 
@@ -251,7 +251,7 @@ def test_flow_log_prob_matches_the_change_of_variables_by_autograd_jacobian(floa
 
 def test_flow_density_integrates_to_one(float64):
     torch.manual_seed(1)
-    flow = KirchhoffFlow(dim=2, repeat=2, rtol=1e-7, atol=1e-7)
+    flow = KirchhoffFlow(channels=2, repeat=2, rtol=1e-7, atol=1e-7)
     s = torch.linspace(-7, 7, 71)
     grid = torch.stack(torch.meshgrid(s, s, indexing="ij"), -1).reshape(-1, 2)
     with torch.no_grad():
@@ -262,7 +262,7 @@ def test_flow_density_integrates_to_one(float64):
 @pytest.mark.slow
 def test_flow_learns_the_two_moons_density():
     torch.manual_seed(0)
-    flow = KirchhoffFlow(dim=2, repeat=16, rtol=1e-3, atol=1e-3)
+    flow = KirchhoffFlow(channels=2, repeat=16, rtol=1e-3, atol=1e-3)
     train, test = _two_moons(512, 0), _two_moons(512, 1)
     base = -0.5 * (test**2).sum(-1) - math.log(2 * math.pi)  # N(0, I) on the same points
     opt = torch.optim.AdamW(flow.parameters(), lr=1e-2)
@@ -289,7 +289,7 @@ def test_kirchhoffnet_classifies_digits_well_above_chance():
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     tr, te = perm[:1400], perm[1400:]
     torch.manual_seed(0)
-    net = KirchhoffNet(64, 10, hidden_nodes=8, topology="proj", image_shape=(1, 8, 8),
+    net = KirchhoffNet(64, 10, hidden_channels=8, topology="proj", image_shape=(1, 8, 8),
                        kernel=3, repeat=1)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-2)
     for _ in range(4):
@@ -322,7 +322,7 @@ def test_ngspice_runs_a_netlist_given_by_a_relative_path(tmp_path, monkeypatch):
 def test_a_circuit_refuses_an_input_of_another_dtype_instead_of_casting():
     """torch's modules raise on a dtype mismatch; CircuitCell silently cast its parameters
     to the input's dtype (float64 inputs ran a float32 circuit in float64 and back)."""
-    net = KirchhoffNet(3, 1, hidden_nodes=1)
+    net = KirchhoffNet(3, 1, hidden_channels=1)
     with pytest.raises(ValueError, match="float64 but the circuit's parameters are"):
         net(torch.rand(2, 3, dtype=torch.float64))
     assert net(torch.rand(2, 3)).shape == (2, 1)

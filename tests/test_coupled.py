@@ -40,8 +40,8 @@ def test_symmetric_couplings_are_passive_for_random_parameters(seed, float64):
 
 def test_energy_never_grows_with_zoh_while_naive_euler_diverges_on_the_same_weights(float64):
     torch.manual_seed(1)
-    layer = CoupledKirchhoffLayer(2, 16, dt=10.0, steps=1)
-    naive = CoupledKirchhoffLayer(2, 16, dt=10.0, steps=1, naive=True)
+    layer = CoupledKirchhoffLayer(2, 16, dt=10.0, n_steps=1)
+    naive = CoupledKirchhoffLayer(2, 16, dt=10.0, n_steps=1, naive=True)
     A, B, _, _ = layer.cell.matrices()
     with torch.no_grad():
         naive.weight.copy_(A)  # the same circuit, written as a free matrix
@@ -63,7 +63,7 @@ def test_energy_never_grows_with_zoh_while_naive_euler_diverges_on_the_same_weig
 
 def test_the_layer_converges_to_the_dc_steady_state(float64):
     torch.manual_seed(2)
-    layer = CoupledKirchhoffLayer(3, 6, dt=50.0, steps=40)
+    layer = CoupledKirchhoffLayer(3, 6, dt=50.0, n_steps=40)
     x = torch.randn(5, 3)
     with torch.no_grad():
         torch.testing.assert_close(layer(x), layer.cell.steady_state(x), atol=1e-9, rtol=0)
@@ -78,7 +78,7 @@ def test_directed_couplings_get_a_penalty_when_energy_can_grow(float64):
 
 def test_layer_gradcheck(float64):
     torch.manual_seed(4)
-    layer = CoupledKirchhoffLayer(2, 3, dt=0.7, steps=3)
+    layer = CoupledKirchhoffLayer(2, 3, dt=0.7, n_steps=3)
     x = torch.randn(2, 2, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x_, *p: layer(x_), (x, *layer.parameters()))
 
@@ -87,7 +87,7 @@ def test_kirchhoff_mlp_learns_and_bad_arguments_are_rejected():
     torch.manual_seed(0)
     x = torch.rand(128, 3)
     y = torch.sin(3 * x[:, :1]) + x[:, 1:2]
-    model = KirchhoffMLP(3, 1, hidden=16, depth=2, dt=1.0, steps=2)
+    model = KirchhoffMLP(3, 1, hidden_channels=16, n_layers=2, dt=1.0, n_steps=2)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(200):

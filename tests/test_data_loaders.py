@@ -238,17 +238,17 @@ def test_normalizer_is_fitted_on_the_training_split_only(ns_file):
     assert norm.scale.item() == pytest.approx(w.std(), rel=1e-12)
     assert norm.scale.item() != pytest.approx(Normalizer.fit(ds, ["w"]).scale.item(), rel=1e-6)
     x = torch.randn(4, 6, 16, 16, dtype=torch.float64)  # a history of 6 states, 1 variable
-    torch.testing.assert_close(norm.decode(norm.encode(x)), x)
+    torch.testing.assert_close(norm.inverse_transform(norm.transform(x)), x)
     restored = Normalizer.identity(1)
     restored.load_state_dict(norm.state_dict())
-    torch.testing.assert_close(restored.encode(x), norm.encode(x))
+    torch.testing.assert_close(restored.transform(x), norm.transform(x))
 
 
 def test_minmax_normalizer_maps_training_data_to_the_unit_interval(darcy_file):
     ds = open_dataset(darcy_file)
     norm = Normalizer.fit(ds, ["a", "u"], kind="minmax")
     x = torch.from_numpy(np.stack([ds["a"].values, ds["u"].values], axis=1))
-    z = norm.encode(x)
+    z = norm.transform(x)
     assert z.min().item() == pytest.approx(0.0) and z.max().item() == pytest.approx(1.0)
 
 
@@ -316,9 +316,9 @@ def _train_one_epoch(path, variables, tmp_path, history=2):
     from kinnsci.cli.main import main
 
     argv = ["train", "--data", str(path), "--model", "fno", "--model-config",
-            '{"width": 8, "modes": 4}', "--epochs", "1", "--batch-size", "4", "--no-progress",
-            "--history", str(history), "--out", str(tmp_path / "run"), "--variables",
-            *variables]
+            '{"hidden_channels": 8, "n_modes": [8, 7]}', "--epochs", "1", "--batch-size", "4",
+            "--no-progress", "--history", str(history), "--out", str(tmp_path / "run"),
+            "--variables", *variables]
     assert main(argv) == 0
     assert (tmp_path / "run" / "final.pt").exists()
 
@@ -431,8 +431,8 @@ def test_kinnsci_train_reads_a_glob_of_files(tmp_path, capsys):
 
     code = main(["train", "--model", "fno", "--data", str(tmp_path / "part_*.nc"), "--inputs",
                  "a", "--targets", "u", "--epochs", "1", "--batch-size", "4",
-                 "--model-config", '{"width": 4, "modes": 2}', "--out", str(tmp_path / "run"),
-                 "--no-progress", "--no-plots"])
+                 "--model-config", '{"hidden_channels": 4, "n_modes": [4, 3]}',
+                 "--out", str(tmp_path / "run"), "--no-progress", "--no-plots"])
     assert code == 0, capsys.readouterr().err
     report = __import__("json").loads((tmp_path / "run" / "metrics.json").read_text())
     assert np.isfinite(report["test"]["rel_l2"])

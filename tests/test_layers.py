@@ -136,7 +136,7 @@ def test_ckb_grid_spacing_equal_to_reference_is_a_no_op():
 @pytest.mark.parametrize("hw", [(7, 5), (8, 8), (1, 3)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_mixer_shapes_and_dtypes(directions, hw, dtype, device):
-    mixer = KirchhoffMixer2d(6, order=2, directions=directions).to(device=device, dtype=dtype)
+    mixer = KirchhoffMixer2d(6, ckb_order=2, directions=directions).to(device=device, dtype=dtype)
     x = torch.randn(2, 6, *hw, device=device, dtype=dtype)
     y = mixer(x)
     assert y.shape == x.shape and y.dtype == dtype
@@ -147,7 +147,7 @@ def test_mixer_shapes_and_dtypes(directions, hw, dtype, device):
 @pytest.mark.parametrize("routing", ["series", "parallel"])
 def test_routing_changes_what_drives_later_stages(routing):
     torch.manual_seed(0)
-    ckb = CKB(4, order=2, routing=routing)
+    ckb = CKB(4, ckb_order=2, routing=routing)
     x = torch.randn(1, 10, 8)
     y1 = ckb.kncs[0][0](x)
     expected = y1 + ckb.kncs[0][1](y1 if routing == "series" else x)
@@ -175,12 +175,12 @@ def test_bad_inputs_get_clear_errors():
     with pytest.raises(ValueError, match="directions must be one of"):
         KirchhoffMixer2d(4, directions=3)
     with pytest.raises(ValueError, match="order must be an integer >= 1"):
-        CKB(4, order=0)
+        CKB(4, ckb_order=0)
     with pytest.raises(ValueError, match="routing must be one of"):
         CKB(4, routing="diagonal")
     with pytest.raises(ValueError, match=r"KNC expects x of shape \(batch, length, 8\)"):
         KNC(8)(torch.zeros(2, 5, 7))
-    with pytest.raises(ValueError, match=r"expects \(batch, length, dim\)"):
+    with pytest.raises(ValueError, match=r"expects \(batch, length, channels\)"):
         CKB(4)(torch.zeros(1, 2, 3, 4))
 
 
@@ -189,7 +189,7 @@ def test_ckb_grid_scan_matches_flipped_copies_of_each_direction(directions):
     # scan_grid runs reversed directions as reverse scans on the forward layout; the
     # reference traverses grid_to_sequences' flipped copies with forward scans
     torch.manual_seed(0)
-    ckb = CKB(3, order=2, directions=directions, d_state=4, spatial_dims=2).double()
+    ckb = CKB(3, ckb_order=2, directions=directions, d_state=4, spatial_dims=2).double()
     x = torch.randn(2, 5, 7, ckb.inner, dtype=torch.float64, requires_grad=True)
     seqs = grid_to_sequences(x, directions)
     expected = sequences_to_grid(
@@ -210,7 +210,7 @@ def test_ckb_grid_scan_matches_flipped_copies_of_each_direction(directions):
 
 def test_bidirectional_sequence_ckb_is_the_causal_scan_of_the_flipped_sequence():
     torch.manual_seed(0)
-    ckb = CKB(3, order=2, directions=2, d_state=4).double()
+    ckb = CKB(3, ckb_order=2, directions=2, d_state=4).double()
     x = torch.randn(2, 9, ckb.inner, dtype=torch.float64)
     backward = ckb.cascade(x.flip(1), 1).flip(1)
     assert torch.allclose(ckb.cascade(x, 1, reverse=True), backward, atol=1e-12)

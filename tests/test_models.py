@@ -8,8 +8,8 @@ from kinnsci.models import (
     FNO,
     MODELS,
     UKNO,
-    build_model,
     count_parameters,
+    get_model,
     set_dtype,
 )
 
@@ -40,14 +40,14 @@ def test_ukno_parameter_counts_within_5_percent_of_the_paper(order):
 
 
 SMALL = {
-    "fno": dict(in_channels=3, out_channels=2, width=8, modes=4),
-    "fkno": dict(in_channels=3, out_channels=2, width=8, modes=4, directions=4),
-    "unet": dict(in_channels=3, out_channels=2, widths=[8, 16, 32]),
-    "ukno": dict(in_channels=3, out_channels=2, widths=[8, 16, 16], res_blocks=1),
-    "kirchhoffnet": dict(in_features=3, out_features=2, hidden_nodes=1),
-    "dynpmnn": dict(in_features=3, out_features=2, hidden=4),
-    "kirchhoff_flow": dict(dim=3, repeat=2),
-    **{f"kinn_vision_{size}": dict(num_classes=5, dims=8, depths=[1, 1, 1, 1])
+    "fno": dict(in_channels=3, out_channels=2, hidden_channels=8, n_modes=(8, 7)),
+    "fkno": dict(in_channels=3, out_channels=2, hidden_channels=8, n_modes=(8, 7), directions=4),
+    "unet": dict(in_channels=3, out_channels=2, hidden_channels=[8, 16, 32]),
+    "ukno": dict(in_channels=3, out_channels=2, hidden_channels=[8, 16, 16], res_blocks=1),
+    "kirchhoffnet": dict(in_channels=3, out_channels=2, hidden_channels=1),
+    "dynpmnn": dict(in_channels=3, out_channels=2, hidden_channels=4),
+    "kirchhoff_flow": dict(channels=3, repeat=2),
+    **{f"kinn_vision_{size}": dict(num_classes=5, hidden_channels=8, depths=[1, 1, 1, 1])
        for size in ("tiny", "small", "base")},
 }
 OPERATORS = ("fkno", "fno", "ukno", "unet")  # field -> field models
@@ -64,7 +64,7 @@ def example_input(name: str, dtype=torch.float32) -> torch.Tensor:
 @pytest.mark.parametrize("hw", [(16, 16), (17, 21)])
 def test_models_map_fields_to_fields_and_learn(name, hw):
     torch.manual_seed(0)
-    model = build_model(name, **SMALL[name])
+    model = get_model(name, **SMALL[name])
     x = torch.randn(4, 3, *hw)
     target = torch.sin(x[:, :2]) * 0.5
     assert model(x).shape == (4, 2, *hw)
@@ -81,8 +81,8 @@ def test_models_map_fields_to_fields_and_learn(name, hw):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_configs_round_trip_through_json(name):
-    model = build_model(name, **SMALL[name])
-    rebuilt = build_model(**json.loads(json.dumps(model.config)))
+    model = get_model(name, **SMALL[name])
+    rebuilt = get_model(**json.loads(json.dumps(model.config)))
     assert count_parameters(rebuilt) == count_parameters(model)
     rebuilt.load_state_dict(model.state_dict())
     x = example_input(name)
@@ -91,13 +91,14 @@ def test_configs_round_trip_through_json(name):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_models_run_in_float64(name):
-    model = set_dtype(build_model(name, **SMALL[name]), torch.float64)
+    model = set_dtype(get_model(name, **SMALL[name]), torch.float64)
     assert model(example_input(name, torch.float64)).dtype == torch.float64
 
 
 def test_fno_is_resolution_independent_on_band_limited_input():
     torch.manual_seed(0)
-    model = set_dtype(build_model("fno", in_channels=1, width=8, modes=4), torch.float64)
+    model = set_dtype(get_model("fno", in_channels=1, hidden_channels=8, n_modes=(8, 7)),
+                      torch.float64)
     model.projection = torch.nn.Identity()  # compare the latent field
     for layer in model.local:
         torch.nn.init.zeros_(layer.weight)
@@ -119,23 +120,23 @@ def test_unknown_model_and_config_keys_are_listed():
     with pytest.raises(ValueError, match="known models: dynpmnn, fkno, fno, kinn_vision_base, "
                                          "kinn_vision_small, kinn_vision_tiny, kirchhoff_flow, "
                                          "kirchhoffnet, ukno, unet"):
-        build_model("transformer")
+        get_model("transformer")
     with pytest.raises(ValueError, match=r"unknown config keys for model 'fno': \['depth'\]"):
-        build_model("fno", depth=3)
+        get_model("fno", depth=3)
 
 
 def test_wrong_input_channels_are_a_clear_error():
     with pytest.raises(ValueError, match=r"FNO expects \(batch, 3, H, W\)"):
-        build_model("fno", **SMALL["fno"])(torch.zeros(1, 2, 16, 16))
+        get_model("fno", **SMALL["fno"])(torch.zeros(1, 2, 16, 16))
     with pytest.raises(ValueError, match=r"UKNO expects \(batch, 3, H, W\)"):
-        build_model("ukno", **SMALL["ukno"])(torch.zeros(1, 4, 16, 16))
+        get_model("ukno", **SMALL["ukno"])(torch.zeros(1, 4, 16, 16))
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_save_load_reproduces_outputs_bit_for_bit(name, tmp_path):
     from kinnsci.models import load_model
 
-    model = build_model(name, **SMALL[name]).eval()
+    model = get_model(name, **SMALL[name]).eval()
     norm = {"mean": torch.randn(3), "std": torch.rand(3)}
     path = tmp_path / "model.pt"
     model.save(path, normalizer=norm)
@@ -151,7 +152,7 @@ def test_loading_bad_files_gives_clear_errors(tmp_path):
     from kinnsci.models import FNO, load_model
 
     path = tmp_path / "m.pt"
-    build_model("unet", **SMALL["unet"]).save(path)
+    get_model("unet", **SMALL["unet"]).save(path)
     with pytest.raises(ValueError, match="holds a 'unet' model, not 'fno'"):
         FNO.load(path)
     truncated = tmp_path / "cut.pt"
@@ -167,8 +168,8 @@ def test_loading_bad_files_gives_clear_errors(tmp_path):
 
 
 def test_modes_larger_than_the_grid_are_rejected_before_computing():
-    model = build_model("fno", in_channels=1, width=4, modes=12)
-    with pytest.raises(ValueError, match="modes=12 needs grids of at least 23 x 23"):
+    model = get_model("fno", in_channels=1, hidden_channels=4, n_modes=(24, 23))
+    with pytest.raises(ValueError, match=r"n_modes=\(24, 23\) needs grids of at least 23 x 23"):
         model(torch.zeros(1, 1, 16, 16))
 
 
@@ -176,21 +177,21 @@ def test_discretizer_and_routing_reach_every_ckb():
     from kinnsci.layers import CKB
 
     for name in ("fkno", "ukno"):
-        model = build_model(name, **SMALL[name], discretizer="euler", routing="parallel")
+        model = get_model(name, **SMALL[name], discretizer="euler", routing="parallel")
         blocks = [m for m in model.modules() if isinstance(m, CKB)]
         assert blocks and all(b.routing == "parallel" for b in blocks)
         assert all(k.discretizer.name == "euler" for b in blocks for ks in b.kncs for k in ks)
     with pytest.raises(ValueError, match="directions must be one of"):
-        build_model("fkno", directions=3)
+        get_model("fkno", directions=3)
 
 
 # --- training behaviour: overfitting and resolution transfer ------------------------------
 
 OVERFIT = {
-    "fno": ({"width": 16, "modes": 6}, 300),
-    "unet": ({"widths": [16, 32]}, 500),
-    "fkno": ({"width": 16, "modes": 6, "directions": 1, "d_state": 4}, 300),
-    "ukno": ({"widths": [16, 16, 32], "res_blocks": 1, "directions": 1, "d_state": 4,
+    "fno": ({"hidden_channels": 16, "n_modes": [12, 11]}, 300),
+    "unet": ({"hidden_channels": [16, 32]}, 500),
+    "fkno": ({"hidden_channels": 16, "n_modes": [12, 11], "directions": 1, "d_state": 4}, 300),
+    "ukno": ({"hidden_channels": [16, 16, 32], "res_blocks": 1, "directions": 1, "d_state": 4,
               "ckb_levels": 1}, 800),
 }
 
@@ -214,7 +215,7 @@ def test_each_model_overfits_four_darcy_samples(name):
     config, steps = OVERFIT[name]
     a, u = _darcy_batch()
     torch.manual_seed(0)
-    model = build_model(name, in_channels=1, out_channels=1, **config)
+    model = get_model(name, in_channels=1, out_channels=1, **config)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=steps)
     first = None
@@ -249,7 +250,8 @@ def _band_limited(resolution: int, seed: int, n: int = 2) -> torch.Tensor:
 def _transfer_gap(name: str, steps: int, **config) -> float:
     """Train briefly at 32x32, then compare the 64x64 output at the shared grid points."""
     torch.manual_seed(0)
-    model = build_model(name, in_channels=1, out_channels=1, width=12, modes=6, **config)
+    model = get_model(name, in_channels=1, out_channels=1, hidden_channels=12, n_modes=(12, 11),
+                      **config)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     x = _band_limited(32, seed=1)
     y = torch.tanh(x).roll(3, dims=-1)
@@ -278,18 +280,19 @@ def test_fkno_with_grid_spacing_aware_steps_transfers_from_32_to_64():
 
 
 @pytest.mark.parametrize(("name", "config", "shape"), [
-    ("fkno", {"in_channels": 10, "out_channels": 1, "directions": 2, "width": 16, "modes": 8},
+    ("fkno", {"in_channels": 10, "out_channels": 1, "directions": 2, "hidden_channels": 16,
+              "n_modes": [16, 15]},
      (2, 10, 32, 32)),
     ("ukno", {"in_channels": 1, "out_channels": 1}, (2, 1, 32, 32)),
-    ("kinn_vision_tiny", {"dims": 16, "depths": [1, 1, 1, 1], "num_classes": 3},
+    ("kinn_vision_tiny", {"hidden_channels": 16, "depths": [1, 1, 1, 1], "num_classes": 3},
      (2, 3, 32, 32)),
 ])
 def test_every_gradient_has_its_parameters_layout(name, config, shape):
     """DDP buckets gradients in the parameters' layout; a gradient of another layout is
     copied on every step with "Grad strides do not match bucket view strides" (the CKB's
     depthwise convolution sees a channels-last view, so its weight is stored that way)."""
-    model = build_model(name, **config)
-    reloaded = build_model(name, **config)
+    model = get_model(name, **config)
+    reloaded = get_model(name, **config)
     reloaded.load_state_dict(model.state_dict())
     for m in (model, set_dtype(reloaded, torch.float64)):
         dtype = next(m.parameters()).dtype
@@ -301,17 +304,17 @@ def test_every_gradient_has_its_parameters_layout(name, config, shape):
 
 def test_a_model_built_directly_saves_and_loads_like_a_registry_one(tmp_path):
     """Constructors record their arguments as ``config``: FNO(...) saves without
-    build_model, and both loaders rebuild it (the registry is no longer needed to save)."""
+    get_model, and both loaders rebuild it (the registry is no longer needed to save)."""
     from kinnsci.models import FNO, load_model
     from kinnsci.models.vision import KINNVisionTiny
 
-    for model, x in ((FNO(in_channels=2, out_channels=1, width=8, modes=4),
+    for model, x in ((FNO(in_channels=2, out_channels=1, hidden_channels=8, n_modes=(8, 7)),
                       torch.randn(1, 2, 16, 16)),
-                     (KINNVisionTiny(dims=16, depths=(1, 1, 1, 1), num_classes=3),
+                     (KINNVisionTiny(hidden_channels=16, depths=(1, 1, 1, 1), num_classes=3),
                       torch.randn(1, 3, 32, 32))):
         name = model.config["name"]
-        rebuilt = build_model(**model.config)
-        assert rebuilt.config == model.config  # the same record build_model makes
+        rebuilt = get_model(**model.config)
+        assert rebuilt.config == model.config  # the same record get_model makes
         path = tmp_path / f"{name}.pt"
         model.save(path)
         model.eval()

@@ -11,7 +11,7 @@ import pytest
 import scipy.stats
 
 from kinnsci.cli.main import main
-from kinnsci.models import build_model
+from kinnsci.models import get_model
 from kinnsci.reproduce import (
     EXPERIMENTS,
     SCALES,
@@ -95,7 +95,7 @@ def test_every_plan_is_consistent(name, scale):
         channels = (len(plan.inputs) if plan.steady else len(plan.variables) * plan.history)
         out = len(plan.targets) if plan.steady else len(plan.variables)
         for v in plan.variants:
-            build_model(v.model, in_channels=channels, out_channels=out, **v.model_config)
+            get_model(v.model, in_channels=channels, out_channels=out, **v.model_config)
 
 
 def test_unknown_experiment_names_the_known_ones():

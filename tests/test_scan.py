@@ -46,11 +46,12 @@ def grads(fn, inputs):
     d=st.sampled_from([1, 2, 5, 9, 17, 40]),  # 40: two full float lane blocks + a part
     n=st.sampled_from([1, 3, 16]),
     disc=st.sampled_from(["zoh", "euler", "bilinear"]),
-    chunk=st.sampled_from([None, 8, 16]),
-    backend=st.sampled_from(["auto", "blocked"]),
+    chunk_size=st.sampled_from([None, 8, 16]),
+    backend=st.sampled_from(["auto", "pytorch"]),
     reverse=st.booleans(),
 )
-def test_fast_scan_matches_reference_float64(b, length, d, n, disc, chunk, backend, reverse):
+def test_fast_scan_matches_reference_float64(b, length, d, n, disc, chunk_size, backend,
+                                             reverse):
     inputs = scan_inputs(b, length, d, n, torch.float64, seed=length + d, requires_grad=True)
     if disc == "euler":
         # Euler is stable for dt |A| <= 2 only; beyond, states grow like |1 + dt A|^t (1e79
@@ -64,8 +65,8 @@ def test_fast_scan_matches_reference_float64(b, length, d, n, disc, chunk, backe
                          inputs)
     assume(torch.isfinite(y_ref).all() and all(torch.isfinite(r).all() for r in g_ref))
     torch.manual_seed(0)
-    y, g = grads(lambda *a: selective_scan(*a, discretizer=disc, chunk=chunk, backend=backend,
-                                           reverse=reverse), inputs)
+    y, g = grads(lambda *a: selective_scan(*a, discretizer=disc, chunk_size=chunk_size,
+                                           backend=backend, reverse=reverse), inputs)
     assert torch.allclose(y, y_ref, atol=1e-12, rtol=1e-12)
     for a, r in zip(g, g_ref, strict=True):
         assert torch.allclose(a, r, atol=1e-12, rtol=1e-10)
@@ -73,7 +74,7 @@ def test_fast_scan_matches_reference_float64(b, length, d, n, disc, chunk, backe
 
 needs_kernel = pytest.mark.skipif(not cpu_kernel.available(),
                                   reason="the fused CPU scan did not compile here")
-BACKENDS = ["blocked", pytest.param("fused", marks=needs_kernel)]
+BACKENDS = ["pytorch", pytest.param("cpp", marks=needs_kernel)]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -104,7 +105,7 @@ def test_linear_recurrence_gradcheck():
     g = torch.Generator().manual_seed(0)
     a = (torch.rand(2, 37, 3, generator=g, dtype=torch.float64) * 1.8 - 0.9).requires_grad_()
     b = torch.randn(2, 37, 3, generator=g, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: linear_recurrence(a, b, chunk=8), (a, b))
+    assert torch.autograd.gradcheck(lambda a, b: linear_recurrence(a, b, chunk_size=8), (a, b))
 
 
 def test_linear_recurrence_equals_the_loop_with_negative_decay():
@@ -114,7 +115,8 @@ def test_linear_recurrence_equals_the_loop_with_negative_decay():
     for t in range(200):
         h = a[:, t] * h + b[:, t]
         expected.append(h)
-    assert torch.allclose(linear_recurrence(a, b, chunk=16), torch.stack(expected, 1), atol=1e-13)
+    assert torch.allclose(linear_recurrence(a, b, chunk_size=16), torch.stack(expected, 1),
+                          atol=1e-13)
 
 
 def test_scan_rejects_bad_shapes():
@@ -163,7 +165,7 @@ def test_bad_direction_count_is_rejected():
 def test_selective_scan_gradcheck(backend, disc, reverse):
     inputs = scan_inputs(2, 19, 3, 2, torch.float64, seed=3, requires_grad=True)
     assert torch.autograd.gradcheck(
-        lambda *a: selective_scan(*a, chunk=8, discretizer=disc, backend=backend,
+        lambda *a: selective_scan(*a, chunk_size=8, discretizer=disc, backend=backend,
                                   reverse=reverse),
         tuple(inputs))
 
@@ -175,7 +177,7 @@ def test_fused_scan_handles_rates_near_zero_like_the_reference():
     torch.manual_seed(2)
     y_ref, g_ref = grads(selective_scan_ref, inputs)
     torch.manual_seed(2)
-    y, g = grads(lambda *a: selective_scan(*a, backend="fused"), inputs)
+    y, g = grads(lambda *a: selective_scan(*a, backend="cpp"), inputs)
     assert torch.allclose(y, y_ref, atol=1e-12)
     for a, r in zip(g, g_ref, strict=True):
         assert torch.allclose(a, r, atol=1e-10, rtol=1e-9)
@@ -243,7 +245,7 @@ def test_fused_scan_gradcheck(disc, reverse):
     with torch.no_grad():
         A.clamp_(min=-1.5)  # Euler stays stable for these steps
     assert torch.autograd.gradcheck(
-        lambda *a: selective_scan(*a, discretizer=disc, backend="fused", chunk=8,
+        lambda *a: selective_scan(*a, discretizer=disc, backend="cpp", chunk_size=8,
                                   reverse=reverse), (x, delta, A, B, C, D))
 
 

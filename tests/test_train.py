@@ -17,7 +17,7 @@ import torch
 from kinnsci.cli.main import main as cli
 from kinnsci.data import OperatorDataset, RolloutDataset, generate, open_dataset
 from kinnsci.errors import ConfigError
-from kinnsci.models import build_model, set_dtype
+from kinnsci.models import get_model, set_dtype
 from kinnsci.train import (
     CheckpointError,
     NonFiniteLossError,
@@ -52,8 +52,8 @@ def ns(tmp_path_factory):
 
 
 def tiny_fno(**kw):
-    return build_model("fno", in_channels=kw.pop("in_channels", 1), out_channels=1, width=6,
-                       modes=3, projection=8, **kw)
+    return get_model("fno", in_channels=kw.pop("in_channels", 1), out_channels=1, hidden_channels=6,
+                       n_modes=(6, 5), projection_channels=8, **kw)
 
 
 # --- metrics -----------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def test_rollout_feeds_predictions_back_in_time_major_order():
         return 2 * window[:, -v:]
 
     x0 = torch.arange(3 * v * 4, dtype=torch.float64).reshape(1, 3 * v, 2, 2)
-    out = rollout(doubling, x0, steps=4, n_variables=v)
+    out = rollout(doubling, x0, n_steps=4, n_variables=v)
     assert out.shape == (1, 4, v, 2, 2)
     for k in range(4):
         torch.testing.assert_close(out[:, k], 2 ** (k + 1) * x0[:, -v:])
@@ -102,7 +102,7 @@ def test_channels_last_training_matches_the_default_layout(darcy, tmp_path):
     runs = {}
     for channels_last in (False, True):
         torch.manual_seed(0)
-        model = set_dtype(build_model("unet", in_channels=1, out_channels=1, widths=[4, 8]),
+        model = set_dtype(get_model("unet", in_channels=1, out_channels=1, hidden_channels=[4, 8]),
                           torch.float64)
         trainer = Trainer(model, train, epochs=3, batch_size=4, lr=5e-3, seed=3, device="cpu",
                           checkpoint_dir=tmp_path / str(channels_last), progress=False,
@@ -116,7 +116,7 @@ def test_channels_last_training_matches_the_default_layout(darcy, tmp_path):
     for a, b in zip(runs[False][1], history, strict=True):
         assert math.isclose(a["train_loss"], b["train_loss"], rel_tol=1e-9)
     # its checkpoint loads into a default-layout model with the same outputs
-    plain = set_dtype(build_model("unet", in_channels=1, out_channels=1, widths=[4, 8]),
+    plain = set_dtype(get_model("unet", in_channels=1, out_channels=1, hidden_channels=[4, 8]),
                       torch.float64)
     plain.load_state_dict(load_checkpoint(tmp_path / "True" / "final.pt")["model"]["state"])
     x = torch.stack([train[i][0] for i in range(2)])
@@ -206,8 +206,8 @@ def test_ddp_on_two_cpu_processes_matches_single_process_training(tmp_path):
         assert torch.equal(r0[name], r1[name]), name
         torch.testing.assert_close(r0[name], single[name], atol=1e-6, rtol=0)
     assert any(not torch.equal(single[n], p) for n, p in
-               build_model("fno", in_channels=1, out_channels=1, width=4, modes=2,
-                           projection=8).state_dict().items())
+               get_model("fno", in_channels=1, out_channels=1, hidden_channels=4, n_modes=(4, 3),
+                           projection_channels=8).state_dict().items())
 
 
 # --- checkpoints -------------------------------------------------------------------------
@@ -234,7 +234,8 @@ def test_a_killed_training_process_resumes_from_its_last_checkpoint(darcy, tmp_p
     out = tmp_path / "run"
     args = ["train", "--model", "fno", "--data", str(darcy), "--inputs", "a", "--targets", "u",
             "--epochs", "400", "--batch-size", "2", "--out", str(out), "--no-progress",
-            "--no-plots", "--model-config", '{"width": 6, "modes": 3, "projection": 8}']
+            "--no-plots", "--model-config",
+            '{"hidden_channels": 6, "n_modes": [6, 5], "projection_channels": 8}']
     proc = subprocess.Popen([sys.executable, "-m", "kinnsci.cli.main", *args],
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
@@ -270,7 +271,7 @@ def test_cli_train_evaluate_and_refusals(darcy, tmp_path, capsys):
     out = tmp_path / "unet"
     base = ["train", "--model", "unet", "--data", str(darcy), "--inputs", "a", "--targets", "u",
             "--epochs", "2", "--batch-size", "4", "--out", str(out), "--no-progress",
-            "--model-config", '{"widths": [4, 8]}', "--channels-last"]
+            "--model-config", '{"hidden_channels": [4, 8]}', "--channels-last"]
     assert cli(base) == 0
     assert load_checkpoint(out / "final.pt")["extra"]["run"]["channels_last"] is True
     assert (out / "plots" / "loss.png").read_bytes()[:4] == b"\x89PNG"
@@ -297,7 +298,8 @@ def test_rollout_evaluation_from_the_cli(ns, tmp_path, capsys):
     assert cli(["train", "--model", "fno", "--data", str(ns), "--variables", "w", "--history",
                 "2", "--horizon", "2", "--epochs", "1", "--batch-size", "4", "--out", str(out),
                 "--no-progress", "--rollout", "4",
-                "--model-config", '{"width": 6, "modes": 3, "projection": 8}']) == 0
+                "--model-config",
+                '{"hidden_channels": 6, "n_modes": [6, 5], "projection_channels": 8}']) == 0
     assert (out / "plots" / "rollout_error.png").exists()
     assert cli(["evaluate", str(out / "final.pt"), "--data", str(ns), "--rollout", "6"]) == 0
     assert "rollout rel. L2: step 1" in capsys.readouterr().out
@@ -315,7 +317,8 @@ def test_cli_trains_a_file_with_other_dim_names_and_order(tmp_path, capsys):
     ds = xr.Dataset({"t2m": (("time", "lat", "lon", "member"), t2m)},
                     coords={"time": np.arange(8.0)})
     ds.to_netcdf(tmp_path / "ens.nc")
-    base = ["train", "--model", "fno", "--model-config", '{"width": 8, "modes": 4}', "--data",
+    base = ["train", "--model", "fno", "--model-config",
+            '{"hidden_channels": 8, "n_modes": [8, 7]}', "--data",
             str(tmp_path / "ens.nc"), "--variables", "t2m", "--history", "2", "--epochs", "1",
             "--no-progress", "--rollout", "4"]
     assert cli(base + ["--out", str(tmp_path / "plain")]) == 2
@@ -375,7 +378,7 @@ def test_evaluation_and_rollouts_show_progress_bars(tmp_path, capsys):
     ns = generate("navier_stokes", tmp_path / "ns.nc", n_samples=3, resolution=16, seed=0,
                   n_times=6, dt_save=0.05, dt=1e-2, progress=False)
     data = RolloutDataset(open_dataset(ns), ["w"], history=2, horizon=1)
-    model = build_model("fno", in_channels=2, out_channels=1, width=4, modes=2)
+    model = get_model("fno", in_channels=2, out_channels=1, hidden_channels=4, n_modes=(4, 3))
     evaluate(model, data, batch_size=2, progress=True)
     rollout_errors(model, data, 3, batch_size=1, progress=True)
     err = capsys.readouterr().err
@@ -396,8 +399,9 @@ def test_prediction_and_comparison_figures_a_reader_can_use(darcy):
     assert info.target_name.startswith("u (") and info.input_name.startswith("a (")
     assert info.dims == ("y", "x")
     torch.manual_seed(0)
-    models = {"fno": build_model("fno", in_channels=1, out_channels=1, width=4, modes=2),
-              "unet": build_model("unet", in_channels=1, out_channels=1, widths=[4, 8])}
+    models = {"fno": get_model("fno", in_channels=1, out_channels=1, hidden_channels=4,
+                               n_modes=(4, 3)),
+              "unet": get_model("unet", in_channels=1, out_channels=1, hidden_channels=[4, 8])}
     fig = comparison_figure(models, data, n_samples=3)
     errors = [im for ax in fig.axes for im in ax.get_images() if "|error|" in ax.get_title()]
     assert len(errors) == 3 * 2
@@ -450,7 +454,8 @@ def test_only_resolution_invariant_models_evaluate_on_another_grid(tmp_path, cap
     FNO/FKNO evaluate on a finer grid, U-Net is refused with the fix."""
     coarse = generate("darcy", tmp_path / "d16.nc", n_samples=10, resolution=16, progress=False)
     fine = generate("darcy", tmp_path / "d24.nc", n_samples=2, resolution=24, progress=False)
-    for model, config in (("fno", '{"width": 4, "modes": 2}'), ("unet", '{"widths": [4, 8]}')):
+    for model, config in (("fno", '{"hidden_channels": 4, "n_modes": [4, 3]}'),
+                          ("unet", '{"hidden_channels": [4, 8]}')):
         assert cli(["train", "--model", model, "--data", str(coarse), "--inputs", "a",
                     "--targets", "u", "--epochs", "1", "--batch-size", "2", "--model-config",
                     config, "--out", str(tmp_path / model), "--no-progress",

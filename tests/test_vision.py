@@ -20,7 +20,7 @@ from kinnsci.data.images import (
     make_shapes_image_folder,
 )
 from kinnsci.layers import CKB, KNC
-from kinnsci.models import build_model, count_parameters
+from kinnsci.models import count_parameters, get_model
 from kinnsci.models.flops import count_flops
 from kinnsci.models.vision import KINNVision
 from kinnsci.scan import selective_scan
@@ -30,12 +30,12 @@ from kinnsci.train.metrics import CLASSIFICATION_METRICS
 
 # KINN, ImageNet section (Table 6): parameters and FLOPs at 224², 1000 classes
 PAPER = {"tiny": (32.3e6, 4.9e9), "small": (50.3e6, 8.2e9)}
-TINY_TEST = {"dims": 16, "depths": [1, 1, 1, 1], "drop_path_rate": 0.0}
+TINY_TEST = {"hidden_channels": 16, "depths": [1, 1, 1, 1], "drop_path_rate": 0.0}
 
 
 @pytest.mark.parametrize("size", sorted(PAPER))
 def test_parameters_and_flops_within_3_percent_of_the_paper(size):
-    model = build_model(f"kinn_vision_{size}")
+    model = get_model(f"kinn_vision_{size}")
     params, flops = count_parameters(model), count_flops(model)
     want_params, want_flops = PAPER[size]
     print(f"kinn_vision_{size}: {params / 1e6:.2f} M (paper {want_params / 1e6:.1f} M), "
@@ -64,7 +64,8 @@ def test_scan_flops_are_9_BLDN_per_scan_on_real_and_meta_tensors():
 
 def test_model_scan_flops_add_up_over_blocks_directions_and_cascade_order():
     depths, dims, d_state, order, directions = (1, 2, 1, 1), 8, 3, 2, 4
-    model = KINNVision(num_classes=4, dims=dims, depths=depths, d_state=d_state, order=order,
+    model = KINNVision(num_classes=4, hidden_channels=dims, depths=depths, d_state=d_state,
+                       ckb_order=order,
                        directions=directions)
     side = 64 // 4  # tokens per side after the patch embedding
     expected = 0
@@ -144,7 +145,7 @@ def test_bad_input_gives_clear_errors():
     with pytest.raises(ValueError, match=r"images contains NaN/inf \(first at \w+ \(0, 1, 2, 3\)"):
         model(bad)
     with pytest.raises(ValueError, match="unknown model 'kinn_vision_huge'.*kinn_vision_small"):
-        build_model("kinn_vision_huge")
+        get_model("kinn_vision_huge")
     with pytest.raises(ValueError, match="depths must be 4 stage depths"):
         KINNVision(depths=(2, 2, 2))
     with pytest.raises(ValueError, match="mixer must be one of"):
@@ -243,7 +244,7 @@ def test_tiny_model_learns_shapes_well_above_chance(tmp_path):
     eval_view = ImageFolder(root, EvalTransform(32, crop_fraction=1.0))
     order = torch.randperm(len(eval_view), generator=torch.Generator().manual_seed(0)).tolist()
     torch.manual_seed(0)
-    model = build_model("kinn_vision_tiny", num_classes=5, patch_size=2, **TINY_TEST)
+    model = get_model("kinn_vision_tiny", num_classes=5, patch_size=2, **TINY_TEST)
     trainer = Trainer(model, Subset(train_view, order[100:]), Subset(eval_view, order[:100]),
                       loss="cross_entropy", metrics=CLASSIFICATION_METRICS, lr=3e-3,
                       epochs=12, batch_size=32, progress=False)
@@ -260,7 +261,7 @@ def test_train_vision_cli_writes_checkpoints_metrics_and_plots(tmp_path, capsys)
     out = tmp_path / "run"
     common = ["train-vision", "--data", str(root), "--epochs", "2", "--batch-size", "8",
               "--val-fraction", "0.25", "--no-progress",
-              "--model-config", json.dumps({"dims": 8, "depths": [1, 1, 1, 1]})]
+              "--model-config", json.dumps({"hidden_channels": 8, "depths": [1, 1, 1, 1]})]
     argv = [*common, "--image-size", "16", "--out", str(out)]
     assert main(argv) == 0
     assert "validation: top-1" in capsys.readouterr().out
@@ -268,7 +269,7 @@ def test_train_vision_cli_writes_checkpoints_metrics_and_plots(tmp_path, capsys)
     assert report["classes"] == ["cross", "disc", "ring", "square", "triangle"]
     assert len(report["history"]) == 2 and 0 <= report["val"]["top1"] <= 1
     assert report["parameters"] == count_parameters(
-        build_model("kinn_vision_tiny", num_classes=5, dims=8, depths=[1, 1, 1, 1]))
+        get_model("kinn_vision_tiny", num_classes=5, hidden_channels=8, depths=[1, 1, 1, 1]))
     assert (out / "plots" / "loss.png").stat().st_size > 0
     assert (out / "plots" / "confusion.png").stat().st_size > 0
     payload = load_checkpoint(out / "final.pt")
@@ -299,11 +300,11 @@ def test_train_vision_trains_under_torchrun_ddp(tmp_path):
         [torchrun, "--nproc-per-node", "2", "--master-port", "29534", "-m", "kinnsci.cli.main",
          "train-vision", "--data", str(root), "--image-size", "16", "--epochs", "2",
          "--batch-size", "8", "--out", str(out), "--no-progress", "--no-plots",
-         "--model-config", json.dumps({"dims": 8, "depths": [1, 1, 1, 1],
+         "--model-config", json.dumps({"hidden_channels": 8, "depths": [1, 1, 1, 1],
                                         "drop_path_rate": 0.0})],
         check=True, env=env, timeout=240, capture_output=True)
     report = json.loads((out / "metrics.json").read_text())
     assert len(report["history"]) == 2 and report["history"][-1]["epoch"] == 2
     state = load_checkpoint(out / "final.pt")["model"]["state"]
-    start = build_model("kinn_vision_tiny", num_classes=5, dims=8, depths=[1, 1, 1, 1])
+    start = get_model("kinn_vision_tiny", num_classes=5, hidden_channels=8, depths=[1, 1, 1, 1])
     assert any(not torch.equal(state[k], v) for k, v in start.state_dict().items())

@@ -24,7 +24,7 @@ from _common import SMOKE, output_dir  # noqa: E402
 
 from kinnsci.data import Normalizer, RolloutDataset, generate, open_dataset  # noqa: E402
 from kinnsci.layers import CKB, KNC, KirchhoffMixer2d  # noqa: E402
-from kinnsci.models import FKNO, build_model, count_parameters  # noqa: E402
+from kinnsci.models import FKNO, count_parameters, get_model  # noqa: E402
 from kinnsci.train import NormalizedOperator, Trainer, plots, rollout_errors  # noqa: E402
 
 OUT = output_dir("02")
@@ -44,11 +44,11 @@ print("KNC:", tuple(knc(seq).shape), "time constants (first channel):",
 
 for discretizer in ("zoh", "euler", "bilinear"):
     for routing in ("series", "parallel"):
-        block = CKB(8, order=2, d_state=4, discretizer=discretizer, routing=routing)
+        block = CKB(8, ckb_order=2, d_state=4, discretizer=discretizer, routing=routing)
         print(f"CKB {discretizer:8s} {routing:8s}: {count_parameters(block)} parameters, "
               f"output {tuple(block(seq).shape)}")
 
-mixer = KirchhoffMixer2d(8, order=2, directions=4, d_state=4)
+mixer = KirchhoffMixer2d(8, ckb_order=2, directions=4, d_state=4)
 grid = torch.randn(2, 8, 12, 12)
 assert mixer(grid).shape == grid.shape
 
@@ -76,8 +76,9 @@ test = RolloutDataset(ds, ["w"], history=history, horizon=1, samples=[n - 2, n -
 norm = Normalizer.fit(ds, ["w"], list(range(n - 2)))
 
 torch.manual_seed(0)
-backbone = build_model("fkno", in_channels=history, out_channels=1, width=12, modes=4,
-                       directions=2, d_state=4, projection=32)
+backbone = get_model("fkno", in_channels=history, out_channels=1, hidden_channels=12, n_modes=(8,
+                                                                                               7),
+                       directions=2, d_state=4, projection_channels=32)
 model = NormalizedOperator(backbone, norm, norm)
 trainer = Trainer(model, train, epochs=2 if SMOKE else 15, batch_size=4, lr=3e-3,
                   device="cpu", progress=not SMOKE)
@@ -91,7 +92,7 @@ assert hist[-1]["train_loss"] < hist[0]["train_loss"]
 
 # %%
 steps = n_times - history
-errors, _, _ = rollout_errors(model, test, steps=steps)
+errors, _, _ = rollout_errors(model, test, n_steps=steps)
 plots.plot_rollout_error(errors, OUT / "rollout_error.png")
 print(f"rollout rel. L2: step 1 {errors[0]:.3f}, step {steps} {errors[-1]:.3f}; plot in {OUT}")
 assert errors.shape == (steps,) and (errors > 0).all()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SMOKE, output_dir  # noqa: E402
 
 from kinnsci.data import Normalizer, RolloutDataset, open_dataset, split_samples  # noqa: E402
-from kinnsci.models import build_model  # noqa: E402
+from kinnsci.models import get_model  # noqa: E402
 from kinnsci.train import NormalizedOperator, Trainer, evaluate, rollout_errors  # noqa: E402
 
 OUT = output_dir("03")
@@ -84,7 +84,8 @@ print(f"mean {norm.shift.item():.2f} K, std {norm.scale.item():.3f} K")
 
 # %%
 torch.manual_seed(0)
-backbone = build_model("fno", in_channels=2, out_channels=1, width=16, modes=6, projection=32)
+backbone = get_model("fno", in_channels=2, out_channels=1, hidden_channels=16, n_modes=(12, 11),
+                     projection_channels=32)
 model = NormalizedOperator(backbone, norm, norm)
 trainer = Trainer(model, train, epochs=3 if SMOKE else 20, batch_size=8, lr=3e-3,
                   device="cpu", progress=not SMOKE, checkpoint_dir=OUT / "run")
@@ -98,7 +99,7 @@ assert history[-1]["train_loss"] < history[0]["train_loss"]
 # %%
 metrics = evaluate(model, test)
 steps = N_STEPS - 2
-errors, pred, true = rollout_errors(model, test, steps=steps)
+errors, pred, true = rollout_errors(model, test, n_steps=steps)
 persistence = [
     float(np.mean([np.linalg.norm(test.trajectory(i)[1 + s, 0] - test.trajectory(i)[1, 0])
                    / np.linalg.norm(test.trajectory(i)[1 + s, 0])

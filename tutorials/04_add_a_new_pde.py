@@ -29,7 +29,7 @@ from _common import SMOKE, output_dir  # noqa: E402
 
 from kinnsci.data import Normalizer, RolloutDataset, generate, open_dataset  # noqa: E402
 from kinnsci.data.generators import GENERATORS  # noqa: E402
-from kinnsci.models import build_model, count_parameters  # noqa: E402
+from kinnsci.models import count_parameters, get_model  # noqa: E402
 from kinnsci.train import NormalizedOperator, Trainer, evaluate  # noqa: E402
 
 OUT = output_dir("04")
@@ -120,11 +120,11 @@ test = RolloutDataset(ds, ["u"], history=1, horizon=1, samples=test_ids)
 norm = Normalizer.fit(ds, ["u"], train_ids)
 
 results = {}
-for name, config in {"fno": {"width": 16, "modes": 6},
-                     "ukno": {"widths": [16, 16, 32], "res_blocks": 1, "directions": 2,
+for name, config in {"fno": {"hidden_channels": 16, "n_modes": [12, 11]},
+                     "ukno": {"hidden_channels": [16, 16, 32], "res_blocks": 1, "directions": 2,
                               "d_state": 4, "ckb_levels": 1}}.items():
     torch.manual_seed(0)
-    model = NormalizedOperator(build_model(name, in_channels=1, out_channels=1, **config),
+    model = NormalizedOperator(get_model(name, in_channels=1, out_channels=1, **config),
                                norm, norm)
     Trainer(model, train, epochs=2 if SMOKE else 20, batch_size=8, lr=3e-3, device="cpu",
             progress=not SMOKE).fit()

@@ -36,7 +36,7 @@ torch.manual_seed(0)
 # %%
 x = torch.rand(256, 2) * 2 - 1
 y = (torch.sin(2 * x[:, :1]) * x[:, 1:])
-net = KirchhoffNet(2, 1, hidden_nodes=5, branch="tanh_diff", repeat=1)  # 8 nodes + ground
+net = KirchhoffNet(2, 1, hidden_channels=5, branch="tanh_diff", repeat=1)  # 8 nodes + ground
 print(f"{net.n_nodes} nodes, {net.periods[0].edges.shape[0]} devices, "
       f"{count_parameters(net)} parameters")
 opt = torch.optim.AdamW(net.parameters(), lr=1e-2)

@@ -9,9 +9,12 @@ outputs ``y`` are ``(..., output_dim)``; leading dimensions are batch dimensions
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import Tensor, nn
 
 from kinnsci._checks import check_last_dim
+from kinnsci._registry import register_class
 from kinnsci.errors import ConfigError
 
 
@@ -25,18 +28,27 @@ def register_tensors(module: nn.Module, tensors: dict[str, Tensor], trainable: b
             module.register_buffer(name, value)
 
 
+CELLS: dict[str, type[Cell]] = {}  # filled as each cell class is defined
+
+
 class Cell(nn.Module):
     """Base class of continuous-time cells.
 
     Subclasses set ``state_dim``, ``input_dim`` and ``output_dim`` and implement
     :meth:`vector_field` and :meth:`readout`. Linear cells also implement
-    :meth:`matrices` and set ``is_linear = True``.
+    :meth:`matrices` and set ``is_linear = True``. A subclass with a class attribute
+    ``name`` is registered in ``CELLS`` (``get_cell(name)``) when it is defined.
     """
 
+    name: ClassVar[str]
     state_dim: int
     input_dim: int
     output_dim: int
     is_linear: bool = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        register_class(CELLS, cls, "cell")
 
     def vector_field(self, t: Tensor | float, h: Tensor, u: Tensor) -> Tensor:
         """dh/dt at time ``t``. h: (..., state_dim), u: (..., input_dim) -> (..., state_dim)."""
@@ -46,8 +58,24 @@ class Cell(nn.Module):
         """Output y. h: (..., state_dim), u: (..., input_dim) -> (..., output_dim)."""
         raise NotImplementedError
 
-    def forward(self, t: Tensor | float, h: Tensor, u: Tensor) -> Tensor:
-        """Alias of :meth:`vector_field`, so a cell can be handed to ODE solvers."""
+    def forward(self, t: Tensor | float, h: Tensor, u: Tensor | None = None) -> Tensor:
+        """dh/dt, as :meth:`vector_field`.
+
+        A cell without inputs (``input_dim == 0``, e.g. a circuit) is then an ODE function
+        ``f(t, h)`` that ``torchdiffeq.odeint(cell, h0, t)`` accepts as it is. A cell with
+        inputs needs ``u``: solve it through a discretizer (``get_discretizer("adaptive")``
+        holds ``u`` constant over each step), which is what kinnsci's models do.
+
+        Raises:
+            ConfigError: ``u`` is missing for a cell that has inputs.
+        """
+        if u is None:
+            if self.input_dim:
+                raise ConfigError(
+                    f"{type(self).__name__} has {self.input_dim} inputs: call it as "
+                    "cell(t, h, u), or solve it with a discretizer (e.g. "
+                    "get_discretizer('adaptive').solve(cell, h0, u, t))")
+            u = h.new_zeros(h.shape[:-1] + (0,))
         return self.vector_field(t, h, u)
 
     def check_state_input(self, h: Tensor, u: Tensor) -> None:

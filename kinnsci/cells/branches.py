@@ -4,7 +4,7 @@ node voltages (KirchhoffNet, Eqs. 3 and 10-13).
 Each device is one small class: how many parameters an edge carries, the current
 ``i_sd = g(v_s, v_d; θ)`` vectorised over edges, and the same law as a SPICE behavioural
 expression so a trained circuit can be simulated outside PyTorch. Adding a device is one
-class and one line in ``BRANCHES``.
+class with a ``name`` (defining it registers it in ``BRANCHES``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from kinnsci._registry import lookup
+from kinnsci._registry import lookup, register_class
+
+BRANCHES: dict[str, type[Branch]] = {}  # filled as each device class is defined
 
 
 class Branch:
@@ -23,6 +25,10 @@ class Branch:
     name: ClassVar[str]
     n_params: ClassVar[int]
     linear: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        register_class(BRANCHES, cls, "branch")
 
     def current(self, vs: Tensor, vd: Tensor, theta: Tensor) -> Tensor:
         """vs, vd: (..., n_edges) -> current from source to destination (..., n_edges)."""
@@ -98,12 +104,10 @@ class TanhGeneral(Branch):
         return f"tanh({_f(theta[0])}*{vs}+{_f(theta[1])}*{vd}+{_f(theta[2])})"
 
 
-BRANCHES: dict[str, type[Branch]] = {
-    cls.name: cls for cls in (Conductance, ReluDifference, TanhDifference, ReluGeneral,
-                              TanhGeneral)
-}
-
-
 def get_branch(name: str) -> Branch:
-    """The branch device registered as ``name`` (see ``BRANCHES``)."""
+    """The branch device registered as ``name`` (see ``BRANCHES``).
+
+    Raises:
+        ConfigError: ``name`` is not a registered branch device.
+    """
     return lookup(BRANCHES, name, "branch")()

@@ -25,6 +25,8 @@ class CascadeCell(Cell):
     :meth:`matrices` assembles, so exact (ZOH) discretization applies.
     """
 
+    name = "cascade"
+
     def __init__(self, cells: Sequence[Cell]) -> None:
         super().__init__()
         if len(cells) == 0:

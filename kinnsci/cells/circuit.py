@@ -55,6 +55,8 @@ class CircuitCell(Cell):
     initial voltages.
     """
 
+    name = "circuit"
+
     def __init__(self, n_nodes: int, edges: Tensor, branch: str | Branch = "relu_diff", *,
                  capacitance: float = 1.0, init_std: float | None = None) -> None:
         super().__init__()

@@ -37,6 +37,8 @@ class CoupledKirchhoffCell(LinearCellBase):
     State V (..., n); input x (..., input_dim); output V.
     """
 
+    name = "coupled_kirchhoff"
+
     def __init__(self, n_nodes: int, input_dim: int, *, symmetric: bool = True,
                  capacitance: float = 1.0, leak: float = 0.1, init_scale: float = 1.0) -> None:
         super().__init__()

@@ -31,6 +31,8 @@ class FitzHughNagumoCell(Cell):
         trainable: make (a, b, g) resp. (a, b, eps) learnable, as DynPMNN does.
     """
 
+    name = "fitzhugh_nagumo"
+
     def __init__(
         self,
         channels: int = 1,

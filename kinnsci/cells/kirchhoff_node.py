@@ -40,6 +40,8 @@ class KirchhoffNodeCell(LinearCellBase):
         trainable: make the physical parameters ``nn.Parameter`` s.
     """
 
+    name = "kirchhoff_node"
+
     diagonal = True
 
     def __init__(

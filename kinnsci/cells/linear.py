@@ -96,6 +96,8 @@ class LinearCell(LinearCellBase):
         trainable: register the matrices as parameters instead of buffers.
     """
 
+    name = "linear"
+
     def __init__(
         self,
         A: Tensor,

@@ -75,7 +75,7 @@ def add_run_flags(p: argparse.ArgumentParser, flags: dict[str, type], config: ty
         p.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind, help=text,
                        metavar=flag.upper())
     p.add_argument("--model-config", type=json.loads, metavar="JSON",
-                   help="JSON dict of model settings, e.g. '{\"width\": 32}' (see the "
+                   help="JSON dict of model settings, e.g. '{\"hidden_channels\": 32}' (see the "
                         "model's docstring)")
     p.add_argument("--compile", action="store_true", default=None,
                    help="use torch.compile (default: off)")

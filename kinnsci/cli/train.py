@@ -10,7 +10,7 @@ from kinnsci.cli.run_flags import CONFIG_SWITCHES, add_run_flags
 EXAMPLES = """examples:
   kinnsci train --model fno --data darcy.nc --inputs a --targets u --epochs 50 --out runs/fno
   kinnsci train --model ukno --data ns.nc --variables w --history 10 --horizon 3 \\
-      --model-config '{"widths": [32, 48, 64, 96], "res_blocks": 2}' --rollout 40
+      --model-config '{"hidden_channels": [32, 48, 64, 96], "res_blocks": 2}' --rollout 40
   kinnsci train --model fno --data ens.nc --variables t2m --history 4 \\
       --sample-dim member --time-dim time --spatial-dims lat lon    # (time, lat, lon, member)
   kinnsci train --model fno --data 'CE-RP/*.nc' --sample-dim trajectory \\

@@ -10,7 +10,7 @@ from kinnsci.cli.run_flags import CONFIG_SWITCHES, add_run_flags
 EXAMPLES = """examples:
   kinnsci train-vision --data imagenet/ --model kinn_vision_tiny --epochs 300 --out runs/t
   kinnsci train-vision --data shapes/ --image-size 32 --epochs 10 --batch-size 32 \\
-      --model-config '{"dims": 16, "depths": [1, 1, 1, 1]}' --out runs/shapes
+      --model-config '{"hidden_channels": 16, "depths": [1, 1, 1, 1]}' --out runs/shapes
   torchrun --nproc-per-node 8 -m kinnsci.cli.main train-vision --data imagenet/ ...  # DDP
 
 --data is an image folder: DIR/train/<class>/*.png + DIR/val/<class>/*.png, or

@@ -9,6 +9,7 @@ import torch
 import xarray as xr
 from torch import Tensor, nn
 
+from kinnsci._deprecation import renamed_method
 from kinnsci.data.missing import missing_rules
 from kinnsci.data.open import require_variables
 from kinnsci.errors import DataError
@@ -23,6 +24,9 @@ class Normalizer(nn.Module):
     read as C/V groups of V (the time-major layout of ``RolloutDataset``), so one
     normaliser serves a history stack and a single state alike. ``shift``/``scale`` are
     buffers: they travel in ``state_dict`` and checkpoints as plain tensors.
+
+    Raises:
+        DataError: unknown ``kind`` or a scale that is not > 0.
     """
 
     def __init__(self, shift: Tensor, scale: Tensor, kind: str = "gaussian"):
@@ -48,6 +52,10 @@ class Normalizer(nn.Module):
         """Statistics of each variable over the given samples (the training split only).
 
         Reductions go through xarray/dask, so a file larger than memory is streamed.
+
+        Raises:
+            DataError: a variable is missing, ``kind`` is unknown, or the samples hold
+                NaN/inf.
         """
         require_variables(ds, variables)
         shift, scale = [], []
@@ -79,6 +87,7 @@ class Normalizer(nn.Module):
 
     @property
     def n_variables(self) -> int:
+        """How many variables the normaliser has statistics for."""
         return self.shift.numel()
 
     def _broadcast(self, x: Tensor, stat: Tensor) -> Tensor:
@@ -89,13 +98,25 @@ class Normalizer(nn.Module):
                              "(expected a multiple)")
         return stat.to(x.dtype).repeat(c // v)[:, None, None]
 
-    def encode(self, x: Tensor) -> Tensor:
-        """Physical units -> normalised. x: (..., C, H, W)."""
+    def transform(self, x: Tensor) -> Tensor:
+        """Physical units -> normalised. x: (..., C, H, W) (as scikit-learn's and
+        neuraloperator's normalisers name it).
+
+        Raises:
+            DataError: C is not a multiple of the number of variables.
+        """
         return (x - self._broadcast(x, self.shift)) / self._broadcast(x, self.scale)
 
-    def decode(self, x: Tensor) -> Tensor:
-        """Normalised -> physical units. x: (..., C, H, W)."""
+    def inverse_transform(self, x: Tensor) -> Tensor:
+        """Normalised -> physical units. x: (..., C, H, W).
+
+        Raises:
+            DataError: C is not a multiple of the number of variables.
+        """
         return x * self._broadcast(x, self.scale) + self._broadcast(x, self.shift)
+
+    encode = renamed_method("encode", "transform")
+    decode = renamed_method("decode", "inverse_transform")
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}, n_variables={self.n_variables}"

@@ -13,12 +13,18 @@ Conventions shared by every discretizer:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
 from kinnsci._checks import check_step_size
+from kinnsci._registry import register_class
 from kinnsci.cells.base import Cell
 from kinnsci.errors import ConfigError
+
+DISCRETIZERS: dict[str, type[Discretizer]] = {}  # filled as each discretizer is defined
 
 
 def as_step(dt: float | Tensor, like: Tensor) -> Tensor:
@@ -27,44 +33,74 @@ def as_step(dt: float | Tensor, like: Tensor) -> Tensor:
     return torch.as_tensor(dt, dtype=like.dtype, device=like.device)
 
 
-class Discretizer:
-    """Base class. Subclasses state ``name``, ``order``, ``exact_for_linear``, ``a_stable``
-    and ``supports_nonlinear``, and implement the coefficient formulas and/or :meth:`step`."""
+class Discretizer(ABC):
+    """Base class of discretizers (an abstract base class: a subclass that misses
+    :meth:`coefficients` or :meth:`step` cannot be instantiated).
 
-    name: str = "base"
-    order: int = 0
-    exact_for_linear: bool = False
-    a_stable: bool = False
-    supports_nonlinear: bool = False
-    # linear cells go through coefficients(); Adaptive integrates them like any cell
-    steps_linear_cells_in_closed_form: bool = True
+    A subclass states, as class attributes:
+
+    * ``name``: its registry name (defining the class registers it in ``DISCRETIZERS``);
+    * ``order``: the global order of accuracy in dt, or ``None`` when the update is exact
+      for linear cells (``zoh``); ``adaptive`` reports its method's order;
+    * ``exact_for_linear``, ``a_stable``, ``supports_nonlinear``.
+    """
+
+    name: ClassVar[str]
+    order: int | None = None
+    exact_for_linear: ClassVar[bool] = False
+    a_stable: ClassVar[bool] = False
+    supports_nonlinear: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        register_class(DISCRETIZERS, cls, "discretizer")
 
     # -- linear cells --------------------------------------------------------------------
+    @abstractmethod
     def coefficients(self, A: Tensor, B: Tensor, dt: float | Tensor) -> tuple[Tensor, Tensor]:
-        """Elementwise ``(Abar, Bbar)`` for a diagonal A; shapes broadcast."""
-        raise TypeError(f"{type(self).__name__} has no closed-form coefficients; use 'zoh'")
+        """Elementwise ``(Abar, Bbar)`` for a diagonal A; A, B and dt broadcast.
+
+        Raises:
+            TypeError: the method has no closed form (``adaptive``).
+            ConfigError: ``dt`` is not > 0.
+        """
 
     def coefficients_dense(self, A: Tensor, B: Tensor, dt: float | Tensor) -> tuple[Tensor, Tensor]:
-        """``(Abar (..., n, n), Bbar (..., n, m))`` for a dense A ``(n, n)``, B ``(n, m)``."""
+        """``(Abar (..., n, n), Bbar (..., n, m))`` for a dense A ``(n, n)``, B ``(n, m)``.
+
+        Raises:
+            TypeError: the method has no dense closed form.
+        """
         raise TypeError(f"{type(self).__name__} has no closed-form coefficients; use 'zoh'")
 
     # -- any cell ------------------------------------------------------------------------
+    @abstractmethod
     def step(
         self, cell: Cell, h: Tensor, u: Tensor, t: float | Tensor, dt: float | Tensor
     ) -> Tensor:
         """One step of length ``dt`` from time ``t``: h ``(..., state)``, u ``(..., input)``
         held constant over the step; dt a float or a tensor broadcastable to ``h.shape[:-1]``.
-        Returns the state at ``t + dt``."""
+        Returns the state at ``t + dt``.
+
+        Raises:
+            ConfigError: h or u do not fit the cell, or dt is not > 0.
+            TypeError: the cell is nonlinear and the method is for linear cells only.
+        """
+
+    def checked_step_size(self, cell: Cell, h: Tensor, u: Tensor, dt: float | Tensor) -> Tensor:
+        """Check that ``h`` and ``u`` fit ``cell`` and ``dt > 0``; ``dt`` as a tensor on h's
+        dtype and device (what every :meth:`step` does first)."""
         cell.check_state_input(h, u)
-        dt = as_step(dt, h)
-        if cell.is_linear and self.steps_linear_cells_in_closed_form:
-            return self.linear_step(cell, h, u, dt)
-        if not self.supports_nonlinear:
-            raise TypeError(self._nonlinear_message(cell))
-        return self.nonlinear_step(cell, h, u, t, dt)
+        return as_step(dt, h)
 
     def linear_step(self, cell: Cell, h: Tensor, u: Tensor, dt: Tensor) -> Tensor:
-        """h_k = Abar h_{k-1} + Bbar u_k from the cell's (A, B)."""
+        """h_k = Abar h_{k-1} + Bbar u_k from the cell's (A, B).
+
+        Raises:
+            TypeError: the cell is not linear.
+        """
+        if not cell.is_linear:
+            raise TypeError(self._nonlinear_message(cell))
         A, B, _, _ = cell.matrices()
         if cell.diagonal:
             dt_ = dt[..., None] if dt.ndim else dt
@@ -74,19 +110,12 @@ class Discretizer:
         a_bar, b_bar = self.coefficients_dense(A, B, dt)
         return (a_bar @ h[..., None])[..., 0] + (b_bar @ u[..., None])[..., 0]
 
-    def nonlinear_step(
-        self, cell: Cell, h: Tensor, u: Tensor, t: float | Tensor, dt: Tensor
-    ) -> Tensor:
-        raise TypeError(self._nonlinear_message(cell))
-
     def _nonlinear_message(self, cell: Cell) -> str:
-        from kinnsci.discretize import DISCRETIZERS
-
         able = [n for n, d in DISCRETIZERS.items() if d.supports_nonlinear]
         return (
             f"{type(self).__name__} cannot step the nonlinear {type(cell).__name__}: it is "
             f"defined for linear cells only; use one of {able} "
-            f"(e.g. get_discretizer('{able[-1]}'))"
+            f"(e.g. get_discretizer('{able[0]}'))"
         )
 
     def solve(self, cell: Cell, h0: Tensor, u: Tensor, t: Tensor) -> Tensor:
@@ -94,6 +123,9 @@ class Discretizer:
 
         h0 ``(..., state)``; u ``(..., T, input)`` with ``u[..., k, :]`` held on
         ``(t[k-1], t[k]]``. Returns ``(..., T, state)`` with ``[..., 0, :] == h0``.
+
+        Raises:
+            ConfigError: ``t`` is not 1-D and strictly increasing, or ``u`` does not match.
         """
         t = torch.as_tensor(t, dtype=h0.dtype, device=h0.device)
         if t.ndim != 1:

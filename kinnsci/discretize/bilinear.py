@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from kinnsci.cells.base import Cell
 from kinnsci.discretize.base import Discretizer, as_step
 
 
@@ -21,6 +22,11 @@ class Bilinear(Discretizer):
     exact_for_linear = False
     a_stable = True
     supports_nonlinear = False
+
+    def step(self, cell: Cell, h: Tensor, u: Tensor, t: float | Tensor,
+             dt: float | Tensor) -> Tensor:
+        """The Tustin update of a linear cell (see :meth:`Discretizer.step`)."""
+        return self.linear_step(cell, h, u, self.checked_step_size(cell, h, u, dt))
 
     def coefficients(self, A: Tensor, B: Tensor, dt: float | Tensor) -> tuple[Tensor, Tensor]:
         dt = as_step(dt, A)

@@ -31,8 +31,11 @@ class Euler(Discretizer):
         eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
         return eye + dt * A, dt * B
 
-    def nonlinear_step(
-        self, cell: Cell, h: Tensor, u: Tensor, t: float | Tensor, dt: Tensor
-    ) -> Tensor:
+    def step(self, cell: Cell, h: Tensor, u: Tensor, t: float | Tensor,
+             dt: float | Tensor) -> Tensor:
+        """h + dt f(t, h, u); linear cells through their (Abar, Bbar) (same numbers)."""
+        dt = self.checked_step_size(cell, h, u, dt)
+        if cell.is_linear:
+            return self.linear_step(cell, h, u, dt)
         dt_ = dt[..., None] if dt.ndim else dt
         return h + dt_ * cell.vector_field(t, h, u)

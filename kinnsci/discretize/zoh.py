@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from kinnsci.cells.base import Cell
 from kinnsci.discretize.base import Discretizer, as_step
 
 
@@ -36,10 +37,15 @@ class ZOH(Discretizer):
     """
 
     name = "zoh"
-    order = 0  # exact: no truncation error for linear cells
+    order = None  # exact: no truncation error for linear cells
     exact_for_linear = True
     a_stable = True
     supports_nonlinear = False
+
+    def step(self, cell: Cell, h: Tensor, u: Tensor, t: float | Tensor,
+             dt: float | Tensor) -> Tensor:
+        """The exact update of a linear cell (see :meth:`Discretizer.step`)."""
+        return self.linear_step(cell, h, u, self.checked_step_size(cell, h, u, dt))
 
     def coefficients(self, A: Tensor, B: Tensor, dt: float | Tensor) -> tuple[Tensor, Tensor]:
         dt = as_step(dt, A)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from kinnsci._deprecation import renamed_arguments
 from kinnsci.cells.cascade import CascadeCell
 from kinnsci.cells.circuit import CircuitCell
 from kinnsci.cells.kirchhoff_node import KirchhoffNodeCell
@@ -91,8 +92,9 @@ def _ladder_lines(cell: KirchhoffNodeCell | CascadeCell, u: Sequence[float]
 
 
 @torch.no_grad()
+@renamed_arguments(step="dt")
 def to_spice(obj: nn.Module, path: str | os.PathLike, inputs: Tensor | Sequence[float], *,
-             t_end: float | None = None, step: float | None = None,
+             t_end: float | None = None, dt: float | None = None,
              data_file: str | None = None, title: str = "kinnsci export") -> Path:
     """Write a SPICE netlist of ``obj`` driven by ``inputs``.
 
@@ -103,7 +105,7 @@ def to_spice(obj: nn.Module, path: str | os.PathLike, inputs: Tensor | Sequence[
             starts the other nodes at 0 V) or the constant input voltage per channel
             (RC ladders, starting from rest).
         t_end: end of the transient (default: the KirchhoffNet period, else 1 s).
-        step: print step (default t_end / 1000).
+        dt: print step (default t_end / 1000).
         data_file: when given, a ``.control`` block runs the transient in batch mode and
             writes every node voltage there with ``wrdata``; a relative path is relative
             to the netlist's folder (where :func:`run_ngspice` runs ngspice).
@@ -119,13 +121,13 @@ def to_spice(obj: nn.Module, path: str | os.PathLike, inputs: Tensor | Sequence[
         if len(obj.periods) != 1:
             raise ValueError(f"this KirchhoffNet has {len(obj.periods)} periods; a netlist "
                              "holds one fixed topology: export each period's CircuitCell")
-        if len(values) != obj.in_features:
-            raise ValueError(f"inputs: need {obj.in_features} features, got {len(values)}")
-        values = values + [0.0] * (obj.n_nodes - obj.in_features)
-        t_end = obj.period_time if t_end is None else t_end
+        if len(values) != obj.in_channels:
+            raise ValueError(f"inputs: need {obj.in_channels} values, got {len(values)}")
+        values = values + [0.0] * (obj.n_nodes - obj.in_channels)
+        t_end = obj.t_end if t_end is None else t_end
         obj = obj.periods[0]
     t_end = 1.0 if t_end is None else t_end
-    step = t_end / 1000 if step is None else step
+    step = t_end / 1000 if dt is None else dt
     if isinstance(obj, CircuitCell):
         body, ic = _circuit_lines(obj, values)
         probes = [f"v(n{j})" for j in range(1, obj.n_nodes + 1)]

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kinnsci._checks import check_finite
+from kinnsci._deprecation import renamed_arguments
 from kinnsci.discretize import Discretizer
 from kinnsci.errors import ConfigError
 from kinnsci.layers.conv import channels_last_weight
 from kinnsci.layers.knc import KNC
-from kinnsci.scan import check_directions
+from kinnsci.scan import check_directions, direction_layout, grid_to_sequence, sequence_to_grid
 
 ROUTINGS = ("series", "parallel")
 AGGREGATES = ("dense", "last")
@@ -27,26 +29,33 @@ class CKB(nn.Module):
         y    = sum_k y_k                              (aggregate="dense"; "last": y_K)
         out  = u + out_proj(y * SiLU(z))                (residual=False: without the u)
 
-    Input is a sequence ``(batch, length, dim)`` or a channels-last grid
-    ``(batch, H, W, dim)``. On grids the KNC cascade runs along ``directions`` = 1, 2 or 4
+    Input is a sequence ``(batch, length, channels)`` or a channels-last grid
+    ``(batch, H, W, channels)``. On grids the KNC cascade runs along ``directions`` = 1, 2 or 4
     scan orders (row-major; + column-major; + both reversed), each direction with its own
     KNC weights, and the directional outputs are summed back onto the grid. On sequences
     ``directions`` may be 1 (causal) or 2 (+ reversed).
 
     Args:
-        dim: model width; the KNCs run at ``expand * dim`` channels with ``d_state``
-            states each and Δ-rank ``ceil(dim / 16)`` unless ``dt_rank`` is given.
-        order: cascade depth K (1..4 in the paper).
+        channels: the block's width; the KNCs run at ``expand * channels`` channels with
+            ``d_state`` states each and Δ-rank ``ceil(channels / 16)`` unless ``dt_rank``
+            is given.
+        ckb_order: cascade depth K (1..4 in the paper).
         reference_spacing: grid spacing the block's time constants refer to; pass the
             actual ``grid_spacing`` to ``forward`` to run on a refined/coarsened grid.
         residual: add the input back (False: return the branch alone, for backbones that
             wrap it in their own residual, e.g. with stochastic depth).
+        device, dtype: where and in which precision the parameters are created (as torch's
+            own modules take them).
+
+    Raises:
+        ConfigError: an argument out of its range (each message names it).
     """
 
+    @renamed_arguments(dim="channels", order="ckb_order")
     def __init__(
         self,
-        dim: int,
-        order: int = 2,
+        channels: int,
+        ckb_order: int = 2,
         *,
         expand: int = 2,
         d_state: int = 16,
@@ -61,13 +70,17 @@ class CKB(nn.Module):
         reference_spacing: float = 1.0,
         spatial_dims: int = 1,
         residual: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        factory = {"device": device, "dtype": dtype}
         if spatial_dims not in (1, 2):
             raise ConfigError(
                 f"spatial_dims must be 1 (sequences) or 2 (grids), got {spatial_dims}")
-        if not isinstance(order, int) or order < 1:
-            raise ConfigError(f"order must be an integer >= 1 (cascade depth), got {order!r}")
+        if not isinstance(ckb_order, int) or ckb_order < 1:
+            raise ConfigError(
+                f"ckb_order must be an integer >= 1 (cascade depth), got {ckb_order!r}")
         if routing not in ROUTINGS:
             raise ConfigError(f"routing must be one of {ROUTINGS}, got {routing!r}")
         if aggregate not in AGGREGATES:
@@ -81,36 +94,32 @@ class CKB(nn.Module):
             raise ConfigError(f"d_conv must be odd and >= 1 (centred 2-D kernel), got {d_conv}")
         if reference_spacing <= 0:
             raise ConfigError(f"reference_spacing must be > 0, got {reference_spacing}")
-        self.dim, self.order, self.directions = dim, order, directions
+        self.channels, self.ckb_order, self.directions = channels, ckb_order, directions
         self.routing, self.aggregate = routing, aggregate
         self.residual = residual
         self.reference_spacing = reference_spacing
-        inner = expand * dim
+        inner = expand * channels
         self.inner = inner
-        self.norm = nn.LayerNorm(dim)
-        self.in_proj = nn.Linear(dim, 2 * inner)
+        self.norm = nn.LayerNorm(channels, **factory)
+        self.in_proj = nn.Linear(channels, 2 * inner, **factory)
         self.spatial_dims = spatial_dims
         if spatial_dims == 1:  # causal: pad left by d_conv - 1, trim the right end
-            self.conv = nn.Conv1d(inner, inner, d_conv, groups=inner, padding=d_conv - 1)
+            self.conv = nn.Conv1d(inner, inner, d_conv, groups=inner, padding=d_conv - 1,
+                                  **factory)
         else:
-            self.conv = nn.Conv2d(inner, inner, d_conv, groups=inner, padding=d_conv // 2)
+            self.conv = nn.Conv2d(inner, inner, d_conv, groups=inner, padding=d_conv // 2,
+                                  **factory)
             channels_last_weight(self.conv)
-        rank = dt_rank or math.ceil(dim / 16)
+        rank = dt_rank or math.ceil(channels / 16)
         self.kncs = nn.ModuleList(
             nn.ModuleList(
-                KNC(
-                    inner,
-                    d_state,
-                    rank,
-                    discretizer,
-                    selective=selective,
-                    physical_constraints=physical_constraints,
-                )
-                for _ in range(order)
+                KNC(inner, d_state, rank, discretizer, selective=selective,
+                    physical_constraints=physical_constraints, **factory)
+                for _ in range(ckb_order)
             )
             for _ in range(directions)
         )
-        self.out_proj = nn.Linear(inner, dim)
+        self.out_proj = nn.Linear(inner, channels, **factory)
 
     def cascade(
         self,
@@ -140,38 +149,39 @@ class CKB(nn.Module):
     def scan_grid(self, x: Tensor, scale_x: float | None, scale_y: float | None) -> Tensor:
         """The directional cascades over a channels-last grid (batch, H, W, inner), summed.
 
-        Directions follow :mod:`kinnsci.scan.directions` (0 rows, 1 columns, 2 and 3 the
-        same reversed). The reversed ones scan the same layout backwards instead of
-        flipped copies, and the row (column) outputs are added before the one reshape
-        (transpose) back to the grid."""
-        batch, height, width, channels = x.shape
-        rows = x.reshape(batch, height * width, channels)
-        y = self.cascade(rows, 0, scale_x)
-        if self.directions == 4:
-            y = y + self.cascade(rows, 2, scale_x, reverse=True)
-        y = y.reshape(batch, height, width, channels)
-        if self.directions >= 2:
-            cols = x.transpose(1, 2).reshape(batch, height * width, channels)
-            y_cols = self.cascade(cols, 1, scale_y)
-            if self.directions == 4:
-                y_cols = y_cols + self.cascade(cols, 3, scale_y, reverse=True)
-            y = y + y_cols.reshape(batch, width, height, channels).transpose(1, 2)
+        Directions follow :mod:`kinnsci.scan.directions`. A reversed direction scans its
+        layout backwards instead of a flipped copy, and the outputs of one layout (rows or
+        columns) are added before the one reshape back to the grid."""
+        _, height, width, _ = x.shape
+        y = None
+        for column_major in (False, True)[: min(self.directions, 2)]:
+            seq = grid_to_sequence(x, column_major)
+            scale = scale_y if column_major else scale_x
+            y_seq = None
+            for index in range(self.directions):
+                layout_column_major, reverse = direction_layout(index)
+                if layout_column_major == column_major:
+                    out = self.cascade(seq, index, scale, reverse=reverse)
+                    y_seq = out if y_seq is None else y_seq + out
+            grid = sequence_to_grid(y_seq, height, width, column_major)
+            y = grid if y is None else y + grid
         return y
 
     def forward(self, u: Tensor, grid_spacing: float | tuple[float, float] | None = None) -> Tensor:
-        """u: (batch, length, dim) or (batch, H, W, dim) -> same shape.
+        """u: (batch, length, channels) or (batch, H, W, channels) -> same shape.
 
         ``grid_spacing`` (a float or (dy, dx)) scales every step by
         spacing / ``reference_spacing`` so time constants stay fixed in physical units."""
         if u.ndim != 2 + self.spatial_dims:
-            want = "(batch, length, dim)" if self.spatial_dims == 1 else "(batch, H, W, dim)"
+            want = ("(batch, length, channels)" if self.spatial_dims == 1
+                    else "(batch, H, W, channels)")
             raise ConfigError(
-                f"CKB(spatial_dims={self.spatial_dims}) expects {want} with dim={self.dim}, "
-                f"got rank {u.ndim} shape {tuple(u.shape)}"
+                f"CKB(spatial_dims={self.spatial_dims}) expects {want} with "
+                f"channels={self.channels}, got rank {u.ndim} shape {tuple(u.shape)}"
             )
-        if u.shape[-1] != self.dim:
+        if u.shape[-1] != self.channels:
             raise ConfigError(
-                f"CKB was built for dim={self.dim} channels (last axis), got {u.shape[-1]} "
+                f"CKB was built for {self.channels} channels (last axis), got {u.shape[-1]} "
                 f"in shape {tuple(u.shape)}; channels-first grids go through KirchhoffMixer2d"
             )
         check_finite(u, "CKB input")
@@ -193,15 +203,19 @@ class CKB(nn.Module):
 class KirchhoffMixer2d(nn.Module):
     """A CKB over a channels-first field: (batch, channels, H, W) -> same shape.
 
-    Keyword arguments go to :class:`CKB` (``order``, ``directions``, ``discretizer``, ...).
+    Keyword arguments go to :class:`CKB` (``ckb_order``, ``directions``, ``discretizer``,
+    ``device``, ``dtype``, ...).
     """
 
+    @renamed_arguments(order="ckb_order")
     def __init__(self, channels: int, **ckb_kwargs) -> None:
         super().__init__()
         self.channels = channels
         self.block = CKB(channels, spatial_dims=2, **ckb_kwargs)
 
     def forward(self, x: Tensor, grid_spacing: float | tuple[float, float] | None = None) -> Tensor:
+        """x: (batch, channels, H, W) -> same shape; ``grid_spacing`` as in
+        :meth:`CKB.forward`."""
         if x.ndim != 4:
             raise ConfigError(
                 f"KirchhoffMixer2d expects (batch, channels, H, W), got shape {tuple(x.shape)}"

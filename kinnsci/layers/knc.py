@@ -31,7 +31,13 @@ class KNC(nn.Module):
     ``physical_constraints=False`` is the ablation with an unconstrained A (may be
     positive) and Euler steps.
 
+    ``device``/``dtype`` place and type the parameters as torch's own modules do
+    (default: torch's default dtype).
+
     Shapes: ``forward(x (batch, length, channels)) -> (batch, length, channels)``.
+
+    Raises:
+        ConfigError: a size < 1 or not ``0 < dt_min <= dt_max``.
     """
 
     def __init__(
@@ -45,8 +51,11 @@ class KNC(nn.Module):
         physical_constraints: bool = True,
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        factory = {"device": device, "dtype": dtype}
         if channels < 1 or d_state < 1:
             raise ConfigError(f"channels and d_state must be >= 1, got {channels}, {d_state}")
         if not 0 < dt_min <= dt_max:
@@ -57,25 +66,28 @@ class KNC(nn.Module):
         self.physical_constraints = physical_constraints
         self.discretizer = get_discretizer(discretizer if physical_constraints else "euler")
         # Mamba's initialisation: log-uniform initial steps, rates a_n = n (S4D-real)
-        dt = torch.exp(
-            torch.rand(channels) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
-        )
+        log_dt = torch.rand(channels, **factory) * (math.log(dt_max) - math.log(dt_min))
+        dt = torch.exp(log_dt + math.log(dt_min))
         dt_bias = inverse_softplus(dt)
         if selective:
-            self.x_proj = nn.Linear(channels, self.dt_rank + 2 * d_state, bias=False)
-            self.dt_proj = nn.Linear(self.dt_rank, channels, bias=True)
+            self.x_proj = nn.Linear(channels, self.dt_rank + 2 * d_state, bias=False,
+                                    **factory)
+            self.dt_proj = nn.Linear(self.dt_rank, channels, bias=True, **factory)
             with torch.no_grad():
                 self.dt_proj.bias.copy_(dt_bias)
         else:
             self.dt_bias = nn.Parameter(dt_bias)
-            self.B = nn.Parameter(torch.randn(channels, d_state) / math.sqrt(d_state))
-            self.C = nn.Parameter(torch.randn(channels, d_state) / math.sqrt(d_state))
-        rates = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(channels, 1)
+            self.B = nn.Parameter(torch.randn(channels, d_state, **factory)
+                                  / math.sqrt(d_state))
+            self.C = nn.Parameter(torch.randn(channels, d_state, **factory)
+                                  / math.sqrt(d_state))
+        rates = torch.arange(1, d_state + 1, device=device,
+                             dtype=dtype or torch.get_default_dtype()).repeat(channels, 1)
         if physical_constraints:
             self.A_log = nn.Parameter(torch.log(rates))
         else:
             self.A_free = nn.Parameter(-rates)
-        self.D = nn.Parameter(torch.ones(channels))
+        self.D = nn.Parameter(torch.ones(channels, **factory))
 
     @property
     def A(self) -> Tensor:

@@ -1,6 +1,9 @@
 """Operator backbones, the KINN vision backbone, KirchhoffNet, DynPMNN and the model
-registry (``build_model``)."""
+registry (``MODELS``, ``get_model``; a :class:`BaseModel` subclass with a ``name``
+registers itself)."""
 
+from kinnsci._deprecation import deprecated_attributes
+from kinnsci.models.base import MODELS, BaseModel
 from kinnsci.models.dynpmnn import DynPMNN
 from kinnsci.models.flops import FlopCount, count_flops
 from kinnsci.models.fno import FKNO, FNO, grid_coordinates
@@ -8,9 +11,8 @@ from kinnsci.models.io import save_model
 from kinnsci.models.kirchhoff_flow import KirchhoffFlow
 from kinnsci.models.kirchhoffnet import KirchhoffNet
 from kinnsci.models.registry import (
-    MODELS,
-    build_model,
     count_parameters,
+    get_model,
     load_model,
     set_dtype,
     valid_config_keys,
@@ -18,7 +20,13 @@ from kinnsci.models.registry import (
 from kinnsci.models.unet import UKNO, UNet
 from kinnsci.models.vision import KINNVision
 
+__getattr__ = deprecated_attributes(__name__, {
+    "build_model": ("kinnsci.models.get_model", lambda: get_model),
+    "SaveLoadMixin": ("kinnsci.models.BaseModel", lambda: BaseModel),
+})
+
 __all__ = [
+    "BaseModel",
     "DynPMNN",
     "FKNO",
     "FNO",
@@ -29,9 +37,9 @@ __all__ = [
     "MODELS",
     "UKNO",
     "UNet",
-    "build_model",
     "count_flops",
     "count_parameters",
+    "get_model",
     "grid_coordinates",
     "load_model",
     "save_model",

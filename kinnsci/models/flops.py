@@ -43,7 +43,7 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224
     """FLOPs (multiply-adds) of ``model`` on one input of ``input_shape``, batch included.
 
     The model is copied to the meta device, so its weights and training state are left
-    alone. Example: ``count_flops(build_model("kinn_vision_tiny")).total / 1e9`` -> ~4.9.
+    alone. Example: ``count_flops(get_model("kinn_vision_tiny")).total / 1e9`` -> ~4.9.
     """
     twin = copy.deepcopy(model).to("meta").eval()
     x = torch.empty(input_shape, device="meta")

@@ -15,51 +15,58 @@ from kinnsci.cells.circuit import CircuitCell
 from kinnsci.cells.topology import fully_connected, neighbour_emphasizing, projection
 from kinnsci.discretize.adaptive import Adaptive
 from kinnsci.errors import ConfigError
-from kinnsci.models.io import SaveLoadMixin
+from kinnsci.models.base import BaseModel
 
 TOPOLOGIES = ("fc", "ne", "proj")
 
 
-class KirchhoffNet(SaveLoadMixin, nn.Module):
-    """Nodes: ``in_features`` input nodes, ``hidden_nodes`` extra nodes and ``out_features``
-    output nodes (read out at the end), all but the inputs starting at 0 V.
+class KirchhoffNet(BaseModel):
+    """Nodes: ``in_channels`` input nodes, ``hidden_channels`` extra nodes and
+    ``out_channels`` output nodes (read out at the end), all but the inputs starting at 0 V.
 
     Args:
         topology: ``"fc"`` (all ordered pairs incl. ground, the regression setting),
             ``"ne"`` (k×k windows of an ``image_shape`` = (C, H, W) input, plus full
             connections between the other nodes and everything) or ``"proj"``
-            (NE + ``hidden_nodes`` projected nodes joined to every pixel).
+            (NE + ``hidden_channels`` projected nodes joined to every pixel).
         repeat: parallel devices per edge (the paper's KirchhoffNet-s uses 2).
         branch: a name in ``kinnsci.cells.BRANCHES`` (Eq. 10 ``"relu_diff"`` by default).
-        periods: D; period_time: T.
+        periods: D, the number of periods, each with its own devices.
+        t_end: T, the length of each period in seconds (the whole run lasts D · T).
+        rtol, atol, method, adjoint: the ``adaptive`` discretizer's settings.
 
-    Input (batch, in_features) -> output (batch, out_features).
+    Input (batch, in_channels) -> output (batch, out_channels).
+
+    Raises:
+        ConfigError: a size out of range, an unknown topology or ``t_end <= 0``.
     """
 
-    name = "kirchhoffnet"  # registry name (kinnsci.models.MODELS)
+    name = "kirchhoffnet"
+    renamed_arguments = {"in_features": "in_channels", "out_features": "out_channels",
+                         "hidden_nodes": "hidden_channels", "period_time": "t_end"}
 
-    def __init__(self, in_features: int, out_features: int, hidden_nodes: int = 0, *,
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 0, *,
                  topology: str = "fc", repeat: int = 2, branch: str = "relu_diff",
-                 periods: int = 1, period_time: float = 1.0, capacitance: float = 1.0,
+                 periods: int = 1, t_end: float = 1.0, capacitance: float = 1.0,
                  image_shape: tuple[int, int, int] | None = None, kernel: int = 3,
                  rtol: float = 1e-3, atol: float = 1e-3, method: str = "dopri5",
                  adjoint: bool = False) -> None:
         super().__init__()
-        if min(in_features, out_features) < 1 or hidden_nodes < 0 or periods < 1:
-            raise ConfigError("in_features, out_features, periods must be >= 1 and "
-                             f"hidden_nodes >= 0, got {in_features}, {out_features}, "
-                             f"{periods}, {hidden_nodes}")
+        if min(in_channels, out_channels) < 1 or hidden_channels < 0 or periods < 1:
+            raise ConfigError("in_channels, out_channels, periods must be >= 1 and "
+                              f"hidden_channels >= 0, got {in_channels}, {out_channels}, "
+                              f"{periods}, {hidden_channels}")
         if topology not in TOPOLOGIES:
             raise ConfigError(f"topology must be one of {TOPOLOGIES}, got {topology!r}")
-        if period_time <= 0:
-            raise ConfigError(f"period_time must be > 0, got {period_time}")
-        self.in_features, self.out_features = in_features, out_features
-        self.n_nodes = in_features + hidden_nodes + out_features
-        edges = self._edges(topology, repeat, hidden_nodes, image_shape, kernel)
+        if t_end <= 0:
+            raise ConfigError(f"t_end (the length of a period) must be > 0, got {t_end}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.n_nodes = in_channels + hidden_channels + out_channels
+        edges = self._edges(topology, repeat, hidden_channels, image_shape, kernel)
         self.periods = nn.ModuleList(
             CircuitCell(self.n_nodes, edges, branch, capacitance=capacitance)
             for _ in range(periods))
-        self.period_time = period_time
+        self.t_end = t_end
         self.solver = Adaptive(method=method, rtol=rtol, atol=atol, adjoint=adjoint)
 
     def _edges(self, topology, repeat, hidden, image_shape, kernel) -> Tensor:
@@ -67,11 +74,11 @@ class KirchhoffNet(SaveLoadMixin, nn.Module):
         if topology == "fc":
             return fully_connected(n, repeat)
         if image_shape is None or image_shape[0] * image_shape[1] * image_shape[2] != \
-                self.in_features:
+                self.in_channels:
             raise ConfigError(f"topology {topology!r} needs image_shape=(C, H, W) with C·H·W = "
-                             f"in_features = {self.in_features}, got {image_shape}")
+                              f"in_channels = {self.in_channels}, got {image_shape}")
         c, h, w = image_shape
-        m = self.in_features
+        m = self.in_channels
         if topology == "proj":
             local = projection(c, h, w, kernel, hidden, (repeat, repeat))
         else:
@@ -85,21 +92,26 @@ class KirchhoffNet(SaveLoadMixin, nn.Module):
         listen = torch.stack([s[keep], d[keep]], dim=-1).repeat_interleave(repeat, dim=0)
         return torch.cat([local, listen])
 
+    def initial_voltages(self, x: Tensor) -> Tensor:
+        """The circuit's state at t = 0: the inputs on the first nodes, 0 V elsewhere.
+        x (batch, in_channels) -> (batch, n_nodes)."""
+        if x.ndim != 2 or x.shape[-1] != self.in_channels:
+            raise ConfigError(f"KirchhoffNet expects (batch, {self.in_channels}) inputs, got "
+                              f"{tuple(x.shape)}")
+        return torch.cat([x, x.new_zeros(x.shape[0], self.n_nodes - self.in_channels)], dim=-1)
+
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim != 2 or x.shape[-1] != self.in_features:
-            raise ConfigError(f"KirchhoffNet expects (batch, {self.in_features}) inputs, got "
-                             f"{tuple(x.shape)}")
-        v = torch.cat([x, x.new_zeros(x.shape[0], self.n_nodes - self.in_features)], dim=-1)
+        """x (batch, in_channels) -> the output nodes' voltages at D · T (batch,
+        out_channels)."""
+        v = self.initial_voltages(x)
         no_input = v.new_zeros(v.shape[0], 0)
         for k, cell in enumerate(self.periods):
-            v = self.solver.step(cell, v, no_input, k * self.period_time, self.period_time)
-        return v[:, -self.out_features:]
+            v = self.solver.step(cell, v, no_input, k * self.t_end, self.t_end)
+        return v[:, -self.out_channels:]
 
     def node_voltages(self, x: Tensor, times: Tensor) -> Tensor:
-        """Voltages of all nodes at ``times`` within the first period: (len(times), B, N)."""
-        from torchdiffeq import odeint
-
-        v = torch.cat([x, x.new_zeros(x.shape[0], self.n_nodes - self.in_features)], dim=-1)
-        cell = self.periods[0]
-        return odeint(lambda t, h: cell.vector_field(t, h), v, times,
-                      rtol=self.solver.rtol, atol=self.solver.atol, method=self.solver.method)
+        """Voltages of all nodes at ``times`` (increasing, from 0, within the first period):
+        (len(times), batch, n_nodes), solved by the model's ``adaptive`` discretizer."""
+        v = self.initial_voltages(x)
+        no_input = v.new_zeros(v.shape[0], len(times), 0)
+        return self.solver.solve(self.periods[0], v, no_input, times).transpose(0, 1)

@@ -11,38 +11,46 @@ from torch import Tensor, nn
 
 from kinnsci._registry import lookup
 from kinnsci.errors import ConfigError
-from kinnsci.models.dynpmnn import DynPMNN
-from kinnsci.models.fno import FKNO, FNO
-from kinnsci.models.io import instantiate, read_model_file
-from kinnsci.models.kirchhoff_flow import KirchhoffFlow
-from kinnsci.models.kirchhoffnet import KirchhoffNet
-from kinnsci.models.unet import UKNO, UNet
-from kinnsci.models.vision import KINNVisionBase, KINNVisionSmall, KINNVisionTiny
+from kinnsci.models import dynpmnn, fno, kirchhoff_flow, kirchhoffnet, unet, vision  # noqa: F401
+from kinnsci.models.base import MODELS, instantiate
+from kinnsci.models.io import read_model_file
 
-MODELS: dict[str, type[nn.Module]] = {cls.name: cls for cls in (
-    FNO, FKNO, UNet, UKNO, KirchhoffNet, KirchhoffFlow, DynPMNN, KINNVisionTiny,
-    KINNVisionSmall, KINNVisionBase)}
+# The model modules above register their classes in MODELS when they are defined
+# (kinnsci.models.base.BaseModel); importing them here makes the registry complete.
 
 
 def valid_config_keys(name: str) -> list[str]:
-    """The keyword arguments the model registered as ``name`` accepts."""
+    """The keyword arguments the model registered as ``name`` accepts (new names only).
+
+    Raises:
+        ConfigError: ``name`` is not a registered model.
+    """
     cls = lookup(MODELS, name, "model")
     return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
 
 
-def build_model(name: str, **config) -> nn.Module:
+def get_model(name: str, **config) -> nn.Module:
     """Build the model registered as ``name`` from JSON-compatible keyword arguments.
 
     The result carries ``model.config = {"name": name, **config}``; ``json.dumps`` of it and
-    ``build_model(**json.loads(...))`` rebuild the same architecture.
+    ``get_model(**json.loads(...))`` rebuild the same architecture. Deprecated argument
+    names (a config saved by an older kinnsci) are translated with a warning.
+
+    Raises:
+        ConfigError: unknown model name, unknown config keys or a config that is not JSON.
     """
     cls = lookup(MODELS, name, "model")
+    config = cls.translate_config(config)
     valid = valid_config_keys(name)
     unknown = sorted(set(config) - set(valid))
     if unknown:
         raise ConfigError(f"unknown config keys for model {name!r}: {unknown}; valid keys: {valid}")
-    json.dumps(config)  # configs are saved with checkpoints: fail early if not JSON-able
-    return instantiate(cls, name, config)
+    try:
+        json.dumps(config)  # configs are saved with checkpoints: fail early if not JSON-able
+    except TypeError as exc:
+        raise ConfigError(f"the config of model {name!r} must hold JSON values only "
+                          f"(numbers, strings, lists, dicts): {exc}") from exc
+    return instantiate(cls, config)
 
 
 def load_model(
@@ -57,7 +65,7 @@ def load_model(
         CheckpointError: see :func:`kinnsci.models.io.read_model_file`.
     """
     payload = read_model_file(path, expected)
-    model = build_model(**payload["config"])
+    model = get_model(**payload["config"])
     model.load_state_dict(payload["state_dict"])
     return model, payload.get("normalizer")
 

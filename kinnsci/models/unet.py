@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from kinnsci.errors import ConfigError
 from kinnsci.layers import ConvBlock, DSConv2d, KirchhoffMixer2d, ResidualDSBlock
-from kinnsci.models.io import SaveLoadMixin
+from kinnsci.models.base import BaseModel
 
 
 def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
@@ -19,7 +19,7 @@ def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
     )
 
 
-class UNet(SaveLoadMixin, nn.Module):
+class UNet(BaseModel):
     """Plain U-Net baseline (the paper's U-Net row).
 
     Encoder: ``ConvBlock`` then 2x average-pool per level; decoder: bilinear upsampling,
@@ -28,17 +28,20 @@ class UNet(SaveLoadMixin, nn.Module):
     Shapes: ``forward(x (batch, in_channels, H, W)) -> (batch, out_channels, H, W)``.
     """
 
-    name = "unet"  # registry name (kinnsci.models.MODELS)
+    name = "unet"
+    renamed_arguments = {"widths": "hidden_channels"}
 
     def __init__(
         self,
         in_channels: int = 1,
         out_channels: int = 1,
-        widths: Sequence[int] = (32, 64, 128, 256),
+        hidden_channels: Sequence[int] = (32, 64, 128, 256),
     ) -> None:
         super().__init__()
-        if len(widths) < 2:
-            raise ConfigError(f"widths needs at least 2 levels, got {tuple(widths)}")
+        if len(hidden_channels) < 2:
+            raise ConfigError("hidden_channels needs at least 2 levels (one width per level), "
+                              f"got {tuple(hidden_channels)}")
+        widths = tuple(hidden_channels)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.encoders = nn.ModuleList()
         c_prev = in_channels
@@ -67,10 +70,11 @@ class UNet(SaveLoadMixin, nn.Module):
         return self.head(x)
 
 
-class UKNO(SaveLoadMixin, nn.Module):
+class UKNO(BaseModel):
     """U-Net neural operator in the CNO style with Cascaded Kirchhoff Blocks (KINN Fig. 2e).
 
-    Every convolution is depthwise-separable. Lifting ``DSConv2d(in -> widths[0])``; each
+    Every convolution is depthwise-separable; ``widths`` below is ``hidden_channels``, one
+    width per level. Lifting ``DSConv2d(in -> widths[0])``; each
     encoder level: ``res_blocks`` residual DS blocks, then a stride-2 DS convolution to the
     next width; bottleneck at ``widths[-1]``; decoder: bilinear upsampling, concatenation
     with the skip, a DS convolution back to the level's width and residual DS blocks;
@@ -88,13 +92,14 @@ class UKNO(SaveLoadMixin, nn.Module):
     Shapes: ``forward(x (batch, in_channels, H, W)) -> (batch, out_channels, H, W)``.
     """
 
-    name = "ukno"  # registry name (kinnsci.models.MODELS)
+    name = "ukno"
+    renamed_arguments = {"widths": "hidden_channels"}
 
     def __init__(
         self,
         in_channels: int = 1,
         out_channels: int = 1,
-        widths: Sequence[int] = (96, 128, 192, 192),
+        hidden_channels: Sequence[int] = (96, 128, 192, 192),
         res_blocks: int = 5,
         ckb_order: int = 2,
         ckb_levels: int = 2,
@@ -106,15 +111,16 @@ class UKNO(SaveLoadMixin, nn.Module):
         ckb_kwargs: dict | None = None,
     ) -> None:
         super().__init__()
+        widths = tuple(hidden_channels)
         levels = len(widths)
         if levels < 2 or not 0 <= ckb_levels <= levels - 1:
             raise ConfigError(
-                f"need >= 2 widths and 0 <= ckb_levels <= {levels - 1}, got widths "
-                f"{tuple(widths)}, ckb_levels={ckb_levels}"
+                f"need >= 2 levels in hidden_channels and 0 <= ckb_levels <= {levels - 1}, got "
+                f"hidden_channels={widths}, ckb_levels={ckb_levels}"
             )
         self.in_channels, self.out_channels = in_channels, out_channels
         ckb = dict(
-            order=ckb_order,
+            ckb_order=ckb_order,
             directions=directions,
             d_state=d_state,
             expand=ckb_expand,

@@ -38,15 +38,15 @@ from kinnsci.errors import ConfigError
 from kinnsci.layers.ckb import CKB
 from kinnsci.layers.conv import channels_last_weight
 from kinnsci.layers.knc import KNC
-from kinnsci.models.io import SaveLoadMixin
+from kinnsci.models.base import BaseModel
 
 MIXERS = ("ckb", "conv")
 
 # Widths, depths and SSM settings per size (see the module docstring for the targets).
 SIZES: dict[str, dict] = {
-    "tiny": {"dims": 96, "depths": (3, 3, 4, 3), "drop_path_rate": 0.2},
-    "small": {"dims": 96, "depths": (2, 3, 15, 3), "drop_path_rate": 0.3},
-    "base": {"dims": 128, "depths": (2, 3, 15, 3), "drop_path_rate": 0.5},
+    "tiny": {"hidden_channels": 96, "depths": (3, 3, 4, 3), "drop_path_rate": 0.2},
+    "small": {"hidden_channels": 96, "depths": (2, 3, 15, 3), "drop_path_rate": 0.3},
+    "base": {"hidden_channels": 128, "depths": (2, 3, 15, 3), "drop_path_rate": 0.5},
 }
 # Shared by all sizes: 2 states per KNC, inner width = width (VMamba-T's ssm_ratio 1),
 # MLP hidden width 3.5x. Chosen (with the depths above) by searching depths x d_state x
@@ -126,22 +126,22 @@ class Downsample(nn.Module):
         return self.norm(self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
 
 
-class KINNVision(SaveLoadMixin, nn.Module):
+class KINNVision(BaseModel):
     """Hierarchical KINN image classifier: (batch, in_channels, H, W) -> logits
     (batch, num_classes).
 
     Every argument left at ``None`` takes the value of the class's size (``SIZES``;
-    :class:`KINNVision` itself is the Tiny layout). Registered in ``build_model`` as
+    :class:`KINNVision` itself is the Tiny layout). Registered in ``get_model`` as
     ``kinn_vision_tiny``, ``kinn_vision_small`` and ``kinn_vision_base``.
 
     Args:
         num_classes: classifier outputs (ImageNet-1K: 1000).
         in_channels: image channels (3 for RGB).
-        dims: width of stage 1; stage k has ``dims * 2**k``.
+        hidden_channels: width of stage 1; stage k has ``hidden_channels * 2**k``.
         depths: blocks per stage (4 entries).
         d_state: states per KNC.
         expand: the CKB's inner width relative to the stage width.
-        order: KNCs in each CKB cascade.
+        ckb_order: KNCs in each CKB cascade.
         directions: 2-D scan directions (1, 2 or 4).
         discretizer: the KNCs' discretizer ("zoh", "euler", ...).
         routing: ``"series"`` (cascade, the paper's choice) or ``"parallel"``.
@@ -151,20 +151,24 @@ class KINNVision(SaveLoadMixin, nn.Module):
         d_conv: kernel size of the CKB's depthwise convolution.
         patch_size: stride of the patch embedding; H and W must be multiples of it.
         drop_path_rate: stochastic depth, rising linearly from 0 to this over the blocks.
+
+    Raises:
+        ConfigError: an argument out of its range (each message names it).
     """
 
     size = "tiny"
+    renamed_arguments = {"dims": "hidden_channels", "order": "ckb_order"}
 
     def __init__(
         self,
         num_classes: int = 1000,
         *,
         in_channels: int = 3,
-        dims: int | None = None,
+        hidden_channels: int | None = None,
         depths: tuple[int, ...] | None = None,
         d_state: int | None = None,
         expand: int | None = None,
-        order: int = 2,
+        ckb_order: int = 2,
         directions: int = 4,
         routing: str = "series",
         physical_constraints: bool = True,
@@ -177,14 +181,14 @@ class KINNVision(SaveLoadMixin, nn.Module):
     ) -> None:
         super().__init__()
         preset = SIZES[self.size]
-        dims = preset["dims"] if dims is None else dims
+        dims = preset["hidden_channels"] if hidden_channels is None else hidden_channels
         depths = tuple(preset["depths"] if depths is None else depths)
         d_state = D_STATE if d_state is None else d_state
         expand = EXPAND if expand is None else expand
         rate = preset["drop_path_rate"] if drop_path_rate is None else drop_path_rate
         if num_classes < 1 or in_channels < 1 or dims < 1 or patch_size < 1:
             raise ConfigError(
-                f"num_classes, in_channels, dims and patch_size must be >= 1, got "
+                f"num_classes, in_channels, hidden_channels and patch_size must be >= 1, got "
                 f"{num_classes}, {in_channels}, {dims}, {patch_size}")
         if len(depths) != 4 or min(depths) < 1:
             raise ConfigError(f"depths must be 4 stage depths >= 1, got {depths}")
@@ -199,7 +203,7 @@ class KINNVision(SaveLoadMixin, nn.Module):
         self.embed_norm = nn.LayerNorm(dims)
         n_blocks = sum(depths)
         drops = [rate * i / max(n_blocks - 1, 1) for i in range(n_blocks)]
-        ckb_kwargs = {"order": order, "directions": directions, "routing": routing,
+        ckb_kwargs = {"ckb_order": ckb_order, "directions": directions, "routing": routing,
                       "physical_constraints": physical_constraints,
                       "discretizer": discretizer, "d_state": d_state, "expand": expand,
                       "d_conv": d_conv}
@@ -230,7 +234,7 @@ class KINNVision(SaveLoadMixin, nn.Module):
                     nn.init.zeros_(module.bias)
 
     def features(self, images: Tensor) -> Tensor:
-        """(batch, in_channels, H, W) -> pooled features (batch, 8 * dims)."""
+        """(batch, in_channels, H, W) -> pooled features (batch, 8 * hidden_channels)."""
         self._check_input(images)
         x = self.embed_norm(self.patch_embed(images).permute(0, 2, 3, 1))
         for k, stage in enumerate(self.stages):
@@ -266,7 +270,7 @@ class KINNVisionTiny(KINNVision):
     """KINN-T: width 96, depths (3, 3, 4, 3): 32.1 M parameters (1000 classes) and
     4.87 GFLOPs at 224² (paper: 32.3 M / 4.9 G)."""
 
-    name = "kinn_vision_tiny"  # registry name (kinnsci.models.MODELS)
+    name = "kinn_vision_tiny"
 
     size = "tiny"
 
@@ -275,7 +279,7 @@ class KINNVisionSmall(KINNVision):
     """KINN-S: width 96, depths (2, 3, 15, 3): 50.2 M parameters and 8.14 GFLOPs at 224²
     (paper: 50.3 M / 8.2 G)."""
 
-    name = "kinn_vision_small"  # registry name (kinnsci.models.MODELS)
+    name = "kinn_vision_small"
 
     size = "small"
 
@@ -283,6 +287,6 @@ class KINNVisionSmall(KINNVision):
 class KINNVisionBase(KINNVision):
     """KINN-B: width 128, depths (2, 3, 15, 3) (the paper gives no size for Base)."""
 
-    name = "kinn_vision_base"  # registry name (kinnsci.models.MODELS)
+    name = "kinn_vision_base"
 
     size = "base"

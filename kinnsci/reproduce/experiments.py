@@ -29,8 +29,10 @@ BUDGET = {
 
 
 def fno_config(scale: str) -> dict:
-    return {"smoke": {"width": 8, "modes": 4}, "small": {"width": 20, "modes": 8},
-            "paper": {"width": 20, "modes": 12}}[scale]
+    # n_modes (2m, 2m - 1) is Li et al.'s one-sided modes = m
+    return {"smoke": {"hidden_channels": 8, "n_modes": [8, 7]},
+            "small": {"hidden_channels": 20, "n_modes": [16, 15]},
+            "paper": {"hidden_channels": 20, "n_modes": [24, 23]}}[scale]
 
 
 def fkno_config(scale: str, directions: int, **extra) -> dict:
@@ -39,13 +41,15 @@ def fkno_config(scale: str, directions: int, **extra) -> dict:
 
 
 def unet_config(scale: str) -> dict:
-    return {"smoke": {"widths": [8, 16]}, "small": {"widths": [16, 32, 64, 128]},
-            "paper": {"widths": [32, 64, 128, 256]}}[scale]
+    return {"smoke": {"hidden_channels": [8, 16]},
+            "small": {"hidden_channels": [16, 32, 64, 128]},
+            "paper": {"hidden_channels": [32, 64, 128, 256]}}[scale]
 
 
 def ukno_config(scale: str, **extra) -> dict:
-    base = {"smoke": {"widths": [8, 8, 8, 8], "res_blocks": 1, "directions": 1, "d_state": 4},
-            "small": {"widths": [16, 32, 48, 64], "res_blocks": 1, "directions": 2,
+    base = {"smoke": {"hidden_channels": [8, 8, 8, 8], "res_blocks": 1, "directions": 1,
+                      "d_state": 4},
+            "small": {"hidden_channels": [16, 32, 48, 64], "res_blocks": 1, "directions": 2,
                       "d_state": 8},
             "paper": {}}[scale]
     return {**base, **extra}
@@ -98,7 +102,7 @@ def darcy(scale: str) -> Plan:
     variants = (Variant("ukno", "UKNO", "ukno", ukno_config(scale)),
                 Variant("unet", "U-Net", "unet", unet_config(scale)),
                 Variant("fno", "FNO", "fno", fno_config(scale) | (
-                    {"modes": 12} if scale == "small" else {})))
+                    {"n_modes": [24, 23]} if scale == "small" else {})))
     claims = (
         Claim("UKNO beats U-Net on Darcy (nRMSE)", "Table 1: 4.5x lower nRMSE than U-Net",
               "ukno", "unet", "nrmse"),

@@ -43,7 +43,7 @@ class Variant:
     Args:
         key: short name used in tables and file names (``"fkno-4"``).
         label: what tables and plots call it (``"FKNO-4"``).
-        model: registry name for ``build_model``; ``model_config`` its keyword arguments.
+        model: registry name for ``get_model``; ``model_config`` its keyword arguments.
         horizon: unrolled training steps (1: one-step training).
         lr_from: key of the variant whose swept learning rate this one uses (the same
             model on the same data trained with another horizon); ``None``: swept itself.

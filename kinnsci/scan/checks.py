@@ -6,11 +6,17 @@ from torch import Tensor
 
 from kinnsci.errors import ConfigError
 
+CHUNK_SIZE = 64
+"""Positions per chunk of the chunked scans (C++ kernel and PyTorch): the state is
+carried from chunk to chunk and each chunk is recomputed in backward; (batch, 64, D, N)
+stays cache-resident on CPUs."""
+
 
 def check_scan_inputs(
     x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None
 ) -> None:
-    """Raise ``ValueError`` unless the shapes follow the selective-scan contract."""
+    """Raise ``ConfigError`` (a ``ValueError``) unless the shapes follow the
+    selective-scan contract."""
     if x.ndim != 3:
         raise ConfigError(f"x must be (batch, length, D), got shape {tuple(x.shape)}")
     batch, length, channels = x.shape

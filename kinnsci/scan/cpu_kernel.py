@@ -27,8 +27,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from kinnsci.scan.checks import CHUNK_SIZE
+
 MODES = {"zoh": 0, "euler": 1, "bilinear": 2}
-CHUNK = 64
 
 _SOURCE = r"""
 #include <torch/extension.h>
@@ -539,7 +540,7 @@ class _FusedScan(torch.autograd.Function):
 
 
 def fused_selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                         D: Tensor | None, discretizer: str, chunk: int = CHUNK,
+                         D: Tensor | None, discretizer: str, chunk_size: int = CHUNK_SIZE,
                          reverse: bool = False) -> Tensor:
     """y_t = C_t · h_t + D x_t (D None: no skip term) with the fused kernel; shapes as
     ``selective_scan``. ``reverse``: the recurrence runs from the last position to the
@@ -548,4 +549,4 @@ def fused_selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tens
     Call only when :func:`available` is True and ``discretizer`` is in ``MODES``.
     """
     skip = D if D is not None else x.new_zeros(x.shape[-1])
-    return _FusedScan.apply(x, delta, A, B, C, skip, MODES[discretizer], chunk, reverse)
+    return _FusedScan.apply(x, delta, A, B, C, skip, MODES[discretizer], chunk_size, reverse)

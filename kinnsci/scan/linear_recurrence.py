@@ -1,6 +1,6 @@
 """A fast, exact linear recurrence h_t = a_t * h_{t-1} + b_t along one axis.
 
-Two-level chunked scan: inside chunks of ``chunk`` steps, one loop advances every chunk at
+Two-level chunked scan: inside chunks of ``chunk_size`` positions, one loop advances every chunk at
 once (tensors of ``length / chunk`` times the per-step size, so each Python-level op does
 real work); the states at the chunk ends are combined by the same scan one level up;
 a final pass adds each chunk's carried-in state times the chunk's cumulative decay.
@@ -19,6 +19,7 @@ import math
 import torch
 from torch import Tensor
 
+from kinnsci._deprecation import renamed_arguments
 from kinnsci.errors import ConfigError
 
 
@@ -77,16 +78,21 @@ class _LinearRecurrence(torch.autograd.Function):
         return grad_a, grad_b, None
 
 
-def linear_recurrence(a: Tensor, b: Tensor, chunk: int | None = None) -> Tensor:
+@renamed_arguments(chunk="chunk_size")
+def linear_recurrence(a: Tensor, b: Tensor, chunk_size: int | None = None) -> Tensor:
     """All states of h_t = a_t * h_{t-1} + b_t with h_0 = 0 (before the first step).
 
     Args:
         a: (batch, length, ...) decay factors.
         b: (batch, length, ...) inputs, same shape as ``a``.
-        chunk: steps per chunk; default ~sqrt(length) rounded to a power of two.
+        chunk_size: positions per chunk of the two-level scan; default ~sqrt(length)
+            rounded to a power of two.
 
     Returns:
         h: (batch, length, ...), differentiable in ``a`` and ``b``.
+
+    Raises:
+        ConfigError: ``a`` and ``b`` differ in shape or have no length axis.
     """
     if a.shape != b.shape:
         raise ConfigError(
@@ -96,4 +102,4 @@ def linear_recurrence(a: Tensor, b: Tensor, chunk: int | None = None) -> Tensor:
         raise ConfigError(f"a and b must be (batch, length, ...), got shape {tuple(a.shape)}")
     if a.shape[1] == 0:
         return b.clone()
-    return _LinearRecurrence.apply(a, b, chunk)
+    return _LinearRecurrence.apply(a, b, chunk_size)

@@ -32,4 +32,5 @@ class NormalizedOperator(nn.Module):
         return self.backbone.config
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.output_normalizer.decode(self.backbone(self.input_normalizer.encode(x)))
+        return self.output_normalizer.inverse_transform(
+            self.backbone(self.input_normalizer.transform(x)))

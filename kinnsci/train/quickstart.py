@@ -17,9 +17,10 @@ from kinnsci.train.config import RunConfig
 from kinnsci.train.run import check_output_dir, train_run
 
 MODELS = {
-    "fno": {"width": 32, "modes": 12},
-    "unet": {"widths": [16, 32, 64, 128]},
-    "ukno": {"widths": [16, 32, 48, 64], "res_blocks": 1, "directions": 2, "d_state": 8},
+    "fno": {"hidden_channels": 32, "n_modes": [24, 23]},
+    "unet": {"hidden_channels": [16, 32, 64, 128]},
+    "ukno": {"hidden_channels": [16, 32, 48, 64], "res_blocks": 1, "directions": 2,
+             "d_state": 8},
 }
 
 

@@ -9,31 +9,37 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from kinnsci._deprecation import renamed_arguments
 from kinnsci.data.datasets import RolloutDataset
 from kinnsci.errors import ConfigError
 from kinnsci.train.metrics import MAX_REDUCED, METRICS, relative_l2
 
 
-def rollout(model: nn.Module, initial_states: Tensor, steps: int, n_variables: int,
+@renamed_arguments(steps="n_steps")
+def rollout(model: nn.Module, initial_states: Tensor, n_steps: int, n_variables: int,
             static_inputs: Tensor | None = None) -> Tensor:
-    """Predict ``steps`` states from a history window.
+    """Predict ``n_steps`` states from a history window.
 
     Args:
         model: (B, k·V [+ S], H, W) -> (B, V, H, W), the time-major layout of
             ``RolloutDataset``.
         initial_states: (B, k·V, H, W), the k most recent states, oldest first.
-        steps: number of future states.
+        n_steps: number of future states.
         n_variables: V.
         static_inputs: (B, S, H, W) fields appended to every step's input, or None.
 
     Returns:
-        (B, steps, V, H, W). Gradients flow through every step (used for unrolled training).
+        (B, n_steps, V, H, W). Gradients flow through every step (used for unrolled
+        training).
+
+    Raises:
+        ConfigError: the channels of ``initial_states`` are not a multiple of V.
     """
     if initial_states.shape[1] % n_variables:
         raise ConfigError(f"initial_states has {initial_states.shape[1]} channels, not a multiple "
                          f"of n_variables={n_variables}")
     window, outputs = initial_states, []
-    for _ in range(steps):
+    for _ in range(n_steps):
         nxt = model(window if static_inputs is None else torch.cat([window, static_inputs], 1))
         outputs.append(nxt)
         window = torch.cat([window[:, n_variables:], nxt], dim=1)
@@ -41,7 +47,8 @@ def rollout(model: nn.Module, initial_states: Tensor, steps: int, n_variables: i
 
 
 @torch.no_grad()
-def rollout_metrics(model: nn.Module, dataset: RolloutDataset, steps: int,
+@renamed_arguments(steps="n_steps")
+def rollout_metrics(model: nn.Module, dataset: RolloutDataset, n_steps: int,
                     device: torch.device | str = "cpu", batch_size: int = 8,
                     metrics: Mapping[str, Callable[[Tensor, Tensor], Tensor]] | None = None,
                     progress: bool = False) -> tuple[dict[str, np.ndarray], Tensor, Tensor]:
@@ -49,38 +56,39 @@ def rollout_metrics(model: nn.Module, dataset: RolloutDataset, steps: int,
 
     Args:
         dataset: a ``RolloutDataset`` (its ``history`` and trajectories are used).
-        steps: rollout length; the trajectories need ``history + steps`` states.
+        n_steps: rollout length; the trajectories need ``history + n_steps`` states.
         metrics: ``{name: (pred, true) -> scalar}`` applied to each step's (B, V, H, W)
             fields; default ``METRICS``. Per-sample metrics are averaged over all
             trajectories, those in ``MAX_REDUCED`` (``max_error``) take the maximum.
         progress: show a tqdm bar over the batches of trajectories.
 
     Returns:
-        ({name: errors (steps,)}, predictions and truths of the first batch
-        (B, steps, V, H, W)).
+        ({name: errors (n_steps,)}, predictions and truths of the first batch
+        (B, n_steps, V, H, W)).
 
     Raises:
-        ValueError: the trajectories are shorter than ``history + steps``.
+        ConfigError: the trajectories are shorter than ``history + n_steps``.
     """
     metrics = METRICS if metrics is None else metrics
     k, v = dataset.history, dataset.n_variables
     n_time = dataset.fields.shape[1]
-    if k + steps > n_time:
-        raise ConfigError(f"rollout of {steps} steps needs {k + steps} states per trajectory, "
-                         f"the data has {n_time}; pass at most --rollout {n_time - k}")
+    if k + n_steps > n_time:
+        raise ConfigError(f"rollout of {n_steps} steps needs {k + n_steps} states per "
+                          f"trajectory, the data has {n_time}; pass at most --rollout "
+                          f"{n_time - k}")
     model.eval()
-    totals = {name: np.zeros(steps) for name in metrics}
+    totals = {name: np.zeros(n_steps) for name in metrics}
     count, first = 0, None
-    for start in tqdm(range(0, dataset.n_trajectories, batch_size), desc=f"rollout {steps}",
+    for start in tqdm(range(0, dataset.n_trajectories, batch_size), desc=f"rollout {n_steps}",
                       leave=False, disable=not progress):
         members = range(start, min(start + batch_size, dataset.n_trajectories))
         traj = torch.stack([dataset.trajectory(i) for i in members]).to(device)
         static = (torch.stack([dataset.static_inputs(i) for i in members]).to(device)
                   if getattr(dataset, "n_static", 0) else None)
-        pred = rollout(model, traj[:, :k].flatten(1, 2), steps, v, static)
-        truth = traj[:, k:k + steps]
+        pred = rollout(model, traj[:, :k].flatten(1, 2), n_steps, v, static)
+        truth = traj[:, k:k + n_steps]
         for name, fn in metrics.items():
-            per_step = np.array([float(fn(pred[:, s], truth[:, s])) for s in range(steps)])
+            per_step = np.array([float(fn(pred[:, s], truth[:, s])) for s in range(n_steps)])
             if name in MAX_REDUCED:
                 totals[name] = np.maximum(totals[name], per_step)
             else:
@@ -92,7 +100,8 @@ def rollout_metrics(model: nn.Module, dataset: RolloutDataset, steps: int,
     return errors, first[0], first[1]
 
 
-def rollout_errors(model: nn.Module, dataset: RolloutDataset, steps: int,
+@renamed_arguments(steps="n_steps")
+def rollout_errors(model: nn.Module, dataset: RolloutDataset, n_steps: int,
                    device: torch.device | str = "cpu",
                    batch_size: int = 8, progress: bool = False,
                    ) -> tuple[np.ndarray, Tensor, Tensor]:
@@ -100,14 +109,15 @@ def rollout_errors(model: nn.Module, dataset: RolloutDataset, steps: int,
 
     Args:
         dataset: a ``RolloutDataset`` (its ``history`` and trajectories are used).
-        steps: rollout length; the trajectories need ``history + steps`` states.
+        n_steps: rollout length; the trajectories need ``history + n_steps`` states.
 
     Returns:
-        (errors (steps,), predictions and truths of the first batch (B, steps, V, H, W)).
+        (errors (n_steps,), predictions and truths of the first batch
+        (B, n_steps, V, H, W)).
 
     Raises:
-        ValueError: the trajectories are shorter than ``history + steps``.
+        ConfigError: the trajectories are shorter than ``history + n_steps``.
     """
-    errors, pred, truth = rollout_metrics(model, dataset, steps, device, batch_size,
+    errors, pred, truth = rollout_metrics(model, dataset, n_steps, device, batch_size,
                                           {"rel_l2": relative_l2}, progress=progress)
     return errors["rel_l2"], pred, truth

@@ -31,7 +31,7 @@ from kinnsci.data import (
 from kinnsci.data.direct import register_transpose
 from kinnsci.data.open import require_variables
 from kinnsci.errors import ConfigError, OutputExistsError
-from kinnsci.models import build_model, count_parameters
+from kinnsci.models import count_parameters, get_model
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import CheckpointError, load_checkpoint
 from kinnsci.train.config import RunConfig
@@ -142,7 +142,7 @@ def build_run(config: RunConfig, *, progress: bool = True) -> Run:
     in_channels = len(names_in) * (1 if config.steady else config.history) + len(
         config.static_inputs or [])
     torch.manual_seed(config.seed)  # identical initial weights for identical configs
-    backbone = build_model(config.model, in_channels=in_channels, out_channels=len(names_out),
+    backbone = get_model(config.model, in_channels=in_channels, out_channels=len(names_out),
                            **config.model_config)
     model = NormalizedOperator(backbone, _input_normalizer(config, ds, samples["train"]),
                                _normalizer(config, ds, names_out, samples["train"]))
@@ -316,7 +316,7 @@ def load_trained(checkpoint: str | os.PathLike) -> tuple[NormalizedOperator, dic
     """The trained model (physical units in/out, eval mode) and the checkpoint's extras."""
     payload = load_checkpoint(checkpoint)
     config = dict(payload["model"]["config"])
-    backbone = build_model(**config)
+    backbone = get_model(**config)
     state = payload["model"]["state"]
     model = NormalizedOperator(
         backbone,

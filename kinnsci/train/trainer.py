@@ -95,7 +95,7 @@ class Trainer:
 
     Args:
         model: (B, C_in, H, W) -> (B, C_out, H, W); a ``NormalizedOperator`` to work in
-            physical units. Must carry ``.config`` (``build_model``) to be checkpointed.
+            physical units. Must carry ``.config`` (``get_model``) to be checkpointed.
         train_data: the training dataset.
         val_data: evaluated after each epoch (optional).
         loss: ``"rel_l2" | "rel_l1" | "mse" | "cross_entropy"`` or a callable

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset, Subset
 from kinnsci._atomic import write_text_atomic
 from kinnsci.data.images import EvalTransform, ImageFolder, TrainTransform
 from kinnsci.errors import ConfigError
-from kinnsci.models import build_model, count_parameters
+from kinnsci.models import count_parameters, get_model
 from kinnsci.models.flops import count_flops
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.evaluate import evaluate
@@ -62,7 +62,7 @@ def build_vision_trainer(config: VisionConfig, *, progress: bool = True) -> tupl
     if in_channels is None:
         raise ConfigError(f"mode must be 'RGB' or 'L', got {config.mode!r}")
     torch.manual_seed(config.seed)
-    model = build_model(config.model, num_classes=len(classes), in_channels=in_channels,
+    model = get_model(config.model, num_classes=len(classes), in_channels=in_channels,
                         **config.model_config)
     patch = getattr(model, "patch_size", 1)
     if config.image_size % patch:

@@ -26,9 +26,7 @@ from kinnsci.errors import ConfigError
 ENTRY_POINT_GROUP = "kinnsci.generators"
 PLUGINS_VARIABLE = "KINNSCI_PLUGINS"
 
-GENERATORS: dict[str, type[Generator]] = {
-    cls.name: cls for cls in (Darcy, Poisson, NavierStokes, ShallowWater)
-}
+GENERATORS: dict[str, type[Generator]] = {}
 _plugins_loaded = False
 
 
@@ -60,6 +58,10 @@ def register_generator(cls: type[Generator]) -> type[Generator]:
                           f"taken by {existing.__module__}.{existing.__qualname__}; rename it")
     GENERATORS[name] = cls
     return cls
+
+
+for _builtin in (Darcy, Poisson, NavierStokes, ShallowWater):
+    register_generator(_builtin)  # the built-ins join the registry as plug-ins do
 
 
 def _import_plugin(spec: str) -> None:

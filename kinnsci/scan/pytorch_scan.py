@@ -1,11 +1,12 @@
-"""Selective scan in cache-sized blocks of the sequence, recomputed in backward.
+"""The ``pytorch`` scan backend: the selective scan in chunks of the sequence, each
+recomputed in backward, in plain PyTorch (any device, any discretizer).
 
 The (batch, length, D, N) coefficient and state tensors are never materialised whole:
-blocks of ``block`` positions are discretized, scanned from the carried-in state and
-contracted with C, keeping only y and the state at each block boundary. Backward walks
-the blocks in reverse, recomputing each block's small graph and differentiating it
-(gradient checkpointing at block granularity). Memory is O(length * (D + N)) plus
-O(length / block * D * N), and every full-size pass runs on cache-resident data.
+chunks of ``chunk_size`` positions are discretized, scanned from the carried-in state and
+contracted with C, keeping only y and the state at each chunk boundary. Backward walks
+the chunks in reverse, recomputing each chunk's small graph and differentiating it
+(gradient checkpointing per chunk). Memory is O(length * (D + N)) plus
+O(length / chunk_size * D * N), and every full-size pass runs on cache-resident data.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from kinnsci.scan.linear_recurrence import linear_recurrence
 from kinnsci.scan.reference import discretize_selective
 
 
-def _block(x, delta, A, B, C, h0, disc):
-    """One block: y (batch, T, D) and the final state (batch, D, N) from state h0."""
+def _chunk(x, delta, A, B, C, h0, disc):
+    """One chunk: y (batch, T, D) and the final state (batch, D, N) from state h0."""
     a, b = discretize_selective(x, delta, A, B, disc)
     # carry the incoming state through the first step: b_0 <- b_0 + a_0 h0 (exact)
     b = torch.cat([b[:, :1] + a[:, :1] * h0[:, None], b[:, 1:]], dim=1)
@@ -27,35 +28,35 @@ def _block(x, delta, A, B, C, h0, disc):
     return torch.einsum("bldn,bln->bld", h, C), h[:, -1]
 
 
-class _BlockedSelectiveScan(torch.autograd.Function):
+class _ChunkedSelectiveScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, delta, A, B, C, disc, block):
+    def forward(ctx, x, delta, A, B, C, disc, chunk_size):
         batch, length, channels = x.shape
         h = x.new_zeros(batch, channels, A.shape[1])
         starts, ys = [], []
-        for s in range(0, length, block):
-            e = min(s + block, length)
+        for s in range(0, length, chunk_size):
+            e = min(s + chunk_size, length)
             starts.append(h)
-            y, h = _block(x[:, s:e], delta[:, s:e], A, B[:, s:e], C[:, s:e], h, disc)
+            y, h = _chunk(x[:, s:e], delta[:, s:e], A, B[:, s:e], C[:, s:e], h, disc)
             ys.append(y)
         ctx.save_for_backward(x, delta, A, B, C, *starts)
-        ctx.disc, ctx.block = disc, block
+        ctx.disc, ctx.chunk_size = disc, chunk_size
         return torch.cat(ys, dim=1)
 
     @staticmethod
     def backward(ctx, grad_y):
         x, delta, A, B, C, *starts = ctx.saved_tensors
-        block, length = ctx.block, x.shape[1]
+        chunk_size, length = ctx.chunk_size, x.shape[1]
         grads = [torch.zeros_like(t) for t in (x, delta, B, C)]
         grad_A = torch.zeros_like(A)
         grad_h = torch.zeros_like(starts[0])
         for i in reversed(range(len(starts))):
-            s, e = i * block, min((i + 1) * block, length)
+            s, e = i * chunk_size, min((i + 1) * chunk_size, length)
             inputs = [t[:, s:e].detach().requires_grad_() for t in (x, delta, B, C)]
             A_ = A.detach().requires_grad_()
             h0 = starts[i].detach().requires_grad_()
             with torch.enable_grad():
-                y, h_end = _block(inputs[0], inputs[1], A_, inputs[2], inputs[3], h0, ctx.disc)
+                y, h_end = _chunk(inputs[0], inputs[1], A_, inputs[2], inputs[3], h0, ctx.disc)
                 out = torch.autograd.grad(
                     (y, h_end), (*inputs, A_, h0), (grad_y[:, s:e], grad_h), allow_unused=True
                 )
@@ -68,8 +69,9 @@ class _BlockedSelectiveScan(torch.autograd.Function):
         return gx, gdelta, grad_A, gB, gC, None, None
 
 
-def blocked_selective_scan(
-    x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, disc: Discretizer, block: int
+def pytorch_selective_scan(
+    x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, disc: Discretizer,
+    chunk_size: int
 ) -> Tensor:
     """y_t = C_t . h_t without the skip term; shapes as in ``selective_scan``."""
-    return _BlockedSelectiveScan.apply(x, delta, A, B, C, disc, block)
+    return _ChunkedSelectiveScan.apply(x, delta, A, B, C, disc, chunk_size)
