@@ -76,9 +76,8 @@ test = RolloutDataset(ds, ["w"], history=history, horizon=1, samples=[n - 2, n -
 norm = Normalizer.fit(ds, ["w"], list(range(n - 2)))
 
 torch.manual_seed(0)
-backbone = get_model("fkno", in_channels=history, out_channels=1, hidden_channels=12, n_modes=(8,
-                                                                                               7),
-                       directions=2, d_state=4, projection_channels=32)
+backbone = get_model("fkno", in_channels=history, out_channels=1, hidden_channels=12,
+                     n_modes=(8, 7), directions=2, d_state=4, projection_channels=32)
 model = NormalizedOperator(backbone, norm, norm)
 trainer = Trainer(model, train, epochs=2 if SMOKE else 15, batch_size=4, lr=3e-3,
                   device="cpu", progress=not SMOKE)

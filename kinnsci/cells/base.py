@@ -79,7 +79,11 @@ class Cell(nn.Module):
         return self.vector_field(t, h, u)
 
     def check_state_input(self, h: Tensor, u: Tensor) -> None:
-        """Raise a clear ``ValueError`` if ``h`` and ``u`` do not fit this cell."""
+        """Raise a clear ``ValueError`` if ``h`` and ``u`` do not fit this cell.
+
+        Raises:
+            ConfigError: a last dim that does not fit the cell, or h and u with other batch dims.
+        """
         check_last_dim(h, self.state_dim, "h", f"state of {type(self).__name__}")
         check_last_dim(u, self.input_dim, "u", f"input of {type(self).__name__}")
         if h.shape[:-1] != u.shape[:-1]:

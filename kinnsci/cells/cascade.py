@@ -23,6 +23,9 @@ class CascadeCell(Cell):
     The state is the concatenation of the stages' states ``(..., sum_k state_dim_k)``. When
     every stage is linear the cascade is linear too, with a block lower-triangular A that
     :meth:`matrices` assembles, so exact (ZOH) discretization applies.
+
+    Raises:
+        ConfigError: no cells, or a cell whose input does not take the previous one's output.
     """
 
     name = "cascade"

@@ -14,7 +14,11 @@ from kinnsci.errors import ConfigError
 
 
 def check_edges(edges: Tensor, n_nodes: int) -> Tensor:
-    """Validate an edge list ``(E, 2)`` of (source, destination) node indices, 0 = ground."""
+    """Validate an edge list ``(E, 2)`` of (source, destination) node indices, 0 = ground.
+
+    Raises:
+        ConfigError: not ``(n_edges, 2)``, a node that does not exist, or a self-loop.
+    """
     edges = torch.as_tensor(edges, dtype=torch.long)
     if edges.ndim != 2 or edges.shape[1] != 2 or edges.shape[0] == 0:
         raise ConfigError(f"edges must have shape (n_edges, 2) with n_edges >= 1, got "
@@ -53,6 +57,9 @@ class CircuitCell(Cell):
 
     State ``v (..., N)``; the circuit is autonomous (``input_dim = 0``): inputs enter as
     initial voltages.
+
+    Raises:
+        ConfigError: ``n_nodes < 1`` or bad ``edges`` (see :func:`check_edges`).
     """
 
     name = "circuit"
@@ -74,7 +81,11 @@ class CircuitCell(Cell):
         self.theta = nn.Parameter(torch.randn(n_edges, self.branch.n_params) * std)
 
     def branch_currents(self, v: Tensor) -> Tensor:
-        """Current of every edge, source -> destination: v (..., N) -> (..., E)."""
+        """Current of every edge, source -> destination: v (..., N) -> (..., E).
+
+        Raises:
+            ConfigError: ``v`` has another dtype than the parameters (cast one of them).
+        """
         full = torch.cat([torch.zeros_like(v[..., :1]), v], dim=-1)  # ground at index 0
         vs = full[..., self.edges[:, 0]]
         vd = full[..., self.edges[:, 1]]
@@ -101,6 +112,11 @@ class CircuitCell(Cell):
         return h
 
     def check_state_input(self, h: Tensor, u: Tensor) -> None:
+        """Check that ``h`` holds node voltages ``(..., n_nodes)`` (a circuit has no inputs).
+
+        Raises:
+            ConfigError: the last dim of ``h`` is not ``n_nodes``.
+        """
         if h.shape[-1] != self.n_nodes:
             raise ConfigError(f"node voltages must have shape (..., {self.n_nodes}), got "
                              f"{tuple(h.shape)}")

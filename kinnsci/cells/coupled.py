@@ -35,6 +35,9 @@ class CoupledKirchhoffCell(LinearCellBase):
         init_scale: spread of the raw conductances at initialisation.
 
     State V (..., n); input x (..., input_dim); output V.
+
+    Raises:
+        ConfigError: a size < 1, ``capacitance <= 0`` or ``leak < 0``.
     """
 
     name = "coupled_kirchhoff"

@@ -29,6 +29,9 @@ class FitzHughNagumoCell(Cell):
 
     Args:
         trainable: make (a, b, g) resp. (a, b, eps) learnable, as DynPMNN does.
+
+    Raises:
+        ConfigError: an unknown ``form`` or ``channels < 1``.
     """
 
     name = "fitzhugh_nagumo"

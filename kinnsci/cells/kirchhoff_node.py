@@ -38,6 +38,9 @@ class KirchhoffNodeCell(LinearCellBase):
     Args:
         channels: number of independent nodes; state, input and output are ``(..., channels)``.
         trainable: make the physical parameters ``nn.Parameter`` s.
+
+    Raises:
+        ConfigError: ``channels < 1`` or no conductance to ground at all.
     """
 
     name = "kirchhoff_node"

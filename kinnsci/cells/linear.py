@@ -51,7 +51,12 @@ class LinearCellBase(Cell):
 
     def channel_transfer_function(self, channel: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Numerator/denominator (highest power of s first) from input ``channel`` to output
-        ``channel``, for a diagonal A: H(s) = D + sum_n C_n B_n / (s - A_n)."""
+        ``channel``, for a diagonal A: H(s) = D + sum_n C_n B_n / (s - A_n).
+
+        Raises:
+            TypeError: the cell's A is not diagonal.
+            ConfigError: ``channel`` out of range.
+        """
         if not self.diagonal:
             raise TypeError(
                 f"{type(self).__name__}.channel_transfer_function needs a diagonal A; "
@@ -94,6 +99,9 @@ class LinearCell(LinearCellBase):
 
     Args:
         trainable: register the matrices as parameters instead of buffers.
+
+    Raises:
+        ConfigError: A, B, C or D of shapes that do not fit together.
     """
 
     name = "linear"

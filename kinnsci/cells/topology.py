@@ -31,7 +31,11 @@ def fully_connected(n_nodes: int, repeat: int = 1, ground: bool = True) -> Tenso
 def neighbour_emphasizing(channels: int, height: int, width: int, kernel: int = 3,
                           repeat: int = 1) -> Tensor:
     """The NE layer: nodes 1..C·H·W are the pixels of a (C, H, W) image; every ordered pair
-    of pixels inside each k×k window (all channels) is an edge (``unfold``, no padding)."""
+    of pixels inside each k×k window (all channels) is an edge (``unfold``, no padding).
+
+    Raises:
+        ConfigError: ``kernel`` is larger than the image.
+    """
     if kernel > min(height, width):
         raise ConfigError(f"kernel {kernel} is larger than the {height}x{width} image")
     index = torch.arange(1, 1 + channels * height * width, dtype=torch.float64)

@@ -114,7 +114,11 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
 
 
 def refuse_overwrite(path: Path, overwrite: bool) -> None:
-    """Raise ``FileExistsError`` if ``path`` exists and replacing it was not asked for."""
+    """Raise ``FileExistsError`` if ``path`` exists and replacing it was not asked for.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``overwrite`` is False.
+    """
     if path.exists() and not overwrite:
         raise OutputExistsError(f"out: {path} already exists; pass overwrite=True to replace it, "
                                 "or choose another path", path=path)

@@ -30,6 +30,9 @@ def split_samples(
 
     Splitting by sample (never by time step) keeps windows of one trajectory out of two
     splits. Returns sorted index arrays keyed ``"train"``, ``"val"``, ``"test"``.
+
+    Raises:
+        DataError: ``fractions`` are not three non-negative numbers summing to 1.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
         raise DataError(f"fractions must be three non-negative numbers summing to 1, got "
@@ -218,6 +221,10 @@ class RolloutDataset(Dataset):
 
     Items: ``x`` (k·V + S, H, W), time-major (all variables of the oldest state first, then
     the static inputs), and ``y`` (h, V, H, W).
+
+    Raises:
+        DataError: too few time steps for history + horizon, a size that is not a positive integer,
+            or static inputs on another grid (and, through the loaders, missing variables).
     """
 
     def __init__(self, ds: xr.Dataset, variables: Sequence[str], history: int = 1,

@@ -36,7 +36,11 @@ def _pil():
 
 
 def to_tensor(image, mean: Sequence[float], std: Sequence[float]) -> Tensor:
-    """PIL image -> normalised float tensor (channels, H, W): (pixel / 255 - mean) / std."""
+    """PIL image -> normalised float tensor (channels, H, W): (pixel / 255 - mean) / std.
+
+    Raises:
+        DataError: ``mean``/``std`` do not match the image's channels.
+    """
     array = np.asarray(image, dtype=np.float32) / 255.0
     if array.ndim == 2:
         array = array[..., None]
@@ -50,7 +54,11 @@ def to_tensor(image, mean: Sequence[float], std: Sequence[float]) -> Tensor:
 class TrainTransform:
     """Random resized crop (area ``scale``, aspect ``ratio``, torchvision's sampling) to
     ``size`` x ``size``, random horizontal flip, normalise. Draws from torch's RNG, which
-    ``DataLoader`` seeds per worker."""
+    ``DataLoader`` seeds per worker.
+
+    Raises:
+        DataError: a size, scale or ratio out of range.
+    """
 
     def __init__(self, size: int, scale: tuple[float, float] = (0.08, 1.0),
                  ratio: tuple[float, float] = (3 / 4, 4 / 3), flip: bool = True,
@@ -98,7 +106,11 @@ class TrainTransform:
 
 class EvalTransform:
     """Resize the short side to ``size / crop_fraction``, centre-crop ``size`` x ``size``,
-    normalise (the standard 224 / 0.875 = 256 evaluation recipe)."""
+    normalise (the standard 224 / 0.875 = 256 evaluation recipe).
+
+    Raises:
+        DataError: a size or crop fraction out of range.
+    """
 
     def __init__(self, size: int, crop_fraction: float = 0.875,
                  mean: Sequence[float] = IMAGENET_MEAN,
@@ -130,6 +142,9 @@ class ImageFolder(Dataset):
         mode: PIL mode every image is converted to ("RGB": 3 channels, "L": 1).
         classes: use these class folders (in this order) instead of all of them, e.g. to
             give a validation folder the training set's labels.
+
+    Raises:
+        DataError: the folder, a class folder or its images are missing.
     """
 
     def __init__(self, root: str | os.PathLike, transform: Callable | None = None,
@@ -167,7 +182,11 @@ class ImageFolder(Dataset):
         return [label for _, label in self.samples]
 
     def load(self, index: int):
-        """The PIL image at ``index``, converted to ``mode``."""
+        """The PIL image at ``index``, converted to ``mode``.
+
+        Raises:
+            DataError: the image cannot be read.
+        """
         path = self.samples[index][0]
         try:
             with _pil().open(path) as image:
@@ -213,6 +232,9 @@ def make_shapes_image_folder(root: str | os.PathLike, n_per_class: int = 100, si
     image-folder layout, ``n_per_class`` per class. Returns ``root``.
 
     Colour and area are random in every class, so only shape tells the classes apart.
+
+    Raises:
+        OutputExistsError: ``root`` is not empty and ``overwrite`` is False.
     """
     Image = _pil()
     root = Path(root)

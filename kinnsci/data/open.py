@@ -25,7 +25,11 @@ _ZIP_MAGIC = b"PK\x03\x04"
 
 def file_format(path: Path) -> str:
     """``"netcdf3"``, ``"hdf5"`` (netCDF-4 is HDF5) or ``"zarr"`` (a store folder, or a
-    zip of one) from the file's first bytes or the folder's metadata."""
+    zip of one) from the file's first bytes or the folder's metadata.
+
+    Raises:
+        DataError: neither netCDF, HDF5 nor Zarr.
+    """
     if path.is_dir():
         if is_zarr_store(path):
             return "zarr"
@@ -174,7 +178,12 @@ def _open_set(paths: Sequence[Path], variables, chunks, sample_dim: str) -> xr.D
 def check_parts_agree(parts: Sequence[xr.Dataset], paths: Sequence[Path],
                       sample_dim: str) -> None:
     """Raise ``DataError`` unless every dataset has the first one's variables, dims and
-    (non-sample) coordinates, and each variable has ``sample_dim``."""
+    (non-sample) coordinates, and each variable has ``sample_dim``.
+
+    Raises:
+        DataError: the parts differ in variables, dims, sizes or coordinates (the message names the
+            file and what differs).
+    """
     first, ref = parts[0], paths[0]
     for ds, path in zip(parts, paths, strict=True):
         if set(ds.data_vars) != set(first.data_vars):
@@ -236,7 +245,11 @@ def _open_one(path: Path, variables: Sequence[str] | None,
 
 
 def require_variables(ds: xr.Dataset, names: Sequence[str], argument: str = "variables"):
-    """Raise ``DataError`` naming the file and the available variables if one is missing."""
+    """Raise ``DataError`` naming the file and the available variables if one is missing.
+
+    Raises:
+        DataError: a name is missing (the message lists the available ones).
+    """
     missing = [n for n in names if n not in ds.variables]
     if missing:
         source = ds.encoding.get("source", "the dataset")

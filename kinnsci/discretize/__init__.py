@@ -14,7 +14,7 @@ with a ``name`` registers itself) and importing it below.
 
 from kinnsci._registry import lookup
 from kinnsci.discretize.adaptive import Adaptive
-from kinnsci.discretize.base import DISCRETIZERS, Discretizer
+from kinnsci.discretize.base import DISCRETIZERS, Discretizer, LinearDiscretizer
 from kinnsci.discretize.bilinear import Bilinear
 from kinnsci.discretize.euler import Euler
 from kinnsci.discretize.zoh import ZOH, phi1
@@ -47,6 +47,7 @@ __all__ = [
     "Bilinear",
     "Discretizer",
     "Euler",
+    "LinearDiscretizer",
     "get_discretizer",
     "phi1",
 ]

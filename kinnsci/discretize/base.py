@@ -143,3 +143,16 @@ class Discretizer(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class LinearDiscretizer(Discretizer):
+    """A discretizer for linear cells only: :meth:`step` is the closed-form update from
+    :meth:`coefficients` (``zoh``, ``bilinear``); nonlinear cells are refused with the
+    names of the discretizers that can step them."""
+
+    supports_nonlinear: ClassVar[bool] = False
+
+    def step(self, cell: Cell, h: Tensor, u: Tensor, t: float | Tensor,
+             dt: float | Tensor) -> Tensor:
+        """h_k = Abar h_{k-1} + Bbar u_k (see :meth:`Discretizer.step`)."""
+        return self.linear_step(cell, h, u, self.checked_step_size(cell, h, u, dt))

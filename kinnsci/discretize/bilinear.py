@@ -5,11 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kinnsci.cells.base import Cell
-from kinnsci.discretize.base import Discretizer, as_step
+from kinnsci.discretize.base import LinearDiscretizer, as_step
 
 
-class Bilinear(Discretizer):
+class Bilinear(LinearDiscretizer):
     """Tustin: (1 - dt A / 2) h_k = (1 + dt A / 2) h_{k-1} + dt B u_k.
 
     Abar = (1 + dt A/2) / (1 - dt A/2), Bbar = dt B / (1 - dt A/2). Order 2 and A-stable
@@ -22,11 +21,6 @@ class Bilinear(Discretizer):
     exact_for_linear = False
     a_stable = True
     supports_nonlinear = False
-
-    def step(self, cell: Cell, h: Tensor, u: Tensor, t: float | Tensor,
-             dt: float | Tensor) -> Tensor:
-        """The Tustin update of a linear cell (see :meth:`Discretizer.step`)."""
-        return self.linear_step(cell, h, u, self.checked_step_size(cell, h, u, dt))
 
     def coefficients(self, A: Tensor, B: Tensor, dt: float | Tensor) -> tuple[Tensor, Tensor]:
         dt = as_step(dt, A)

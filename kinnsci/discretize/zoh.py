@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kinnsci.cells.base import Cell
-from kinnsci.discretize.base import Discretizer, as_step
+from kinnsci.discretize.base import LinearDiscretizer, as_step
 
 
 def phi1(z: Tensor) -> Tensor:
@@ -27,7 +26,7 @@ def phi1(z: Tensor) -> Tensor:
 _RATE_FLOOR = {False: 1e-2, True: 1e-6}
 
 
-class ZOH(Discretizer):
+class ZOH(LinearDiscretizer):
     """Exact zero-order-hold discretization of dh/dt = A h + B u.
 
     Abar = exp(dt A),  Bbar = dt * phi_1(dt A) * B = (exp(dt A) - 1) / A * B,
@@ -41,11 +40,6 @@ class ZOH(Discretizer):
     exact_for_linear = True
     a_stable = True
     supports_nonlinear = False
-
-    def step(self, cell: Cell, h: Tensor, u: Tensor, t: float | Tensor,
-             dt: float | Tensor) -> Tensor:
-        """The exact update of a linear cell (see :meth:`Discretizer.step`)."""
-        return self.linear_step(cell, h, u, self.checked_step_size(cell, h, u, dt))
 
     def coefficients(self, A: Tensor, B: Tensor, dt: float | Tensor) -> tuple[Tensor, Tensor]:
         dt = as_step(dt, A)

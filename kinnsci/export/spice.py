@@ -113,6 +113,10 @@ def to_spice(obj: nn.Module, path: str | os.PathLike, inputs: Tensor | Sequence[
     Returns:
         the netlist path. Node order in ``wrdata`` is n1..nN (circuits) or, for ladders,
         channel by channel and stage by stage within a channel.
+
+    Raises:
+        ValueError: a KirchhoffNet of several periods, or ``inputs`` of the wrong length.
+        TypeError: ``obj`` is of a kind SPICE export does not support.
     """
     from kinnsci.models.kirchhoffnet import KirchhoffNet
 

@@ -171,7 +171,11 @@ class CKB(nn.Module):
         """u: (batch, length, channels) or (batch, H, W, channels) -> same shape.
 
         ``grid_spacing`` (a float or (dy, dx)) scales every step by
-        spacing / ``reference_spacing`` so time constants stay fixed in physical units."""
+        spacing / ``reference_spacing`` so time constants stay fixed in physical units.
+
+        Raises:
+            ConfigError: ``u`` of another rank or channel count than the block's.
+        """
         if u.ndim != 2 + self.spatial_dims:
             want = ("(batch, length, channels)" if self.spatial_dims == 1
                     else "(batch, H, W, channels)")
@@ -215,7 +219,11 @@ class KirchhoffMixer2d(nn.Module):
 
     def forward(self, x: Tensor, grid_spacing: float | tuple[float, float] | None = None) -> Tensor:
         """x: (batch, channels, H, W) -> same shape; ``grid_spacing`` as in
-        :meth:`CKB.forward`."""
+        :meth:`CKB.forward`.
+
+        Raises:
+            ConfigError: ``x`` is not ``(batch, channels, H, W)``.
+        """
         if x.ndim != 4:
             raise ConfigError(
                 f"KirchhoffMixer2d expects (batch, channels, H, W), got shape {tuple(x.shape)}"

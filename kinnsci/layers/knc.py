@@ -112,7 +112,11 @@ class KNC(nn.Module):
         """x: (batch, length, channels) -> y: (batch, length, channels).
 
         ``dt_scale`` multiplies every step (e.g. grid spacing / reference spacing);
-        ``reverse=True`` scans from the last position to the first."""
+        ``reverse=True`` scans from the last position to the first.
+
+        Raises:
+            ConfigError: ``x`` is not ``(batch, length, channels)``.
+        """
         if x.ndim != 3 or x.shape[-1] != self.channels:
             raise ConfigError(
                 f"KNC expects x of shape (batch, length, {self.channels}), got {tuple(x.shape)}"

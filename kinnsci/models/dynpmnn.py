@@ -76,7 +76,11 @@ class DynPMNN(BaseModel):
         self.in_channels, self.out_channels = in_channels, out_channels
 
     def forward(self, x: Tensor) -> Tensor:
-        """x (batch, in_channels) -> (batch, out_channels)."""
+        """x (batch, in_channels) -> (batch, out_channels).
+
+        Raises:
+            ConfigError: ``x`` is not ``(batch, in_channels)``.
+        """
         if x.ndim != 2 or x.shape[-1] != self.in_channels:
             raise ConfigError(f"DynPMNN expects (batch, {self.in_channels}) inputs, got "
                              f"{tuple(x.shape)}")

@@ -116,7 +116,11 @@ class FNO(BaseModel):
 
     def check_input(self, x: Tensor) -> None:
         """Raise ``ConfigError`` unless ``x`` is ``(batch, in_channels, H, W)`` on a grid
-        that holds the kept Fourier modes."""
+        that holds the kept Fourier modes.
+
+        Raises:
+            ConfigError: another shape, or a grid too coarse for ``n_modes``.
+        """
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ConfigError(
                 f"{type(self).__name__} expects (batch, {self.in_channels}, H, W), got "

@@ -94,7 +94,11 @@ class KirchhoffNet(BaseModel):
 
     def initial_voltages(self, x: Tensor) -> Tensor:
         """The circuit's state at t = 0: the inputs on the first nodes, 0 V elsewhere.
-        x (batch, in_channels) -> (batch, n_nodes)."""
+        x (batch, in_channels) -> (batch, n_nodes).
+
+        Raises:
+            ConfigError: ``x`` is not ``(batch, in_channels)``.
+        """
         if x.ndim != 2 or x.shape[-1] != self.in_channels:
             raise ConfigError(f"KirchhoffNet expects (batch, {self.in_channels}) inputs, got "
                               f"{tuple(x.shape)}")

@@ -78,7 +78,11 @@ def count_parameters(model: nn.Module) -> int:
 def set_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     """Cast a model's real parameters to ``dtype`` and complex ones to the matching complex
     dtype (``model.double()`` skips complex spectral weights; ``model.to(float64)`` would
-    drop their imaginary part)."""
+    drop their imaginary part).
+
+    Raises:
+        ConfigError: ``dtype`` is not float32 or float64.
+    """
     complex_dtype = {torch.float64: torch.complex128, torch.float32: torch.complex64}.get(dtype)
     if complex_dtype is None:
         raise ConfigError(f"dtype must be torch.float32 or torch.float64, got {dtype}")

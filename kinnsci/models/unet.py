@@ -26,6 +26,9 @@ class UNet(BaseModel):
     concatenation with the skip, ``ConvBlock``. Works for any H, W (skips are resized).
 
     Shapes: ``forward(x (batch, in_channels, H, W)) -> (batch, out_channels, H, W)``.
+
+    Raises:
+        ConfigError: fewer than 2 levels in ``hidden_channels``.
     """
 
     name = "unet"
@@ -55,6 +58,11 @@ class UNet(BaseModel):
         self.head = nn.Conv2d(widths[0], out_channels, 1)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x ``(batch, in_channels, H, W)`` -> ``(batch, out_channels, H, W)``.
+
+        Raises:
+            ConfigError: ``x`` is not ``(batch, in_channels, H, W)``.
+        """
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ConfigError(
                 f"UNet expects (batch, {self.in_channels}, H, W), got {tuple(x.shape)}"
@@ -90,6 +98,9 @@ class UKNO(BaseModel):
     upsampled features are resized (bilinear) to the skip's size before concatenation.
 
     Shapes: ``forward(x (batch, in_channels, H, W)) -> (batch, out_channels, H, W)``.
+
+    Raises:
+        ConfigError: fewer than 2 levels, or ``ckb_levels`` out of range.
     """
 
     name = "ukno"
@@ -151,6 +162,11 @@ class UKNO(BaseModel):
         self.project = DSConv2d(widths[0], out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x ``(batch, in_channels, H, W)`` -> ``(batch, out_channels, H, W)``.
+
+        Raises:
+            ConfigError: ``x`` is not ``(batch, in_channels, H, W)``.
+        """
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ConfigError(
                 f"UKNO expects (batch, {self.in_channels}, H, W), got {tuple(x.shape)}"

@@ -56,7 +56,11 @@ D_STATE, EXPAND, MLP_RATIO = 2, 1, 3.5
 
 class DropPath(nn.Module):
     """Stochastic depth: zero a residual branch for a random subset of samples while
-    training, rescaling the rest by 1 / (1 - p) so the expectation is unchanged."""
+    training, rescaling the rest by 1 / (1 - p) so the expectation is unchanged.
+
+    Raises:
+        ConfigError: ``p`` not in [0, 1).
+    """
 
     def __init__(self, p: float = 0.0) -> None:
         super().__init__()

@@ -108,6 +108,11 @@ class Plan:
         return self.variables is None
 
     def variant(self, key: str) -> Variant:
+        """The variant with this ``key``.
+
+        Raises:
+            KeyError: no variant has that key (the message lists them).
+        """
         for v in self.variants:
             if v.key == key:
                 return v

@@ -16,7 +16,11 @@ def check_scan_inputs(
     x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None
 ) -> None:
     """Raise ``ConfigError`` (a ``ValueError``) unless the shapes follow the
-    selective-scan contract."""
+    selective-scan contract.
+
+    Raises:
+        ConfigError: a shape off the contract (the message names the argument).
+    """
     if x.ndim != 3:
         raise ConfigError(f"x must be (batch, length, D), got shape {tuple(x.shape)}")
     batch, length, channels = x.shape

@@ -16,7 +16,11 @@ VALID_DIRECTIONS = (1, 2, 4)
 
 
 def check_directions(directions: int) -> None:
-    """Raise ``ConfigError`` unless ``directions`` is 1, 2 or 4."""
+    """Raise ``ConfigError`` unless ``directions`` is 1, 2 or 4.
+
+    Raises:
+        ConfigError: ``directions`` is not 1, 2 or 4.
+    """
     if directions not in VALID_DIRECTIONS:
         raise ConfigError(
             f"directions must be one of {VALID_DIRECTIONS} (row; + column; + both reversed), "
@@ -25,7 +29,11 @@ def check_directions(directions: int) -> None:
 
 
 def direction_layout(index: int) -> tuple[bool, bool]:
-    """``(column_major, reversed)`` of direction ``index`` (0..3)."""
+    """``(column_major, reversed)`` of direction ``index`` (0..3).
+
+    Raises:
+        ConfigError: ``index`` is not 0..3.
+    """
     if index not in range(4):
         raise ConfigError(f"direction index must be 0..3, got {index!r}")
     return bool(index % 2), index >= 2
@@ -33,7 +41,11 @@ def direction_layout(index: int) -> tuple[bool, bool]:
 
 def grid_to_sequence(x: Tensor, column_major: bool) -> Tensor:
     """Channels-last grid ``(B, H, W, C)`` -> one sequence ``(B, H*W, C)``, row-major
-    (along x, then down the rows) or column-major."""
+    (along x, then down the rows) or column-major.
+
+    Raises:
+        ConfigError: ``x`` is not 4-D.
+    """
     if x.ndim != 4:
         raise ConfigError(f"x must be a channels-last grid (B, H, W, C), got {tuple(x.shape)}")
     b, h, w, c = x.shape
@@ -41,7 +53,11 @@ def grid_to_sequence(x: Tensor, column_major: bool) -> Tensor:
 
 
 def sequence_to_grid(seq: Tensor, height: int, width: int, column_major: bool) -> Tensor:
-    """Inverse of :func:`grid_to_sequence`: ``(B, H*W, C)`` -> ``(B, H, W, C)``."""
+    """Inverse of :func:`grid_to_sequence`: ``(B, H*W, C)`` -> ``(B, H, W, C)``.
+
+    Raises:
+        ConfigError: the length is not ``height * width``.
+    """
     b, length, c = seq.shape
     if length != height * width:
         raise ConfigError(f"sequence length {length} != height * width = {height * width}")

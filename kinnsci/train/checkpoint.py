@@ -53,7 +53,13 @@ def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike, expected_model: str | None = None) -> dict:
-    """Read a checkpoint with ``torch.load(weights_only=True)`` and check what it is."""
+    """Read a checkpoint with ``torch.load(weights_only=True)`` and check what it is.
+
+    Raises:
+        InputNotFoundError: ``path`` does not exist.
+        CheckpointError: not a (readable) kinnsci checkpoint, a newer format, pickled objects, or
+            (with ``expected_model``) another model's.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputNotFoundError(f"checkpoint {path} does not exist")

@@ -61,7 +61,11 @@ def max_error(pred: Tensor, true: Tensor) -> Tensor:
 
 
 def per_step_relative_l2(pred: Tensor, true: Tensor, eps: float = 1e-12) -> Tensor:
-    """Relative L2 of each rollout step: pred, true (batch, steps, ...) -> (steps,)."""
+    """Relative L2 of each rollout step: pred, true (batch, steps, ...) -> (steps,).
+
+    Raises:
+        ConfigError: ``pred`` is not ``(batch, steps, ...)``.
+    """
     _check(pred, true)
     if pred.ndim < 3:
         raise ConfigError(f"rollouts need shape (batch, steps, ...), got {tuple(pred.shape)}")

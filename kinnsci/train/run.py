@@ -40,8 +40,6 @@ from kinnsci.train.normalized import NormalizedOperator
 from kinnsci.train.rollout import rollout_errors
 from kinnsci.train.trainer import Trainer
 
-# Backbones whose learned map does not depend on the grid (Fourier layers on modes).
-
 
 @dataclass
 class Run:
@@ -313,7 +311,12 @@ def train_run(config: RunConfig, *, resume: str | os.PathLike | None = None,
 
 
 def load_trained(checkpoint: str | os.PathLike) -> tuple[NormalizedOperator, dict[str, Any]]:
-    """The trained model (physical units in/out, eval mode) and the checkpoint's extras."""
+    """The trained model (physical units in/out, eval mode) and the checkpoint's extras.
+
+    Raises:
+        InputNotFoundError, CheckpointError: see :func:`kinnsci.train.checkpoint.load_checkpoint`;
+            also weights that do not fit the saved config.
+    """
     payload = load_checkpoint(checkpoint)
     config = dict(payload["model"]["config"])
     backbone = get_model(**config)
@@ -335,7 +338,12 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
                         device: str | torch.device = "cpu", progress: bool = False,
                         ) -> tuple[dict[str, Any], nn.Module, Any]:
     """Metrics of a trained checkpoint on (all samples of) another data file; ``progress``
-    shows tqdm bars for the evaluation and the rollouts."""
+    shows tqdm bars for the evaluation and the rollouts.
+
+    Raises:
+        ConfigError: a grid the model cannot take, or ``rollout`` for a steady model.
+        DataError: the data lacks the run's variables or holds NaN/inf.
+    """
     model, extra = load_trained(checkpoint)
     run = RunConfig.from_mapping({**extra["run"], "data": str(data)})
     ds = open_run_data(run, data)

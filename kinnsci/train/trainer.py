@@ -118,6 +118,10 @@ class Trainer:
             resumed runs are identical.
         checkpoint_dir: where ``last.pt`` (every epoch) and ``final.pt`` go; None: none.
         extra_state: plain values saved in every checkpoint (data description, ...).
+
+    Raises:
+        ConfigError: ``epochs`` or ``batch_size`` < 1, a CUDA device or AMP without CUDA, an unknown
+            ``amp``, or a batch that does not split over the DDP processes.
     """
 
     def __init__(
@@ -313,7 +317,12 @@ class Trainer:
         }
 
     def load_state(self, path: str | os.PathLike) -> None:
-        """Restore everything :meth:`state` saved, to continue exactly where it stopped."""
+        """Restore everything :meth:`state` saved, to continue exactly where it stopped.
+
+        Raises:
+            ConfigError: the checkpoint is past ``epochs`` (see also
+                :func:`kinnsci.train.checkpoint.load_checkpoint`).
+        """
         payload = load_checkpoint(path, expected_model=self.model.config.get("name"))
         self.model.load_state_dict(payload["model"]["state"])
         self.optimizer.load_state_dict(payload["optimizer"])

@@ -31,7 +31,12 @@ from kinnsci.train.vision_config import VisionConfig
 
 
 def image_splits(config: VisionConfig) -> tuple[Dataset, Dataset, list[str]]:
-    """(train, validation, class names) with training and evaluation transforms."""
+    """(train, validation, class names) with training and evaluation transforms.
+
+    Raises:
+        ConfigError: too few images to hold out a validation split, or a ``train/`` folder without
+            ``val/``.
+    """
     root = Path(config.data)
     train_tf = TrainTransform(config.image_size, scale=(config.min_crop, 1.0))
     eval_tf = EvalTransform(config.image_size)
@@ -56,7 +61,11 @@ def image_splits(config: VisionConfig) -> tuple[Dataset, Dataset, list[str]]:
 
 def build_vision_trainer(config: VisionConfig, *, progress: bool = True) -> tuple[Trainer,
                                                                                    list[str]]:
-    """The Trainer of a classification run, and the class names."""
+    """The Trainer of a classification run, and the class names.
+
+    Raises:
+        ConfigError: an unknown image ``mode`` or an ``image_size`` the model cannot take.
+    """
     train, val, classes = image_splits(config)
     in_channels = {"RGB": 3, "L": 1}.get(config.mode)
     if in_channels is None:

@@ -149,7 +149,11 @@ def coerce_parameter(name: str, value: Any, default: Any) -> Any:
 
 
 def require(condition: bool, name: str, value: Any, expected: str) -> None:
-    """Raise ``ValueError("<name> must be <expected>, got <value>")`` unless ``condition``."""
+    """Raise ``ValueError("<name> must be <expected>, got <value>")`` unless ``condition``.
+
+    Raises:
+        ConfigError: ``condition`` is False (the message names the parameter).
+    """
     if not condition:
         raise ConfigError(f"parameter {name} must be {expected}, got {value!r}")
 

@@ -56,6 +56,9 @@ def solve_vorticity(
 
     Returns:
         (batch, len(save_times), s, s) vorticity.
+
+    Raises:
+        ConfigError: ``save_times`` are not multiples of ``dt``.
     """
     s = w0.shape[-1]
     ky = 2 * np.pi * np.fft.fftfreq(s, d=1.0 / s)[:, None]

@@ -102,6 +102,9 @@ def solve_shallow_water(
 
     Returns:
         (batch, len(save_times), 3, ny, nx).
+
+    Raises:
+        ConfigError: an unknown ``boundary``.
     """
     if boundary not in BOUNDARIES:
         raise ConfigError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")

@@ -68,7 +68,11 @@ SPLIT_ADVICE = ("generate it in parts with different --seed values (kinnsci read
 
 def check_memory(name: str, n_samples: int, resolution: int, nbytes: int) -> None:
     """Raise ``ConfigError`` with the numbers when simulating ``nbytes`` bytes of fields
-    needs more memory than this machine has available (checked before any work)."""
+    needs more memory than this machine has available (checked before any work).
+
+    Raises:
+        ConfigError: the dataset would not fit in memory.
+    """
     memory = available_memory()
     need = PEAK_MEMORY_FACTOR * nbytes
     if memory is not None and need > memory:
@@ -80,7 +84,11 @@ def check_memory(name: str, n_samples: int, resolution: int, nbytes: int) -> Non
 
 def check_disk(name: str, on_disk: float, out: Path) -> None:
     """Raise ``ConfigError`` with the numbers when a file of about ``on_disk`` bytes will
-    not fit on the disk of ``out`` (checked before any work)."""
+    not fit on the disk of ``out`` (checked before any work).
+
+    Raises:
+        ConfigError: the file would not fit on the disk.
+    """
     free = free_disk(out)
     if on_disk > free:
         raise ConfigError(
