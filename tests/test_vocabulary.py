@@ -286,3 +286,27 @@ def test_knc_and_ckb_follow_default_dtype_and_take_device_and_dtype():
     assert {p.device.type for p in block.parameters()} == {"cpu"}
     x = torch.randn(1, 6, 4, dtype=torch.float64)
     assert block(x).dtype == torch.float64
+
+
+@pytest.mark.parametrize("make", [
+    lambda **kw: CircuitCell(3, fully_connected(3, 1), **kw),
+    lambda **kw: get_cell("coupled_kirchhoff", n_nodes=3, input_dim=2, **kw),
+    lambda **kw: get_cell("fitzhugh_nagumo", channels=2, **kw),
+    lambda **kw: get_cell("kirchhoff_node", channels=2, **kw),
+    lambda **kw: CoupledKirchhoffLayer(2, 3, **kw),
+], ids=["circuit", "coupled_kirchhoff", "fitzhugh_nagumo", "kirchhoff_node", "coupled_layer"])
+def test_cells_take_device_and_dtype(make):
+    module = make(dtype=torch.float64, device="cpu")
+    floats = [t for t in [*module.parameters(), *module.buffers()] if t.is_floating_point()]
+    assert floats and {t.dtype for t in floats} == {torch.float64}
+    assert all(not t.is_floating_point() for t in module.buffers() if t.dtype == torch.long)
+
+
+def test_a_0_1_subclass_overriding_make_local_still_gets_its_local_operators():
+    class Old(FNO):
+        def make_local(self, layer, channels):
+            return torch.nn.Identity()
+
+    with _deprecated(r"Old\.make_local .* use FNO\(local_operator=\.\.\.\)"):
+        model = Old(in_channels=1, hidden_channels=4, n_modes=4)
+    assert all(isinstance(m, torch.nn.Identity) for m in model.local)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import torch
 from torch import Tensor, nn
 
 from kinnsci._checks import check_last_dim
@@ -77,6 +78,13 @@ class Cell(nn.Module):
                     "get_discretizer('adaptive').solve(cell, h0, u, t))")
             u = h.new_zeros(h.shape[:-1] + (0,))
         return self.vector_field(t, h, u)
+
+    def place(self, device: torch.device | str | None, dtype: torch.dtype | None) -> None:
+        """Move the parameters and buffers just created to ``device``/``dtype`` (the
+        ``device=``/``dtype=`` arguments of a cell's constructor, as torch's modules take
+        them; integer buffers such as edge lists keep their dtype)."""
+        if device is not None or dtype is not None:
+            self.to(device=device, dtype=dtype)
 
     def check_state_input(self, h: Tensor, u: Tensor) -> None:
         """Raise a clear ``ValueError`` if ``h`` and ``u`` do not fit this cell.

@@ -65,7 +65,9 @@ class CircuitCell(Cell):
     name = "circuit"
 
     def __init__(self, n_nodes: int, edges: Tensor, branch: str | Branch = "relu_diff", *,
-                 capacitance: float = 1.0, init_std: float | None = None) -> None:
+                 capacitance: float = 1.0, init_std: float | None = None,
+                 device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__()
         if n_nodes < 1:
             raise ConfigError(f"n_nodes must be >= 1, got {n_nodes}")
@@ -79,6 +81,7 @@ class CircuitCell(Cell):
         n_edges = self.edges.shape[0]
         std = math.sqrt(2.0 / n_edges) if init_std is None else init_std
         self.theta = nn.Parameter(torch.randn(n_edges, self.branch.n_params) * std)
+        self.place(device, dtype)
 
     def branch_currents(self, v: Tensor) -> Tensor:
         """Current of every edge, source -> destination: v (..., N) -> (..., E).

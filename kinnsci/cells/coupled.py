@@ -43,7 +43,9 @@ class CoupledKirchhoffCell(LinearCellBase):
     name = "coupled_kirchhoff"
 
     def __init__(self, n_nodes: int, input_dim: int, *, symmetric: bool = True,
-                 capacitance: float = 1.0, leak: float = 0.1, init_scale: float = 1.0) -> None:
+                 capacitance: float = 1.0, leak: float = 0.1, init_scale: float = 1.0,
+                 device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__()
         if n_nodes < 1 or input_dim < 1:
             raise ConfigError(f"n_nodes and input_dim must be >= 1, got {n_nodes}, {input_dim}")
@@ -58,6 +60,7 @@ class CoupledKirchhoffCell(LinearCellBase):
         self.raw_capacitance = nn.Parameter(
             inverse_softplus(capacitance).expand(n_nodes).clone())
         self.input_weight = nn.Parameter(torch.randn(n_nodes, input_dim) / input_dim**0.5)
+        self.place(device, dtype)
 
     def conductances(self) -> Tensor:
         """G (n, n): non-negative, zero diagonal, symmetric unless ``symmetric=False``."""

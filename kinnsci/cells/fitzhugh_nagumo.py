@@ -47,6 +47,8 @@ class FitzHughNagumoCell(Cell):
         eps: float | None = None,
         current: float = 0.0,
         trainable: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         if form not in _FORMS:
@@ -72,6 +74,7 @@ class FitzHughNagumoCell(Cell):
                                                     dtype=torch.get_default_dtype())
                                 for name, value in values.items()}, trainable)
         self.register_buffer("current", torch.tensor(float(current)))
+        self.place(device, dtype)
 
     def vector_field(self, t: Tensor | float, h: Tensor, u: Tensor) -> Tensor:
         v, w = h[..., : self.channels], h[..., self.channels :]

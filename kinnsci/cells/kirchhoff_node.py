@@ -58,6 +58,8 @@ class KirchhoffNodeCell(LinearCellBase):
         *,
         channels: int = 1,
         trainable: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         check_positive(capacitance, "capacitance", "a capacitor stores charge only with C_m > 0")
@@ -84,6 +86,7 @@ class KirchhoffNodeCell(LinearCellBase):
             "feedthrough": full(feedthrough),
         }
         register_tensors(self, tensors, trainable)
+        self.place(device, dtype)
 
     @property
     def capacitance(self) -> Tensor:

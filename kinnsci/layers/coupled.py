@@ -31,7 +31,8 @@ class CoupledKirchhoffLayer(nn.Module):
     @renamed_arguments(in_features="in_channels", n_nodes="out_channels", steps="n_steps")
     def __init__(self, in_channels: int, out_channels: int, *, dt: float = 1.0,
                  n_steps: int = 4, discretizer: str | Discretizer = "zoh",
-                 symmetric: bool = True, naive: bool = False):
+                 symmetric: bool = True, naive: bool = False,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None):
         super().__init__()
         if dt <= 0 or n_steps < 1:
             raise ConfigError(f"dt must be > 0 and n_steps >= 1, got dt={dt}, n_steps={n_steps}")
@@ -44,6 +45,8 @@ class CoupledKirchhoffLayer(nn.Module):
         else:
             self.cell = CoupledKirchhoffCell(n_nodes, in_features, symmetric=symmetric)
             self.discretizer = get_discretizer(discretizer)
+        if device is not None or dtype is not None:
+            self.to(device=device, dtype=dtype)
 
     def step_matrices(self) -> tuple[Tensor, Tensor]:
         """(Ā, B̄) of one step: V_k = Ā V_{k-1} + B̄ x."""

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from neuralop.layers.spectral_convolution import SpectralConv
 from torch import Tensor, nn
 
+from kinnsci._deprecation import warn_deprecated
 from kinnsci.errors import ConfigError
 from kinnsci.layers import KirchhoffMixer2d
 from kinnsci.models.base import BaseModel
@@ -102,6 +103,9 @@ class FNO(BaseModel):
                               "and projection_channels must be >= 1")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.n_modes, self.append_grid = n_modes, append_grid
+        if hasattr(self, "make_local"):  # a subclass written for kinnsci 0.1's hook
+            warn_deprecated(f"{type(self).__name__}.make_local", "FNO(local_operator=...)")
+            local_operator = self.make_local
         lifted = in_channels + (2 if append_grid else 0)
         self.lifting = nn.Conv2d(lifted, hidden_channels, 1)
         self.spectral = nn.ModuleList(
