@@ -310,3 +310,23 @@ def test_a_0_1_subclass_overriding_make_local_still_gets_its_local_operators():
     with _deprecated(r"Old\.make_local .* use FNO\(local_operator=\.\.\.\)"):
         model = Old(in_channels=1, hidden_channels=4, n_modes=4)
     assert all(isinstance(m, torch.nn.Identity) for m in model.local)
+
+
+def test_trainer_state_pair_is_save_state_and_load_state(tmp_path):
+    from kinnsci.train import Trainer
+
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(8, 1, 8, 8), torch.randn(8, 1, 8, 8))
+    model = get_model("unet", in_channels=1, out_channels=1, hidden_channels=[4, 8])
+    trainer = Trainer(model, data, epochs=1, batch_size=4, progress=False)
+    trainer.fit()
+    path = trainer.save_state(tmp_path / "state.pt")
+    with _deprecated(r"Trainer\.state .* use \.state_dict"):
+        assert trainer.state().keys() == trainer.state_dict().keys()
+    other = Trainer(get_model("unet", in_channels=1, out_channels=1, hidden_channels=[4, 8]),
+                    data, epochs=1, batch_size=4, progress=False)
+    other.load_state(path)
+    assert other.epoch == trainer.epoch == 1
+    for a, b in zip(other.model.state_dict().values(), model.state_dict().values(),
+                    strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -64,7 +64,8 @@ class DynPMNN(BaseModel):
                          "hidden": "hidden_channels", "steps": "n_steps"}
 
     def __init__(self, in_channels: int, out_channels: int = 1, hidden_channels: int = 16,
-                 n_layers: int = 1, form: str = "dynpmnn", discretizer: str = "euler",
+                 n_layers: int = 1, form: str = "dynpmnn",
+                 discretizer: str | Discretizer = "euler",
                  t_end: float = 2.5, n_steps: int = 25, trainable: bool = True) -> None:
         super().__init__()
         widths = [in_channels] + [hidden_channels] * n_layers

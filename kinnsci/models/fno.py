@@ -21,6 +21,7 @@ from neuralop.layers.spectral_convolution import SpectralConv
 from torch import Tensor, nn
 
 from kinnsci._deprecation import warn_deprecated
+from kinnsci.discretize import Discretizer
 from kinnsci.errors import ConfigError
 from kinnsci.layers import KirchhoffMixer2d
 from kinnsci.models.base import BaseModel
@@ -189,7 +190,7 @@ class FKNO(FNO):
         directions: int = 1,
         ckb_order: int = 2,
         d_state: int = 16,
-        discretizer: str = "zoh",
+        discretizer: str | Discretizer = "zoh",
         routing: str = "series",
         ckb_kwargs: dict | None = None,
         reference_resolution: int | None = None,

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kinnsci.discretize import Discretizer
 from kinnsci.errors import ConfigError
 from kinnsci.layers import ConvBlock, DSConv2d, KirchhoffMixer2d, ResidualDSBlock
 from kinnsci.models.base import BaseModel
@@ -117,7 +118,7 @@ class UKNO(BaseModel):
         directions: int = 4,
         d_state: int = 16,
         ckb_expand: int = 1,
-        discretizer: str = "zoh",
+        discretizer: str | Discretizer = "zoh",
         routing: str = "series",
         ckb_kwargs: dict | None = None,
     ) -> None:

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kinnsci._checks import check_finite
+from kinnsci.discretize import Discretizer
 from kinnsci.errors import ConfigError
 from kinnsci.layers.ckb import CKB
 from kinnsci.layers.conv import channels_last_weight
@@ -176,7 +177,7 @@ class KINNVision(BaseModel):
         directions: int = 4,
         routing: str = "series",
         physical_constraints: bool = True,
-        discretizer: str = "zoh",
+        discretizer: str | Discretizer = "zoh",
         mixer: str = "ckb",
         mlp_ratio: float = MLP_RATIO,
         d_conv: int = 3,

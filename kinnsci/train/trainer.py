@@ -17,6 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
+from kinnsci._deprecation import renamed_method
 from kinnsci._registry import lookup
 from kinnsci.errors import ConfigError, TrainingError
 from kinnsci.train import distributed as dist_utils
@@ -282,9 +283,9 @@ class Trainer:
             self.history.append(record)
             self.epoch = epoch + 1
             if main and self.checkpoint_dir is not None:
-                save_checkpoint(self.state(), self.checkpoint_dir / "last.pt")
+                self.save_state(self.checkpoint_dir / "last.pt")
         if main and self.checkpoint_dir is not None:
-            save_checkpoint(self.state(), self.checkpoint_dir / "final.pt")
+            self.save_state(self.checkpoint_dir / "final.pt")
         return self.history
 
     def _stop_on_nonfinite(self, epoch: int, batch_index: int) -> None:
@@ -292,17 +293,17 @@ class Trainer:
         saved = ""
         if dist_utils.is_main_process() and self.checkpoint_dir is not None:
             # The failing step was not applied: the weights are still the last good ones.
-            path = save_checkpoint(self.state(), self.checkpoint_dir / "last_good.pt")
+            path = self.save_state(self.checkpoint_dir / "last_good.pt")
             saved = f"; the last good state is in {path}"
         raise NonFiniteLossError(
             f"loss became NaN/inf at {where}{saved}. Lower the learning rate, enable grad "
             "clipping, or check that batch's data for NaN/inf")
 
     # --- checkpoints ---------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         """Everything a checkpoint holds to continue exactly: model config and weights,
         optimiser, schedule, loss scaler, random states, epoch, planned epochs, history,
-        seed and the caller's ``extra_state``."""
+        seed and the caller's ``extra_state`` (what :meth:`save_state` writes)."""
         return {
             "model": {"config": dict(self.model.config), "state": self.model.state_dict()},
             "optimizer": self.optimizer.state_dict(),
@@ -316,8 +317,16 @@ class Trainer:
             "extra": self.extra_state,
         }
 
+    state = renamed_method("state", "state_dict")
+
+    def save_state(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`state_dict` to ``path`` as a checkpoint, atomically; returns the
+        path. :meth:`load_state` reads it back."""
+        return save_checkpoint(self.state_dict(), path)
+
     def load_state(self, path: str | os.PathLike) -> None:
-        """Restore everything :meth:`state` saved, to continue exactly where it stopped.
+        """Restore everything :meth:`save_state` wrote, to continue exactly where it
+        stopped.
 
         Raises:
             ConfigError: the checkpoint is past ``epochs`` (see also
