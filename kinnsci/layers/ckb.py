@@ -44,8 +44,8 @@ class CKB(nn.Module):
             actual ``grid_spacing`` to ``forward`` to run on a refined/coarsened grid.
         residual: add the input back (False: return the branch alone, for backbones that
             wrap it in their own residual, e.g. with stochastic depth).
-        device, dtype: where and in which precision the parameters are created (as torch's
-            own modules take them).
+        device: where the parameters are created (as torch's own modules take it).
+        dtype: their precision (default: torch's default dtype).
 
     Raises:
         ConfigError: an argument out of its range (each message names it).

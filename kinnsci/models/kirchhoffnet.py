@@ -33,7 +33,10 @@ class KirchhoffNet(BaseModel):
         branch: a name in ``kinnsci.cells.BRANCHES`` (Eq. 10 ``"relu_diff"`` by default).
         periods: D, the number of periods, each with its own devices.
         t_end: T, the length of each period in seconds (the whole run lasts D · T).
-        rtol, atol, method, adjoint: the ``adaptive`` discretizer's settings.
+        rtol: relative tolerance of the ``adaptive`` discretizer.
+        atol: its absolute tolerance.
+        method: its torchdiffeq method (``dopri5``).
+        adjoint: gradients by the adjoint method (constant memory).
 
     Input (batch, in_channels) -> output (batch, out_channels).
 
