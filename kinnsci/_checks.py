@@ -7,17 +7,41 @@ to read kinnsci's source to understand what went wrong.
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 from torch import Tensor
 
 from kinnsci.errors import ConfigError, DataError
 
+CHECKS_VARIABLE = "KINNSCI_CHECKS"
 
-def check_step_size(dt: float | Tensor, name: str = "dt") -> None:
-    """Raise ``ValueError`` unless every entry of ``dt`` is finite and > 0."""
+
+def value_checks_enabled() -> bool:
+    """Whether the debug switch ``KINNSCI_CHECKS=1`` is on.
+
+    Reading a tensor's values (is it finite? is every step > 0?) makes the host wait for
+    the device, so inside models it is off by default: data is checked where it enters
+    (datasets, the command line, ``Trainer``), and a forward and backward pass make no
+    device-to-host synchronisation. With the switch on, layers check their inputs too
+    (the CKB's input, the scans' step sizes), naming the first bad index.
+    """
+    return os.environ.get(CHECKS_VARIABLE, "0") == "1"
+
+
+def check_step_size(dt: float | Tensor, name: str = "dt", *, values: bool | None = None
+                    ) -> None:
+    """Raise ``ValueError`` unless every entry of ``dt`` is finite and > 0.
+
+    A tensor's values are read (a device-to-host synchronisation) only when ``values`` is
+    True, or, left at None, under ``KINNSCI_CHECKS=1``; Python numbers are always checked.
+
+    Raises:
+        ConfigError: a non-finite or non-positive step.
+        TypeError: ``dt`` is neither a number nor a tensor.
+    """
     if isinstance(dt, Tensor):
-        if dt.numel() == 0:
+        if dt.numel() == 0 or not (value_checks_enabled() if values is None else values):
             return
         if not torch.isfinite(dt).all():
             raise ConfigError(

@@ -162,7 +162,7 @@ def test_ckb_parameter_layout_per_direction():
     assert counts[1] - counts[0] == 4320 and counts[2] - counts[1] == 2 * 4320
 
 
-def test_bad_inputs_get_clear_errors():
+def test_bad_inputs_get_clear_errors(monkeypatch):
     mixer = KirchhoffMixer2d(4)
     with pytest.raises(ValueError, match=r"expects \(batch, channels, H, W\)"):
         mixer(torch.zeros(4, 5, 5))
@@ -170,8 +170,11 @@ def test_bad_inputs_get_clear_errors():
         mixer(torch.zeros(1, 3, 5, 5))
     bad = torch.zeros(1, 4, 5, 5)
     bad[0, 1, 2, 3] = float("nan")
+    assert torch.isnan(mixer(bad)).any()  # no value check (a host sync) by default
+    monkeypatch.setenv("KINNSCI_CHECKS", "1")  # the debug switch names the first bad index
     with pytest.raises(ValueError, match=r"NaN/inf \(first at index \(0, 2, 3, 1\)"):
         mixer(bad)
+    monkeypatch.delenv("KINNSCI_CHECKS")
     with pytest.raises(ValueError, match="directions must be one of"):
         KirchhoffMixer2d(4, directions=3)
     with pytest.raises(ValueError, match="order must be an integer >= 1"):

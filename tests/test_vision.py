@@ -132,7 +132,7 @@ def test_any_multiple_of_the_patch_size_works_including_odd_token_grids():
         assert model(torch.randn(1, 3, *hw)).shape == (1, 3)
 
 
-def test_bad_input_gives_clear_errors():
+def test_bad_input_gives_clear_errors(monkeypatch):
     model = KINNVision(num_classes=3, **TINY_TEST)
     with pytest.raises(ValueError, match="built for 3-channel images, got 1 channels"):
         model(torch.randn(1, 1, 32, 32))
@@ -142,8 +142,10 @@ def test_bad_input_gives_clear_errors():
         model(torch.randn(3, 32, 32))
     bad = torch.randn(1, 3, 32, 32)
     bad[0, 1, 2, 3] = float("nan")
+    monkeypatch.setenv("KINNSCI_CHECKS", "1")  # value checks in a forward are debug-only
     with pytest.raises(ValueError, match=r"images contains NaN/inf \(first at \w+ \(0, 1, 2, 3\)"):
         model(bad)
+    monkeypatch.delenv("KINNSCI_CHECKS")
     with pytest.raises(ValueError, match="unknown model 'kinn_vision_huge'.*kinn_vision_small"):
         get_model("kinn_vision_huge")
     with pytest.raises(ValueError, match="depths must be 4 stage depths"):

@@ -87,6 +87,16 @@ class _EpochTimer:
                    "epoch(s) of this run (validation not included)", file=sys.stderr)
 
 
+SYNC_EVERY = 16
+"""Batches between the host's reads of the running loss (progress bar, NaN/inf stop)."""
+
+
+def _fused_available(params: list[Tensor]) -> bool:
+    """Fused AdamW runs on CUDA and CPU floating-point parameters (not on MPS/XLA)."""
+    return bool(params) and all(p.device.type in ("cuda", "cpu") and p.is_floating_point()
+                                for p in params)
+
+
 class Trainer:
     """Train an operator on a map-style dataset of (x, y) pairs.
 
@@ -188,8 +198,23 @@ class Trainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         if compile:
             self.module = torch.compile(self.module)
-        self.optimizer = optimizer or torch.optim.AdamW(self.model.parameters(), lr=lr,
-                                                        weight_decay=weight_decay)
+        # Fused AdamW skips a step on the device when told its loss was not finite, so a
+        # training step needs no device-to-host synchronisation (see train_step). It takes
+        # real tensors only: a complex weight (spectral layers) is handed to it as the real
+        # (..., 2) view of the same memory, which is what AdamW does with complex weights
+        # itself (same numbers).
+        self._real_views: list[tuple[nn.Parameter, nn.Parameter]] = []
+        if optimizer is None:
+            params = []
+            for p in self.model.parameters():
+                if p.is_complex():
+                    view = nn.Parameter(torch.view_as_real(p.detach()))
+                    self._real_views.append((p, view))
+                    p = view
+                params.append(p)
+            optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay,
+                                          fused=_fused_available(params))
+        self.optimizer = optimizer
         self.scheduler = self._make_scheduler(scheduler)
         self.schedule_epochs = epochs  # the run length the schedule was built for
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
@@ -229,18 +254,36 @@ class Trainer:
 
     def train_step(self, x: Tensor, y: Tensor) -> Tensor:
         """One optimiser step on a batch (gradient clipping and loss scaling included);
-        returns the detached loss. A NaN/inf loss is returned without a step, so the
-        weights stay the last good ones."""
+        returns the detached loss. A NaN/inf loss makes no step, so the weights stay the
+        last good ones.
+
+        With the default (fused) AdamW the step is skipped on the device (the optimiser's
+        ``found_inf``), and the step makes no device-to-host synchronisation; another
+        optimiser is skipped from the host, which reads the loss first.
+        """
         self.optimizer.zero_grad(set_to_none=True)
+        for weight, _ in self._real_views:
+            weight.grad = None
         loss = self.compute_loss(x, y)
-        if not torch.isfinite(loss):
-            return loss
+        skips_on_device = (getattr(self.optimizer, "_step_supports_amp_scaling", False)
+                           and not self.scaler.is_enabled())
+        if not skips_on_device and not torch.isfinite(loss):
+            return loss.detach()
         self.scaler.scale(loss).backward()
+        for weight, view in self._real_views:  # views: unscaling and clipping act on both
+            view.grad = None if weight.grad is None else torch.view_as_real(weight.grad)
         if self.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        if skips_on_device:
+            self.optimizer.found_inf = (~torch.isfinite(loss)).float()
+            try:
+                self.optimizer.step()
+            finally:
+                del self.optimizer.found_inf
+        else:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         return loss.detach()
 
     # --- epochs --------------------------------------------------------------------------
@@ -253,11 +296,16 @@ class Trainer:
         for epoch in range(self.epoch, self.epochs):
             self.model.train()
             self.sampler.set_epoch(epoch)
-            start, total, count = time.perf_counter(), 0.0, 0
+            start, count = time.perf_counter(), 0
+            # the running loss and the first non-finite batch stay on the device; the host
+            # reads them every SYNC_EVERY batches (progress, NaN stop) and at the epoch end
+            total = torch.zeros((), dtype=torch.float64, device=self.device)
+            first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
             bar = tqdm(self.loader, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
                        disable=not (self.progress and main))
             timer = _EpochTimer(len(self.loader), self.epochs - epoch,
                                 enabled=self.progress and main and epoch == first_epoch)
+            last = len(self.loader) - 1
             for batch_index, (x, y) in enumerate(bar):
                 timer.batch(batch_index)
                 x = x.to(self.device, non_blocking=True)
@@ -265,12 +313,16 @@ class Trainer:
                 if self.channels_last and x.ndim == 4:
                     x = x.contiguous(memory_format=torch.channels_last)
                 loss = self.train_step(x, y)
-                if not torch.isfinite(loss):
-                    self._stop_on_nonfinite(epoch, batch_index)
-                total += float(loss) * len(x)
+                finite = torch.isfinite(loss)
+                first_bad = torch.where((first_bad < 0) & ~finite, batch_index, first_bad)
+                total = total + torch.where(finite, loss.double(), 0.0) * len(x)
                 count += len(x)
-                bar.set_postfix(loss=f"{total / count:.4g}")
+                if batch_index % SYNC_EVERY == SYNC_EVERY - 1 or batch_index == last:
+                    if int(first_bad) >= 0:
+                        self._stop_on_nonfinite(epoch, int(first_bad))
+                    bar.set_postfix(loss=f"{float(total) / count:.4g}")
             timer.done()
+            total = float(total)
             if self.scheduler is not None:
                 self.scheduler.step()
             record = {"epoch": epoch + 1, "train_loss": total / count,
@@ -292,7 +344,7 @@ class Trainer:
         where = f"epoch {epoch + 1}, batch {batch_index}"
         saved = ""
         if dist_utils.is_main_process() and self.checkpoint_dir is not None:
-            # The failing step was not applied: the weights are still the last good ones.
+            # Non-finite steps were not applied: the weights are still good ones.
             path = self.save_state(self.checkpoint_dir / "last_good.pt")
             saved = f"; the last good state is in {path}"
         raise NonFiniteLossError(
