@@ -145,7 +145,7 @@ def test_scan_keywords_backends_and_scans_keys_keep_working():
                                                   backend="blocked"), expected)
     with _deprecated(r"SCANS\['chunked'\]"):
         assert SCANS["chunked"] is SCANS["auto"]
-    assert set(SCANS) == {"reference", "auto", "cpp", "pytorch"}
+    assert set(SCANS) == {"reference", "auto", "cpp", "triton", "pytorch"}
     torch.testing.assert_close(SCANS["pytorch"](x, delta, A, B, C), SCANS["reference"](
         x, delta, A, B, C), rtol=1e-5, atol=1e-5)
     Bc, Cc = torch.randn(3, 4), torch.randn(3, 4)

@@ -18,6 +18,7 @@ If no compiler (or ninja) is available, :func:`available` returns False and
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -26,10 +27,6 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-
-from kinnsci.scan.checks import CHUNK_SIZE
-
-MODES = {"zoh": 0, "euler": 1, "bilinear": 2}
 
 _SOURCE = r"""
 #include <torch/extension.h>
@@ -498,6 +495,27 @@ def available() -> bool:
     return _module is not None
 
 
+def status() -> str:
+    """Which CPU scan runs and, for the fallback, why and how to get the kernel (for
+    ``kinnsci info`` and error messages)."""
+    if os.environ.get("KINNSCI_DISABLE_CPU_KERNEL") == "1":
+        return "the PyTorch scan: the C++ kernel is disabled by KINNSCI_DISABLE_CPU_KERNEL=1"
+    if available():
+        return f"the C++ kernel ({_isa()} build)"
+    return (f"the PyTorch scan, about 16x slower: the C++ kernel did not build ({_error}); "
+            + HOW_TO_BUILD)
+
+
+HOW_TO_BUILD = ("it needs a C++ compiler (g++ or clang++ on Linux and macOS, MSVC on "
+                "Windows) and ninja (pip install ninja); then it builds on first use")
+
+
+def _isa() -> str:
+    """torch's CPU capability as a name for the build ("avx512", "avx2", "default", ...)."""
+    raw = str(torch.backends.cpu.get_cpu_capability()).lower()
+    return re.sub(r"[^a-z0-9]+", "_", raw).strip("_") or "default"
+
+
 def _is_built(name: str) -> bool:
     """Whether torch's extension cache surely holds this build (only to decide whether to
     announce a compilation; a private torch helper, so when it fails we announce)."""
@@ -522,31 +540,22 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
-class _FusedScan(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, delta, A, B, C, D, mode: int, chunk: int, reverse: bool):
-        x, delta, A, B, C, D = (t.contiguous() for t in (x, delta, A, B, C, D))
-        y, ckpt = _module.forward(x, delta, A, B, C, D, mode, chunk, reverse)
-        ctx.save_for_backward(x, delta, A, B, C, D, ckpt)
-        ctx.mode, ctx.chunk, ctx.reverse = mode, chunk, reverse
-        return y
-
-    @staticmethod
-    def backward(ctx, grad_y):
-        x, delta, A, B, C, D, ckpt = ctx.saved_tensors
-        grads = _module.backward(grad_y.contiguous(), x, delta, A, B, C, D, ckpt, ctx.mode,
-                                 ctx.chunk, ctx.reverse)
-        return *grads, None, None, None
+def forward(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, mode: int,
+            chunk_size: int, reverse: bool) -> tuple[Tensor, Tensor]:
+    """``(y, checkpoints)``: y_t = C_t · h_t + D x_t and the state at the start of each
+    chunk, ``(batch, n_chunks, D, N)``; shapes as ``selective_scan``. ``reverse``: the
+    recurrence runs from the last position to the first (h_t depends on x_t .. x_{L-1}),
+    without flipped copies of the inputs. Called through ``torch.ops.kinnsci.selective_scan``
+    when :func:`available` is True."""
+    y, checkpoints = _module.forward(*(t.contiguous() for t in (x, delta, A, B, C, D)), mode,
+                                     chunk_size, reverse)
+    return y, checkpoints
 
 
-def fused_selective_scan(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                         D: Tensor | None, discretizer: str, chunk_size: int = CHUNK_SIZE,
-                         reverse: bool = False) -> Tensor:
-    """y_t = C_t · h_t + D x_t (D None: no skip term) with the fused kernel; shapes as
-    ``selective_scan``. ``reverse``: the recurrence runs from the last position to the
-    first (h_t depends on x_t .. x_{L-1}), without flipped copies of the inputs.
-
-    Call only when :func:`available` is True and ``discretizer`` is in ``MODES``.
-    """
-    skip = D if D is not None else x.new_zeros(x.shape[-1])
-    return _FusedScan.apply(x, delta, A, B, C, skip, MODES[discretizer], chunk_size, reverse)
+def backward(grad_y: Tensor, x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
+             D: Tensor, checkpoints: Tensor, mode: int, chunk_size: int, reverse: bool
+             ) -> tuple[Tensor, ...]:
+    """Gradients ``(x, delta, A, B, C, D)``; each chunk's states are recomputed from its
+    checkpoint."""
+    inputs = (t.contiguous() for t in (grad_y, x, delta, A, B, C, D, checkpoints))
+    return tuple(_module.backward(*inputs, mode, chunk_size, reverse))

@@ -8,13 +8,13 @@ from torch import Tensor
 from kinnsci._deprecation import renamed_arguments, warn_deprecated
 from kinnsci.discretize import Discretizer, get_discretizer
 from kinnsci.errors import ConfigError
-from kinnsci.scan import cpu_kernel
+from kinnsci.scan import cpu_kernel, triton_kernel
 from kinnsci.scan.checks import CHUNK_SIZE, check_scan_inputs
-from kinnsci.scan.flops import record_scan
 from kinnsci.scan.linear_recurrence import linear_recurrence
+from kinnsci.scan.op import MODES
 from kinnsci.scan.pytorch_scan import pytorch_selective_scan
 
-BACKENDS = ("auto", "cpp", "pytorch")
+BACKENDS = ("auto", "cpp", "triton", "pytorch")
 RENAMED_BACKENDS = {"fused": "cpp", "blocked": "pytorch"}  # kinnsci 0.1's names
 
 
@@ -26,6 +26,39 @@ def _backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
     return backend
+
+
+def fused_kernel(x: Tensor, mode: int | None, backend: str = "auto") -> str | None:
+    """The fused kernel that runs a scan of ``x`` (``"cpp"``, ``"triton"``) or None for
+    the PyTorch path; ``mode`` is the discretizer's kernel mode (None: a discretizer the
+    kernels do not know).
+
+    Raises:
+        ConfigError: ``backend`` asks for a kernel that cannot run this scan (the message
+            says why).
+    """
+    if backend == "pytorch":
+        return None
+    device = x.device.type
+    if backend == "cpp":
+        if device == "cpu" and mode is not None and cpu_kernel.available():
+            return "cpp"
+        raise ConfigError("backend='cpp' needs CPU tensors, discretizer 'zoh', 'euler' or "
+                          "'bilinear' and the compiled kernel (" + cpu_kernel.status()
+                          + "); use backend='pytorch'")
+    if backend == "triton":
+        ready, why = triton_kernel.usable(x)
+        if ready and mode is not None:
+            return "triton"
+        raise ConfigError("backend='triton' needs discretizer 'zoh', 'euler' or 'bilinear' "
+                          f"and Triton ({why}); use backend='pytorch'")
+    if mode is None:
+        return None
+    if device == "cpu" and cpu_kernel.available():
+        return "cpp"
+    if device == "cuda" and triton_kernel.usable(x)[0]:
+        return "triton"
+    return None
 
 
 @renamed_arguments(chunk="chunk_size")
@@ -47,37 +80,42 @@ def selective_scan(
 
     ``backend``:
       * ``"cpp"``: the compiled C++ CPU kernel (:mod:`kinnsci.scan.cpu_kernel`), for CPU
-        tensors with the ``zoh``, ``euler`` or ``bilinear`` discretizer;
+        tensors;
+      * ``"triton"``: the Triton GPU kernel (:mod:`kinnsci.scan.triton_kernel`), for CUDA
+        tensors (and CPU tensors under ``TRITON_INTERPRET=1``, for testing);
       * ``"pytorch"``: plain PyTorch (:mod:`kinnsci.scan.pytorch_scan`); any device, any
         discretizer;
-      * ``"auto"``: ``cpp`` where it applies and compiles, else ``pytorch``.
+      * ``"auto"``: ``cpp`` on CPUs and ``triton`` on CUDA where they apply, else
+        ``pytorch``.
 
-    Both chunk the sequence into ``chunk_size`` positions (default ``CHUNK_SIZE`` = 64):
-    the state is carried between chunks and each chunk is recomputed in backward.
+    The fused kernels take the ``zoh``, ``euler`` and ``bilinear`` discretizers and run as
+    the custom operator ``torch.ops.kinnsci.selective_scan`` (:mod:`kinnsci.scan.op`),
+    which ``torch.compile`` traces without a graph break. Every backend chunks the
+    sequence into ``chunk_size`` positions (default ``CHUNK_SIZE`` = 64): the state is
+    carried between chunks and each chunk is recomputed in backward.
 
     ``reverse=True`` runs the recurrence from the last position to the first (the
     anti-causal scan of bidirectional and 4-direction layers); it equals flipping every
     input along the length, scanning, and flipping y back, without the copies.
 
     Raises:
-        ConfigError: shapes off the contract, ``chunk_size < 1``, an unknown backend, or
-            ``backend="cpp"`` where the kernel does not apply or did not compile.
+        ConfigError: shapes off the contract, ``chunk_size < 1``, an unknown backend, or a
+            backend that cannot run this scan.
     """
     check_scan_inputs(x, delta, A, B, C, D)
     if chunk_size is not None and chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1 positions, got {chunk_size}")
     backend = _backend(backend)
     disc = get_discretizer(discretizer)
-    record_scan(*x.shape, A.shape[1])
-    if x.is_meta:  # shape propagation (FLOP counting on the meta device): nothing to compute
-        return torch.empty_like(x)
-    fusable = x.device.type == "cpu" and getattr(disc, "name", None) in cpu_kernel.MODES
-    if backend == "cpp" and not (fusable and cpu_kernel.available()):
-        raise ConfigError("backend='cpp' needs CPU tensors, discretizer 'zoh', 'euler' or "
-                          "'bilinear' and a working C++ compiler; use backend='pytorch'")
-    if backend != "pytorch" and fusable and cpu_kernel.available():
-        return cpu_kernel.fused_selective_scan(x, delta, A, B, C, D, disc.name,
-                                               chunk_size or CHUNK_SIZE, reverse)
+    mode = MODES.get(getattr(disc, "name", None))
+    kernel = fused_kernel(x, mode, backend)
+    if x.is_meta:  # shape propagation (FLOP counting): the operator's fake implementation
+        kernel, mode = kernel or "cpp", mode or 0
+    if kernel is not None:
+        skip = D if D is not None else x.new_zeros(x.shape[-1])
+        y, _ = torch.ops.kinnsci.selective_scan(x, delta, A, B, C, skip, mode,
+                                                 chunk_size or CHUNK_SIZE, reverse, kernel)
+        return y
     if reverse:
         x, delta, B, C = (t.flip(1) for t in (x, delta, B, C))
     y = pytorch_selective_scan(x, delta, A, B, C, disc, chunk_size or CHUNK_SIZE)
@@ -109,7 +147,9 @@ def time_invariant_scan(
             f"B and C must match A's shape (D, N) = {tuple(A.shape)}, got "
             f"{tuple(B.shape)} and {tuple(C.shape)}"
         )
-    record_scan(*x.shape, A.shape[1])
+    if x.is_meta:  # FLOP counting: costed as a selective scan (the same 9 B L D N)
+        return selective_scan(x, delta, A, x.new_empty(*x.shape[:2], A.shape[1]),
+                              x.new_empty(*x.shape[:2], A.shape[1]), D, discretizer)
     if reverse:
         x, delta = x.flip(1), delta.flip(1)
     a, b = get_discretizer(discretizer).coefficients(A, B, delta[..., None])
