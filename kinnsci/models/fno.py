@@ -3,7 +3,8 @@
 Layout follows Li et al.'s FNO2d: append (x, y) coordinates, lift pointwise to ``hidden_channels``
 channels, ``n_layers`` Fourier layers ``GELU(SpectralConv(v) + Local(v))`` (no GELU after
 the last), project pointwise through ``projection_channels`` hidden channels. Spectral
-convolutions are neuraloperator's ``SpectralConv`` and ``n_modes`` means what it means
+convolutions are neuraloperator's ``SpectralConv`` (contracted with ``torch.einsum``:
+:class:`kinnsci.layers.spectral.SpectralConv2d`) and ``n_modes`` means what it means
 there: Li et al.'s one-sided ``modes = 12`` (frequencies -12..11 along y and 0..11 along
 x) is ``n_modes = (24, 23)``.
 
@@ -17,13 +18,13 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from neuralop.layers.spectral_convolution import SpectralConv
 from torch import Tensor, nn
 
 from kinnsci._deprecation import warn_deprecated
 from kinnsci.discretize import Discretizer
 from kinnsci.errors import ConfigError
 from kinnsci.layers import KirchhoffMixer2d
+from kinnsci.layers.spectral import SpectralConv2d
 from kinnsci.models.base import BaseModel
 
 
@@ -110,7 +111,7 @@ class FNO(BaseModel):
         lifted = in_channels + (2 if append_grid else 0)
         self.lifting = nn.Conv2d(lifted, hidden_channels, 1)
         self.spectral = nn.ModuleList(
-            SpectralConv(hidden_channels, hidden_channels, n_modes=n_modes)
+            SpectralConv2d(hidden_channels, hidden_channels, n_modes=n_modes)
             for _ in range(n_layers)
         )
         self.local = nn.ModuleList(local_operator(i, hidden_channels) for i in range(n_layers))
