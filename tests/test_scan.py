@@ -254,8 +254,6 @@ def test_a_slow_load_of_a_cached_kernel_is_announced_too(monkeypatch, capsys):
     must then still show, while a quick load stays silent."""
     import time
 
-    import torch.utils.cpp_extension as cpp_extension
-
     from kinnsci.scan import cpu_kernel
 
     monkeypatch.delenv("KINNSCI_DISABLE_CPU_KERNEL", raising=False)
@@ -264,8 +262,8 @@ def test_a_slow_load_of_a_cached_kernel_is_announced_too(monkeypatch, capsys):
     for delay, shown in ((0.5, True), (0.0, False)):
         monkeypatch.setattr(cpu_kernel, "_module", None)
         monkeypatch.setattr(cpu_kernel, "_error", None)
-        monkeypatch.setattr(cpp_extension, "load_inline",
-                            lambda delay=delay, **kw: time.sleep(delay) or object())
+        monkeypatch.setattr(cpu_kernel, "load",
+                            lambda delay=delay, **kw: (time.sleep(delay) or object(), "x"))
         assert cpu_kernel.available()
         err = capsys.readouterr().err
         assert ("compiling the fused CPU scan" in err) is shown, (delay, err)
