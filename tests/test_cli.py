@@ -13,6 +13,24 @@ def test_info_lists_registries(capsys):
     assert "CUDA:" in out
 
 
+def test_info_says_which_scan_runs_and_why_a_fallback(capsys, monkeypatch):
+    from kinnsci.scan import cpu_kernel
+
+    monkeypatch.setenv("KINNSCI_DISABLE_CPU_KERNEL", "1")
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "scan on CPU:  the PyTorch scan: the C++ kernel is disabled by " \
+        "KINNSCI_DISABLE_CPU_KERNEL=1" in out
+    assert "scan on CUDA:" in out
+    monkeypatch.delenv("KINNSCI_DISABLE_CPU_KERNEL")
+    monkeypatch.setattr(cpu_kernel, "_module", None)
+    monkeypatch.setattr(cpu_kernel, "_error", "RuntimeError: Ninja is required")
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "the C++ kernel did not build (RuntimeError: Ninja is required)" in out
+    assert "pip install ninja" in out
+
+
 def test_console_script_help_lists_subcommands():
     out = subprocess.run(
         [sys.executable, "-m", "kinnsci.cli.main", "--help"], capture_output=True, text=True

@@ -10,8 +10,9 @@ import platform
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "info",
-        help="print versions, registered components and whether CUDA is present",
-        description="Print versions, registered cells/discretizers/models and CUDA status.",
+        help="print versions, registered components, CUDA and which scan kernel runs",
+        description="Print versions, registered cells/discretizers/models, CUDA status and "
+        "which selective-scan backend runs on each device (and, for a fallback, why).",
         epilog="example:\n  kinnsci info",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -44,7 +45,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"CUDA: yes ({', '.join(names)})")
     else:
         print("CUDA: no (CPU only)")
+    for line in scan_backends(torch):
+        print(line)
     return 0
+
+
+def scan_backends(torch) -> list[str]:
+    """Which selective scan runs on each device, and for a fallback why and how to fix it."""
+    from kinnsci.scan import cpu_kernel, triton_kernel
+
+    lines = [f"scan on CPU:  {cpu_kernel.status()}"]
+    if torch.cuda.is_available():
+        ready, why = triton_kernel.usable(torch.empty(0, device="cuda"))
+        lines.append("scan on CUDA: " + ("the Triton kernel" if ready else
+                                         f"the PyTorch scan: {why}"))
+    else:
+        ready, why = triton_kernel.usable(torch.empty(0, device="meta"))
+        installed = "installed" if "not installed" not in why else "not installed"
+        lines.append(f"scan on CUDA: the Triton kernel where a GPU is present (Triton "
+                     f"{installed})")
+    return lines
 
 
 def _optional_registries() -> list[tuple[str, dict]]:
