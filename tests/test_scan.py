@@ -268,3 +268,17 @@ def test_a_slow_load_of_a_cached_kernel_is_announced_too(monkeypatch, capsys):
         err = capsys.readouterr().err
         assert ("compiling the fused CPU scan" in err) is shown, (delay, err)
         assert ("ready after" in err) is shown
+
+
+@pytest.mark.parametrize("backend", ["pytorch", "auto"])
+def test_bfloat16_inputs_with_float32_rates_scan_with_a_float32_state(backend):
+    """As under mixed precision: activations in bfloat16, the KNC's A a float32 parameter.
+    y comes back in bfloat16, computed from a float32 state."""
+    g = torch.Generator().manual_seed(0)
+    x, B, C = (torch.randn(2, 30, k, generator=g) for k in (6, 4, 4))
+    delta, A = 0.1 + torch.rand(2, 30, 6, generator=g), -0.5 - torch.rand(6, 4, generator=g)
+    low = [t.bfloat16() for t in (x, delta, B, C)]
+    y = selective_scan(low[0], low[1], A, low[2], low[3], backend=backend)
+    assert y.dtype == torch.bfloat16
+    ref = selective_scan_ref(*(t.double() for t in (low[0], low[1], A, low[2], low[3])))
+    assert float((y.double() - ref).abs().max() / ref.abs().max()) < 1e-2

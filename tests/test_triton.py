@@ -106,3 +106,19 @@ def test_backend_triton_says_what_it_needs():
     inputs = _inputs(1, 4, 2, 2, torch.float64)
     with pytest.raises(ConfigError, match="backend='triton' needs discretizer"):
         selective_scan(*inputs, discretizer="adaptive", backend="triton")
+
+
+def test_gpu_check_script_runs_end_to_end_in_a_dry_run():
+    """benchmarks/gpu_check.py is ready for a GPU: its --dry-run runs the same code on
+    the CPU at tiny sizes (Triton's interpreter) and its correctness rows pass."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    proc = subprocess.run([sys.executable, str(script), "--dry-run"], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count(" yes") == 6 and "NO" not in proc.stdout
+    for row in ("fkno    fp32", "fno     fp32", "ukno    fp32", "unet    fp32", "bfloat16"):
+        assert row in proc.stdout

@@ -178,9 +178,10 @@ def forward(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor
     recurrence runs from the last position to the first (h_t depends on x_t .. x_{L-1}),
     without flipped copies of the inputs. Called through ``torch.ops.kinnsci.selective_scan``
     when :func:`available` is True."""
-    y, checkpoints = _module.forward(*(t.contiguous() for t in (x, delta, A, B, C, D)), mode,
-                                     chunk_size, reverse)
-    return y, checkpoints
+    state = torch.float64 if x.dtype == torch.float64 else torch.float32  # bf16/fp16 too
+    inputs = (t.to(state).contiguous() for t in (x, delta, A, B, C, D))
+    y, checkpoints = _module.forward(*inputs, mode, chunk_size, reverse)
+    return y.to(x.dtype), checkpoints
 
 
 def backward(grad_y: Tensor, x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
@@ -188,5 +189,8 @@ def backward(grad_y: Tensor, x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: 
              ) -> tuple[Tensor, ...]:
     """Gradients ``(x, delta, A, B, C, D)``; each chunk's states are recomputed from its
     checkpoint."""
-    inputs = (t.contiguous() for t in (grad_y, x, delta, A, B, C, D, checkpoints))
-    return tuple(_module.backward(*inputs, mode, chunk_size, reverse))
+    state = checkpoints.dtype
+    originals = (x, delta, A, B, C, D)
+    inputs = (t.to(state).contiguous() for t in (grad_y, *originals, checkpoints))
+    grads = _module.backward(*inputs, mode, chunk_size, reverse)
+    return tuple(g.to(t.dtype) for g, t in zip(grads, originals, strict=True))

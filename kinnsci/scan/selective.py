@@ -116,11 +116,14 @@ def selective_scan(
         y, _ = torch.ops.kinnsci.selective_scan(x, delta, A, B, C, skip, mode,
                                                  chunk_size or CHUNK_SIZE, reverse, kernel)
         return y
+    out_dtype = x.dtype
+    state = torch.promote_types(x.dtype, A.dtype)  # bf16/fp16 inputs: a float32 state
+    x, delta, B, C = (t.to(state) for t in (x, delta, B, C))
     if reverse:
         x, delta, B, C = (t.flip(1) for t in (x, delta, B, C))
     y = pytorch_selective_scan(x, delta, A, B, C, disc, chunk_size or CHUNK_SIZE)
     y = y if D is None else y + D * x
-    return y.flip(1) if reverse else y
+    return (y.flip(1) if reverse else y).to(out_dtype)
 
 
 @renamed_arguments(chunk="chunk_size")
