@@ -257,3 +257,19 @@ def test_discretizers_declare_their_properties():
     assert Euler.order == 1 and not Euler.a_stable
     assert Bilinear.order == 2 and Bilinear.a_stable
     assert Adaptive.supports_nonlinear
+
+
+def test_zoh_coefficients_are_exact_and_differentiable_for_every_rate():
+    """No branch on values: rates 0, tiny, moderate and large in one tensor, float64
+    gradcheck, and the values of exp(z) and dt phi1(z)."""
+    from kinnsci.discretize.zoh import phi1
+
+    A = torch.tensor([[0.0, -1e-9, -1e-4, -0.3], [-2.0, -40.0, 1e-6, -7.0]],
+                     dtype=torch.float64, requires_grad=True)
+    dt = (0.01 + torch.rand(3, 5, 2, 1, dtype=torch.float64)).requires_grad_()
+    B = torch.randn(4, dtype=torch.float64)
+    a, b = ZOH().coefficients(A, B, dt)
+    z = (dt * A).detach()
+    torch.testing.assert_close(a, torch.exp(z), rtol=1e-14, atol=0)
+    torch.testing.assert_close(b, dt.detach() * phi1(z) * B, rtol=1e-13, atol=1e-300)
+    assert torch.autograd.gradcheck(lambda d, r: ZOH().coefficients(r, B, d), (dt, A))
