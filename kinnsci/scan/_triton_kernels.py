@@ -31,6 +31,27 @@ def coefficients(dt, A, MODE: tl.constexpr, SMALL: tl.constexpr):
 
 
 @triton.jit
+def block_constants(A_ptr, D_ptr, offs_d, offs_n, md, mn, N, STATE: tl.constexpr):
+    """A (BLOCK_D, BLOCK_N) of this channel block (padding lanes -1) and the skip weights."""
+    A = tl.load(A_ptr + offs_d[:, None] * N + offs_n[None, :],
+                mask=md[:, None] & mn[None, :], other=-1.0).to(STATE)
+    return A, tl.load(D_ptr + offs_d, mask=md, other=0.0).to(STATE)
+
+
+@triton.jit
+def step_inputs(x_ptr, dt_ptr, B_ptr, b, L, t, DIM, N, offs_d, offs_n, md, mn,
+                REVERSE: tl.constexpr, STATE: tl.constexpr):
+    """The row of step t (position L - 1 - t when scanning in reverse), its x and delta
+    over the channel block and its B, in the state's precision."""
+    pos = L - 1 - t if REVERSE else t
+    row = b * L + pos
+    x = tl.load(x_ptr + row * DIM + offs_d, mask=md, other=0.0).to(STATE)
+    dt = tl.load(dt_ptr + row * DIM + offs_d, mask=md, other=0.0).to(STATE)
+    Bt = tl.load(B_ptr + row * N + offs_n, mask=mn, other=0.0).to(STATE)
+    return row, x, dt, Bt
+
+
+@triton.jit
 def forward_kernel(x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, y_ptr, ck_ptr,
                    L, DIM, N, n_chunks, chunk,
                    MODE: tl.constexpr, REVERSE: tl.constexpr, STATE: tl.constexpr,
@@ -40,19 +61,14 @@ def forward_kernel(x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, y_ptr, ck_ptr,
     offs_n = tl.arange(0, BLOCK_N)
     md, mn = offs_d < DIM, offs_n < N
     mdn = md[:, None] & mn[None, :]
-    A = tl.load(A_ptr + offs_d[:, None] * N + offs_n[None, :], mask=mdn, other=-1.0)
-    A = A.to(STATE)
-    skip = tl.load(D_ptr + offs_d, mask=md, other=0.0).to(STATE)
+    A, skip = block_constants(A_ptr, D_ptr, offs_d, offs_n, md, mn, N, STATE)
     h = tl.zeros((BLOCK_D, BLOCK_N), dtype=STATE)
     for t in range(0, L):
         if t % chunk == 0:
             ck = ck_ptr + ((b * n_chunks + t // chunk) * DIM + offs_d[:, None]) * N
             tl.store(ck + offs_n[None, :], h, mask=mdn)
-        pos = L - 1 - t if REVERSE else t
-        row = b * L + pos
-        x = tl.load(x_ptr + row * DIM + offs_d, mask=md, other=0.0).to(STATE)
-        dt = tl.load(dt_ptr + row * DIM + offs_d, mask=md, other=0.0).to(STATE)
-        Bt = tl.load(B_ptr + row * N + offs_n, mask=mn, other=0.0).to(STATE)
+        row, x, dt, Bt = step_inputs(x_ptr, dt_ptr, B_ptr, b, L, t, DIM, N, offs_d, offs_n,
+                                     md, mn, REVERSE, STATE)
         Ct = tl.load(C_ptr + row * N + offs_n, mask=mn, other=0.0).to(STATE)
         a, g, _, _, _, _ = coefficients(dt[:, None], A, MODE, SMALL)
         h = a * h + g * Bt[None, :] * x[:, None]
@@ -73,9 +89,7 @@ def backward_kernel(gy_ptr, x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, ck_ptr, w
     md, mn = offs_d < DIM, offs_n < N
     mdn = md[:, None] & mn[None, :]
     tile = offs_d[:, None] * 0 + tl.arange(0, BLOCK_D)[:, None] * BLOCK_N + offs_n[None, :]
-    A = tl.load(A_ptr + offs_d[:, None] * N + offs_n[None, :], mask=mdn, other=-1.0)
-    A = A.to(STATE)
-    skip = tl.load(D_ptr + offs_d, mask=md, other=0.0).to(STATE)
+    A, skip = block_constants(A_ptr, D_ptr, offs_d, offs_n, md, mn, N, STATE)
     # this program's workspace: chunk + 1 states of (BLOCK_D, BLOCK_N), slot 0 the
     # checkpoint (h before the chunk), slot j + 1 the state after its j-th position
     ws = ws_ptr + (b * n_blocks + blk) * (chunk + 1) * BLOCK_D * BLOCK_N
@@ -90,24 +104,16 @@ def backward_kernel(gy_ptr, x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, ck_ptr, w
         h = tl.load(ck, mask=mdn, other=0.0).to(STATE)
         tl.store(ws + tile, h)
         for j in range(0, length):
-            t = start + j
-            pos = L - 1 - t if REVERSE else t
-            row = b * L + pos
-            x = tl.load(x_ptr + row * DIM + offs_d, mask=md, other=0.0).to(STATE)
-            dt = tl.load(dt_ptr + row * DIM + offs_d, mask=md, other=0.0).to(STATE)
-            Bt = tl.load(B_ptr + row * N + offs_n, mask=mn, other=0.0).to(STATE)
+            _, x, dt, Bt = step_inputs(x_ptr, dt_ptr, B_ptr, b, L, start + j, DIM, N, offs_d,
+                                       offs_n, md, mn, REVERSE, STATE)
             a, g, _, _, _, _ = coefficients(dt[:, None], A, MODE, SMALL)
             h = a * h + g * Bt[None, :] * x[:, None]
             tl.store(ws + (j + 1) * BLOCK_D * BLOCK_N + tile, h)
         for jj in range(0, length):
             j = length - 1 - jj
-            t = start + j
-            pos = L - 1 - t if REVERSE else t
-            row = b * L + pos
-            x = tl.load(x_ptr + row * DIM + offs_d, mask=md, other=0.0).to(STATE)
-            dt = tl.load(dt_ptr + row * DIM + offs_d, mask=md, other=0.0).to(STATE)
+            row, x, dt, Bt = step_inputs(x_ptr, dt_ptr, B_ptr, b, L, start + j, DIM, N,
+                                         offs_d, offs_n, md, mn, REVERSE, STATE)
             gy = tl.load(gy_ptr + row * DIM + offs_d, mask=md, other=0.0).to(STATE)
-            Bt = tl.load(B_ptr + row * N + offs_n, mask=mn, other=0.0).to(STATE)
             Ct = tl.load(C_ptr + row * N + offs_n, mask=mn, other=0.0).to(STATE)
             h_prev = tl.load(ws + j * BLOCK_D * BLOCK_N + tile)
             h_t = tl.load(ws + (j + 1) * BLOCK_D * BLOCK_N + tile)
