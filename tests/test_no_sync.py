@@ -134,3 +134,25 @@ def test_complex_weights_train_as_plain_adamw_would():
         plain.train_step(x, y)
     for a, b in zip(model.parameters(), twin.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_checkpoint_of_a_complex_weight_optimiser_resumes(tmp_path):
+    """Optimiser state saved for complex weights (kinnsci 0.1's AdamW) resumes into the
+    fused optimiser that sees them as real views, with the same moments."""
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(4, 1, 8, 8), torch.randn(4, 1, 8, 8))
+    old_model = get_model("fno", in_channels=1, hidden_channels=4, n_modes=(4, 3))
+    old = Trainer(old_model, data, epochs=2, batch_size=2, progress=False,
+                  optimizer=torch.optim.AdamW(old_model.parameters(), lr=1e-3))
+    old.train_step(*data[:2])
+    path = old.save_state(tmp_path / "old.pt")
+    new = Trainer(get_model("fno", in_channels=1, hidden_channels=4, n_modes=(4, 3)), data,
+                  epochs=2, batch_size=2, progress=False)
+    new.load_state(path)
+    for (weight, view), old_weight in zip(new._real_views,
+                                          [p for p in old_model.parameters() if p.is_complex()],
+                                          strict=True):
+        torch.testing.assert_close(new.optimizer.state[view]["exp_avg"],
+                                   torch.view_as_real(old.optimizer.state[old_weight]["exp_avg"]))
+    new.train_step(*data[:2])  # the fused step runs on the converted state
+    assert all(torch.isfinite(p).all() for p in new.model.parameters())

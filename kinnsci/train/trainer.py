@@ -204,6 +204,7 @@ class Trainer:
         # (..., 2) view of the same memory, which is what AdamW does with complex weights
         # itself (same numbers).
         self._real_views: list[tuple[nn.Parameter, nn.Parameter]] = []
+        self._own_optimizer, self._fused = optimizer is None, False
         if optimizer is None:
             params = []
             for p in self.model.parameters():
@@ -212,8 +213,9 @@ class Trainer:
                     self._real_views.append((p, view))
                     p = view
                 params.append(p)
+            self._fused = _fused_available(params)
             optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay,
-                                          fused=_fused_available(params))
+                                          fused=self._fused)
         self.optimizer = optimizer
         self.scheduler = self._make_scheduler(scheduler)
         self.schedule_epochs = epochs  # the run length the schedule was built for
@@ -386,7 +388,10 @@ class Trainer:
         """
         payload = load_checkpoint(path, expected_model=self.model.config.get("name"))
         self.model.load_state_dict(payload["model"]["state"])
-        self.optimizer.load_state_dict(payload["optimizer"])
+        self.optimizer.load_state_dict(self._real_view_state(payload["optimizer"]))
+        if self._own_optimizer:  # a checkpoint's groups carry its optimiser's options:
+            for group in self.optimizer.param_groups:  # keep this one fused (device skip)
+                group["fused"], group["foreach"] = self._fused, None
         if self.scheduler is not None and payload["scheduler"] is not None:
             self.scheduler.load_state_dict(payload["scheduler"])
         self.scaler.load_state_dict(payload["scaler"])
@@ -400,6 +405,21 @@ class Trainer:
         planned = payload.get("epochs", _planned_epochs(self.scheduler))
         if planned is not None and planned != self.epochs and self.scheduler is not None:
             self._stretch_schedule(planned)
+
+    def _real_view_state(self, state_dict: dict[str, Any]) -> dict[str, Any]:
+        """An optimiser checkpoint whose moments of complex weights are complex (kinnsci 0.1's
+        AdamW, or a user's) as the real views this trainer's optimiser holds; loading it
+        as is would cast them to real and drop their imaginary parts."""
+        if not self._real_views:
+            return state_dict
+        views = {id(view) for _, view in self._real_views}
+        flat = [p for group in self.optimizer.param_groups for p in group["params"]]
+        state = dict(state_dict["state"])
+        for index, param in enumerate(flat):
+            if id(param) in views and index in state:
+                state[index] = {k: torch.view_as_real(v) if torch.is_tensor(v) and
+                                v.is_complex() else v for k, v in state[index].items()}
+        return {**state_dict, "state": state}
 
     def _stretch_schedule(self, planned: int) -> None:
         """Resuming with another ``epochs`` than the checkpoint's run planned: the schedule
