@@ -149,7 +149,7 @@ def test_a_checkpoint_of_a_complex_weight_optimiser_resumes(tmp_path):
     new = Trainer(get_model("fno", in_channels=1, hidden_channels=4, n_modes=(4, 3)), data,
                   epochs=2, batch_size=2, progress=False)
     new.load_state(path)
-    for (weight, view), old_weight in zip(new._real_views,
+    for (_weight, view), old_weight in zip(new._real_views,
                                           [p for p in old_model.parameters() if p.is_complex()],
                                           strict=True):
         torch.testing.assert_close(new.optimizer.state[view]["exp_avg"],
