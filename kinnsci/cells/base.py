@@ -29,6 +29,15 @@ def register_tensors(module: nn.Module, tensors: dict[str, Tensor], trainable: b
             module.register_buffer(name, value)
 
 
+def place(module: nn.Module, device: torch.device | str | None,
+          dtype: torch.dtype | None) -> None:
+    """Move a module's just-created parameters and buffers to ``device``/``dtype`` (the
+    ``device=``/``dtype=`` arguments of a constructor, as torch's modules take them;
+    integer buffers such as edge lists keep their dtype)."""
+    if device is not None or dtype is not None:
+        module.to(device=device, dtype=dtype)
+
+
 CELLS: dict[str, type[Cell]] = {}  # filled as each cell class is defined
 
 
@@ -78,13 +87,6 @@ class Cell(nn.Module):
                     "get_discretizer('adaptive').solve(cell, h0, u, t))")
             u = h.new_zeros(h.shape[:-1] + (0,))
         return self.vector_field(t, h, u)
-
-    def place(self, device: torch.device | str | None, dtype: torch.dtype | None) -> None:
-        """Move the parameters and buffers just created to ``device``/``dtype`` (the
-        ``device=``/``dtype=`` arguments of a cell's constructor, as torch's modules take
-        them; integer buffers such as edge lists keep their dtype)."""
-        if device is not None or dtype is not None:
-            self.to(device=device, dtype=dtype)
 
     def check_state_input(self, h: Tensor, u: Tensor) -> None:
         """Raise a clear ``ValueError`` if ``h`` and ``u`` do not fit this cell.

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from kinnsci._checks import check_positive
-from kinnsci.cells.base import Cell
+from kinnsci.cells.base import Cell, place
 from kinnsci.cells.branches import Branch, get_branch
 from kinnsci.errors import ConfigError
 
@@ -81,7 +81,7 @@ class CircuitCell(Cell):
         n_edges = self.edges.shape[0]
         std = math.sqrt(2.0 / n_edges) if init_std is None else init_std
         self.theta = nn.Parameter(torch.randn(n_edges, self.branch.n_params) * std)
-        self.place(device, dtype)
+        place(self, device, dtype)
 
     def branch_currents(self, v: Tensor) -> Tensor:
         """Current of every edge, source -> destination: v (..., N) -> (..., E).

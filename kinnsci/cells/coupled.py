@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kinnsci._checks import inverse_softplus
+from kinnsci.cells.base import place
 from kinnsci.cells.linear import LinearCellBase
 from kinnsci.errors import ConfigError
 
@@ -60,7 +61,7 @@ class CoupledKirchhoffCell(LinearCellBase):
         self.raw_capacitance = nn.Parameter(
             inverse_softplus(capacitance).expand(n_nodes).clone())
         self.input_weight = nn.Parameter(torch.randn(n_nodes, input_dim) / input_dim**0.5)
-        self.place(device, dtype)
+        place(self, device, dtype)
 
     def conductances(self) -> Tensor:
         """G (n, n): non-negative, zero diagonal, symmetric unless ``symmetric=False``."""

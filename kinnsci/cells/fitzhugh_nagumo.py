@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from kinnsci.cells.base import Cell, register_tensors
+from kinnsci.cells.base import Cell, place, register_tensors
 from kinnsci.errors import ConfigError
 
 _FORMS = ("dynpmnn", "classic")
@@ -74,7 +74,7 @@ class FitzHughNagumoCell(Cell):
                                                     dtype=torch.get_default_dtype())
                                 for name, value in values.items()}, trainable)
         self.register_buffer("current", torch.tensor(float(current)))
-        self.place(device, dtype)
+        place(self, device, dtype)
 
     def vector_field(self, t: Tensor | float, h: Tensor, u: Tensor) -> Tensor:
         v, w = h[..., : self.channels], h[..., self.channels :]

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from kinnsci._checks import check_nonnegative, check_positive, inverse_softplus
-from kinnsci.cells.base import register_tensors
+from kinnsci.cells.base import place, register_tensors
 from kinnsci.cells.linear import LinearCellBase
 from kinnsci.errors import ConfigError
 
@@ -86,7 +86,7 @@ class KirchhoffNodeCell(LinearCellBase):
             "feedthrough": full(feedthrough),
         }
         register_tensors(self, tensors, trainable)
-        self.place(device, dtype)
+        place(self, device, dtype)
 
     @property
     def capacitance(self) -> Tensor:

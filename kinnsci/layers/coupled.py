@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from kinnsci._deprecation import renamed_arguments
+from kinnsci.cells.base import place
 from kinnsci.cells.coupled import CoupledKirchhoffCell
 from kinnsci.discretize import Discretizer, get_discretizer
 from kinnsci.errors import ConfigError
@@ -45,8 +46,7 @@ class CoupledKirchhoffLayer(nn.Module):
         else:
             self.cell = CoupledKirchhoffCell(n_nodes, in_features, symmetric=symmetric)
             self.discretizer = get_discretizer(discretizer)
-        if device is not None or dtype is not None:
-            self.to(device=device, dtype=dtype)
+        place(self, device, dtype)
 
     def step_matrices(self) -> tuple[Tensor, Tensor]:
         """(Ā, B̄) of one step: V_k = Ā V_{k-1} + B̄ x."""
