@@ -75,11 +75,12 @@ class BaseModel(nn.Module):
 
 
 def instantiate(cls: type[BaseModel], config: dict[str, Any]) -> nn.Module:
-    """``cls(**config)`` with JSON lists read as tuples and old argument names translated;
-    the model carries ``config = {"name": cls.name, **arguments}`` under the new names."""
-    config = cls.translate_config(config)
+    """``cls(**config)`` with JSON lists read as tuples; the constructor translates old
+    argument names and records ``config = {"name": cls.name, **arguments}`` under the new
+    ones."""
     model = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
-    model.config = {"name": cls.name, **{k: _jsonable(v) for k, v in config.items()}}
+    if getattr(model, "config", None) is None:  # a class without a constructor of its own
+        model.config = {"name": cls.name, **{k: _jsonable(v) for k, v in config.items()}}
     return model
 
 
