@@ -33,11 +33,19 @@ from torch import Tensor
 INTERPRET_VARIABLE = "TRITON_INTERPRET"
 
 
-def usable(x: Tensor) -> tuple[bool, str]:
-    """Whether the Triton kernels can scan ``x``, and if not, why and how to fix it."""
+@functools.cache
+def _installed() -> bool:
     try:
         import triton  # noqa: F401
     except ImportError:
+        return False
+    return True
+
+
+def usable(x: Tensor) -> tuple[bool, str]:
+    """Whether the Triton kernels can scan ``x``, and if not, why and how to fix it
+    (called on every ``auto`` scan: the import is tried once)."""
+    if not _installed():
         return False, ("Triton is not installed: CUDA builds of torch bring it, or "
                        "pip install triton")
     if x.device.type == "cuda":
