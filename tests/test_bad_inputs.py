@@ -639,3 +639,34 @@ def test_under_torchrun_the_one_line_error_is_the_failure_reports_root_cause(
                       workdir, capsys)
     recorded = json.loads(error_file.read_text())
     assert recorded["message"] == err.strip() and int(recorded["timestamp"]) > 0
+
+
+# --- the 0.2 vocabulary and the scan backends: refusals that name the fix ----------------
+def _scan_inputs():
+    import torch
+
+    return (torch.randn(1, 4, 2), torch.rand(1, 4, 2) + 0.1, -torch.rand(2, 3),
+            torch.randn(1, 4, 3), torch.randn(1, 4, 3))
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: __import__("kinnsci.models", fromlist=["FNO"]).FNO(width=4, hidden_channels=4),
+     r"FNO got both width= \(deprecated\) and hidden_channels=; pass only hidden_channels="),
+    (lambda: __import__("kinnsci.models", fromlist=["FNO"]).FNO(n_modes=(4, 4, 4)),
+     r"n_modes must be an int or \(modes_y, modes_x\)"),
+    (lambda: __import__("kinnsci.discretize", fromlist=["Adaptive"]).Adaptive(method="rk5"),
+     r"method must be one of torchdiffeq's .*got 'rk5'"),
+    (lambda: __import__("kinnsci.scan", fromlist=["selective_scan"]).selective_scan(
+        *_scan_inputs(), backend="cuda"), r"backend must be one of \('auto', 'cpp', "),
+    (lambda: __import__("kinnsci.scan", fromlist=["selective_scan"]).selective_scan(
+        *_scan_inputs(), discretizer="adaptive", backend="cpp"),
+     r"backend='cpp' needs .* use backend='pytorch'"),
+    (lambda: __import__("kinnsci.cells", fromlist=["get_cell"]).get_cell(
+        "kirchhoff_node", channels=2)(0.0, __import__("torch").zeros(1, 2)),
+     r"has 2 inputs: call it as cell\(t, h, u\)"),
+])
+def test_new_api_refusals_name_the_problem_and_the_fix(call, message):
+    from kinnsci.errors import KinnsciError
+
+    with pytest.raises(KinnsciError, match=message):
+        call()
