@@ -38,7 +38,7 @@ def test_the_build_is_named_after_a_sanitised_isa(monkeypatch, reported, name):
 def test_the_portable_build_gives_this_machines_numbers():
     """Built without intrinsics and ISA flags (~35 s, once per machine: torch caches it)."""
     portable, _ = cpu_kernel.load(isa="default", extra_cflags=["-DKINNSCI_NO_INTRINSICS"],
-                                  name=f"kinnsci_scan_cpu_v{cpu_kernel.VERSION}_portable_test")
+                                  name=f"{cpu_kernel.build_name('portable')}_test")
     g = torch.Generator().manual_seed(0)
     b, length, d, n = 2, 70, 37, 5  # 37 channels: full and partial lane blocks
     x, B, C = (torch.randn(b, length, k, generator=g) for k in (d, n, n))

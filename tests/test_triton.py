@@ -96,15 +96,22 @@ def test_half_precision_inputs_keep_a_float32_state(dtype):
     scale = y_ref.abs().max()
     assert float((y.cpu().double() - y_ref).abs().max() / scale) < (
         1e-2 if dtype == torch.bfloat16 else 2e-3)
-    grads = triton_kernel.backward(torch.ones_like(y), *inputs, checkpoints, 0, 8, False)
+    grad_y = torch.randn(y.shape, generator=torch.Generator().manual_seed(1)).to(y)
+    grads = triton_kernel.backward(grad_y, *inputs, checkpoints, 0, 8, False)
     assert [g.dtype for g in grads] == [t.dtype for t in inputs]
+    # every gradient's values, against the float64 reference on the same inputs
+    _, grads_ref = _reference(inputs, "zoh", False, grad_y)
+    tolerance = 2e-2 if dtype == torch.bfloat16 else 4e-3
+    for label, g, r in zip("x delta A B C D".split(), grads, grads_ref, strict=True):
+        error = float((g.cpu().double() - r).abs().max() / r.abs().max())
+        assert error < tolerance, (label, error)
 
 
 def test_backend_triton_says_what_it_needs():
     from kinnsci.errors import ConfigError
 
     inputs = _inputs(1, 4, 2, 2, torch.float64)
-    with pytest.raises(ConfigError, match="backend='triton' needs discretizer"):
+    with pytest.raises(ConfigError, match="backend='triton' needs exactly the discretizer class"):
         selective_scan(*inputs, discretizer="adaptive", backend="triton")
 
 

@@ -6,18 +6,25 @@ import triton.language as tl
 
 
 @triton.jit
-def coefficients(dt, A, MODE: tl.constexpr, SMALL: tl.constexpr):
-    """(a, g, da/ddt, da/dA, dg/ddt, dg/dA) of one position; dt (BD, 1), A (BD, BN)."""
+def coefficients(dt, A, MODE: tl.constexpr, SERIES_BELOW: tl.constexpr, TERMS: tl.constexpr):
+    """(a, g, da/ddt, da/dA, dg/ddt, dg/dA) of one position; dt (BD, 1), A (BD, BN). ZOH
+    follows the specification of ``kinnsci.discretize.zoh``: below |z| = SERIES_BELOW,
+    phi1 and phi1' from TERMS terms of their Taylor series, term by term."""
     z = dt * A
     if MODE == 0:  # ZOH: a = e^z, g = dt phi1(z), phi1(z) = (e^z - 1) / z
         a = tl.exp(z)
-        small = tl.abs(z) < SMALL
+        small = tl.abs(z) < SERIES_BELOW
         z_safe = tl.where(small, 1.0, z)
-        series = 1.0 + z * (1.0 / 2 + z * (1.0 / 6 + z * (1.0 / 24 + z * (
-            1.0 / 120 + z * (1.0 / 720 + z / 5040)))))
+        term = z * 0.0 + 1.0  # phi1: t_k = t_{k-1} z / (k + 1)
+        series = term
+        d_term = z * 0.0 + 0.5  # phi1': t_k = t_{k-1} z (k + 1) / (k (k + 2))
+        d_series = d_term
+        for k in tl.static_range(1, TERMS):
+            term = term * z * (1.0 / (k + 1))
+            series += term
+            d_term = d_term * z * ((k + 1.0) / (k * (k + 2)))
+            d_series += d_term
         phi1 = tl.where(small, series, (a - 1.0) / z_safe)
-        d_series = 1.0 / 2 + z * (1.0 / 3 + z * (1.0 / 8 + z * (1.0 / 30 + z * (
-            1.0 / 144 + z * (1.0 / 840 + z / 5760)))))
         dphi1 = tl.where(small, d_series, (a - phi1) / z_safe)
         g = dt * phi1
         return a, g, A * a, dt * a, a, dt * dt * dphi1
@@ -55,7 +62,8 @@ def step_inputs(x_ptr, dt_ptr, B_ptr, b, L, t, DIM, N, offs_d, offs_n, md, mn,
 def forward_kernel(x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, y_ptr, ck_ptr,
                    L, DIM, N, n_chunks, chunk,
                    MODE: tl.constexpr, REVERSE: tl.constexpr, STATE: tl.constexpr,
-                   SMALL: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr):
+                   SERIES_BELOW: tl.constexpr, TERMS: tl.constexpr,
+                   BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr):
     b = tl.program_id(0)
     offs_d = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
     offs_n = tl.arange(0, BLOCK_N)
@@ -70,7 +78,7 @@ def forward_kernel(x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, y_ptr, ck_ptr,
         row, x, dt, Bt = step_inputs(x_ptr, dt_ptr, B_ptr, b, L, t, DIM, N, offs_d, offs_n,
                                      md, mn, REVERSE, STATE)
         Ct = tl.load(C_ptr + row * N + offs_n, mask=mn, other=0.0).to(STATE)
-        a, g, _, _, _, _ = coefficients(dt[:, None], A, MODE, SMALL)
+        a, g, _, _, _, _ = coefficients(dt[:, None], A, MODE, SERIES_BELOW, TERMS)
         h = a * h + g * Bt[None, :] * x[:, None]
         y = tl.sum(h * Ct[None, :], axis=1) + skip * x
         tl.store(y_ptr + row * DIM + offs_d, y.to(y_ptr.dtype.element_ty), mask=md)
@@ -81,7 +89,8 @@ def backward_kernel(gy_ptr, x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, ck_ptr, w
                     gx_ptr, gdt_ptr, gA_ptr, gB_ptr, gC_ptr, gD_ptr,
                     L, DIM, N, n_chunks, chunk, n_blocks,
                     MODE: tl.constexpr, REVERSE: tl.constexpr, STATE: tl.constexpr,
-                    SMALL: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr):
+                    SERIES_BELOW: tl.constexpr, TERMS: tl.constexpr,
+                    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr):
     b = tl.program_id(0)
     blk = tl.program_id(1)
     offs_d = blk * BLOCK_D + tl.arange(0, BLOCK_D)
@@ -106,9 +115,14 @@ def backward_kernel(gy_ptr, x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, ck_ptr, w
         for j in range(0, length):
             _, x, dt, Bt = step_inputs(x_ptr, dt_ptr, B_ptr, b, L, start + j, DIM, N, offs_d,
                                        offs_n, md, mn, REVERSE, STATE)
-            a, g, _, _, _, _ = coefficients(dt[:, None], A, MODE, SMALL)
+            a, g, _, _, _, _ = coefficients(dt[:, None], A, MODE, SERIES_BELOW, TERMS)
             h = a * h + g * Bt[None, :] * x[:, None]
             tl.store(ws + (j + 1) * BLOCK_D * BLOCK_N + tile, h)
+        # the workspace is written in the loop above and read in the one below, and the
+        # compiler may spread a (BLOCK_D, BLOCK_N) tile over threads differently for the
+        # stores and the loads: a barrier makes every store visible to every thread
+        # before the first read, whatever the layouts (race-free by construction)
+        tl.debug_barrier()
         for jj in range(0, length):
             j = length - 1 - jj
             row, x, dt, Bt = step_inputs(x_ptr, dt_ptr, B_ptr, b, L, start + j, DIM, N,
@@ -117,7 +131,8 @@ def backward_kernel(gy_ptr, x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, ck_ptr, w
             Ct = tl.load(C_ptr + row * N + offs_n, mask=mn, other=0.0).to(STATE)
             h_prev = tl.load(ws + j * BLOCK_D * BLOCK_N + tile)
             h_t = tl.load(ws + (j + 1) * BLOCK_D * BLOCK_N + tile)
-            a, g, da_dt, da_dA, dg_dt, dg_dA = coefficients(dt[:, None], A, MODE, SMALL)
+            a, g, da_dt, da_dA, dg_dt, dg_dA = coefficients(dt[:, None], A, MODE,
+                                                            SERIES_BELOW, TERMS)
             lam = gy[:, None] * Ct[None, :] + carry
             lam = tl.where(mdn, lam, 0.0)
             d_a = lam * h_prev
@@ -133,6 +148,7 @@ def backward_kernel(gy_ptr, x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, ck_ptr, w
             grad_A += d_a * da_dA + d_g * dg_dA
             grad_D += gy * x
             carry = a * lam
+        tl.debug_barrier()  # every read of this chunk's states before the next one's stores
     gA = gA_ptr + (b * DIM + offs_d[:, None]) * N + offs_n[None, :]
     tl.store(gA, grad_A, mask=mdn)
     tl.store(gD_ptr + b * DIM + offs_d, grad_D, mask=md)

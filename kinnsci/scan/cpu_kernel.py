@@ -19,6 +19,7 @@ gradcheck it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import re
@@ -32,7 +33,6 @@ import torch
 from torch import Tensor
 
 SOURCE = Path(__file__).with_name("selective_scan_cpu.cpp")
-VERSION = 11  # part of the build's name: bump it when the C++ changes
 
 _module = None
 _error: str | None = None
@@ -67,6 +67,23 @@ def build_flags(isa: str, system: str | None = None, machine: str | None = None,
     return cflags, ldflags
 
 
+def zoh_defines() -> list[str]:
+    """The ZOH specification of :mod:`kinnsci.discretize.zoh` as compiler defines (the
+    C++ refuses to build without them)."""
+    from kinnsci.discretize.zoh import SERIES_BELOW, series_terms
+
+    return [f"-DKINNSCI_ZOH_SERIES_BELOW={SERIES_BELOW!r}",
+            f"-DKINNSCI_ZOH_TERMS_FLOAT={series_terms(torch.float32)}",
+            f"-DKINNSCI_ZOH_TERMS_DOUBLE={series_terms(torch.float64)}"]
+
+
+def build_name(isa: str) -> str:
+    """The build's name in torch's extension cache: the source and the ZOH defines hashed
+    into it, so a changed kernel or specification is never served from an old build."""
+    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(zoh_defines()).encode())
+    return f"kinnsci_scan_cpu_{digest.hexdigest()[:12]}_{isa}"
+
+
 def load(isa: str | None = None, extra_cflags: list[str] | None = None, name: str | None = None):
     """Build (cached by torch under ``name``) and import the kernel's extension module.
     ``isa`` (default: what torch runs with) names the build, so a shared home directory
@@ -75,9 +92,9 @@ def load(isa: str | None = None, extra_cflags: list[str] | None = None, name: st
 
     isa = isa or _isa()
     cflags, ldflags = build_flags(isa)
-    name = name or f"kinnsci_scan_cpu_v{VERSION}_{isa}"
+    name = name or build_name(isa)
     return load_extension(name=name, sources=[str(SOURCE)],
-                          extra_cflags=cflags + list(extra_cflags or []),
+                          extra_cflags=cflags + zoh_defines() + list(extra_cflags or []),
                           extra_ldflags=ldflags, verbose=False), name
 
 
@@ -91,7 +108,7 @@ def available() -> bool:
         return False
     if _module is None and _error is None:
         try:
-            name = f"kinnsci_scan_cpu_v{VERSION}_{_isa()}"
+            name = build_name(_isa())
             # torch may rebuild even with a build in its cache (another torch install, other
             # include paths): announce whenever loading takes longer than a cache hit does
             compiling = threading.Event()
@@ -178,7 +195,9 @@ def forward(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor
     recurrence runs from the last position to the first (h_t depends on x_t .. x_{L-1}),
     without flipped copies of the inputs. Called through ``torch.ops.kinnsci.selective_scan``
     when :func:`available` is True."""
-    state = torch.float64 if x.dtype == torch.float64 else torch.float32  # bf16/fp16 too
+    from kinnsci.scan.op import state_dtype
+
+    state = state_dtype(x.dtype, A.dtype)  # float32 for bf16/fp16 inputs
     inputs = (t.to(state).contiguous() for t in (x, delta, A, B, C, D))
     y, checkpoints = _module.forward(*inputs, mode, chunk_size, reverse)
     return y.to(x.dtype), checkpoints

@@ -23,18 +23,32 @@ import torch
 from torch import Tensor
 from torch.utils.flop_counter import register_flop_formula
 
+from kinnsci.discretize import Discretizer
+
 KERNEL_MODULES = {"cpp": "kinnsci.scan.cpu_kernel", "triton": "kinnsci.scan.triton_kernel"}
 MODES = {"zoh": 0, "euler": 1, "bilinear": 2}
+"""The fused kernels' ``mode`` argument per discretizer they implement."""
+
+
+def kernel_mode(discretizer: Discretizer) -> int | None:
+    """The fused kernels' mode for ``discretizer``, or None where they do not implement
+    its maths. Decided by the exact class, never the name: a subclass (of ZOH, say) may
+    override ``coefficients``, and only the PyTorch scan calls it."""
+    from kinnsci.discretize import ZOH, Bilinear, Euler
+
+    return {ZOH: MODES["zoh"], Euler: MODES["euler"],
+            Bilinear: MODES["bilinear"]}.get(type(discretizer))
 
 
 def _kernel(name: str):
     return importlib.import_module(KERNEL_MODULES[name])
 
 
-def state_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The precision the kernels carry the state in: float64 for float64 inputs, else
-    float32 (bfloat16/float16 inputs included)."""
-    return torch.float64 if dtype == torch.float64 else torch.float32
+def state_dtype(*dtypes: torch.dtype) -> torch.dtype:
+    """The one rule for the precision every scan backend carries its state in: float64
+    when any input is float64, else float32 (bfloat16/float16 inputs included, as
+    mamba's reference scan does)."""
+    return torch.float64 if torch.float64 in dtypes else torch.float32
 
 
 @torch.library.custom_op("kinnsci::selective_scan", mutates_args=())
@@ -51,7 +65,8 @@ def _(x, delta, A, B, C, D, mode, chunk_size, reverse, kernel):
     batch, length, channels = x.shape
     n_chunks = -(-length // chunk_size)
     return (torch.empty_like(x),
-            x.new_empty((batch, n_chunks, channels, A.shape[1]), dtype=state_dtype(x.dtype)))
+            x.new_empty((batch, n_chunks, channels, A.shape[1]),
+                        dtype=state_dtype(x.dtype, A.dtype)))
 
 
 @torch.library.custom_op("kinnsci::selective_scan_backward", mutates_args=())

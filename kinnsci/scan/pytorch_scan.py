@@ -41,7 +41,7 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
             ys.append(y)
         ctx.save_for_backward(x, delta, A, B, C, *starts)
         ctx.disc, ctx.chunk_size = disc, chunk_size
-        return torch.cat(ys, dim=1)
+        return torch.cat(ys, dim=1) if ys else x.new_zeros(batch, 0, channels)
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -49,7 +49,7 @@ class _ChunkedSelectiveScan(torch.autograd.Function):
         chunk_size, length = ctx.chunk_size, x.shape[1]
         grads = [torch.zeros_like(t) for t in (x, delta, B, C)]
         grad_A = torch.zeros_like(A)
-        grad_h = torch.zeros_like(starts[0])
+        grad_h = x.new_zeros(x.shape[0], x.shape[2], A.shape[1])
         for i in reversed(range(len(starts))):
             s, e = i * chunk_size, min((i + 1) * chunk_size, length)
             inputs = [t[:, s:e].detach().requires_grad_() for t in (x, delta, B, C)]

@@ -11,7 +11,7 @@ from kinnsci.errors import ConfigError
 from kinnsci.scan import cpu_kernel, triton_kernel
 from kinnsci.scan.checks import CHUNK_SIZE, check_scan_inputs
 from kinnsci.scan.linear_recurrence import linear_recurrence
-from kinnsci.scan.op import MODES
+from kinnsci.scan.op import kernel_mode, state_dtype
 from kinnsci.scan.pytorch_scan import pytorch_selective_scan
 
 BACKENDS = ("auto", "cpp", "triton", "pytorch")
@@ -43,14 +43,16 @@ def fused_kernel(x: Tensor, mode: int | None, backend: str = "auto") -> str | No
     if backend == "cpp":
         if device == "cpu" and mode is not None and cpu_kernel.available():
             return "cpp"
-        raise ConfigError("backend='cpp' needs CPU tensors, discretizer 'zoh', 'euler' or "
-                          "'bilinear' and the compiled kernel (" + cpu_kernel.status()
+        raise ConfigError("backend='cpp' needs CPU tensors, exactly the discretizer class "
+                          "ZOH, Euler or Bilinear (not a subclass: the kernel would not run "
+                          "its maths) and the compiled kernel (" + cpu_kernel.status()
                           + "); use backend='pytorch'")
     if backend == "triton":
         ready, why = triton_kernel.usable(x)
         if ready and mode is not None:
             return "triton"
-        raise ConfigError("backend='triton' needs discretizer 'zoh', 'euler' or 'bilinear' "
+        raise ConfigError("backend='triton' needs exactly the discretizer class ZOH, Euler "
+                          "or Bilinear (not a subclass: the kernel would not run its maths) "
                           f"and Triton ({why}); use backend='pytorch'")
     if mode is None:
         return None
@@ -107,7 +109,7 @@ def selective_scan(
         raise ConfigError(f"chunk_size must be >= 1 positions, got {chunk_size}")
     backend = _backend(backend)
     disc = get_discretizer(discretizer)
-    mode = MODES.get(getattr(disc, "name", None))
+    mode = kernel_mode(disc)
     kernel = fused_kernel(x, mode, backend)
     if x.is_meta:  # shape propagation (FLOP counting): the operator's fake implementation
         kernel, mode = kernel or "cpp", mode or 0
@@ -117,12 +119,12 @@ def selective_scan(
                                                  chunk_size or CHUNK_SIZE, reverse, kernel)
         return y
     out_dtype = x.dtype
-    state = torch.promote_types(x.dtype, A.dtype)  # bf16/fp16 inputs: a float32 state
-    x, delta, B, C = (t.to(state) for t in (x, delta, B, C))
+    state = state_dtype(x.dtype, A.dtype)  # the fused kernels' rule: float32 for 16 bits
+    x, delta, A, B, C = (t.to(state) for t in (x, delta, A, B, C))
     if reverse:
         x, delta, B, C = (t.flip(1) for t in (x, delta, B, C))
     y = pytorch_selective_scan(x, delta, A, B, C, disc, chunk_size or CHUNK_SIZE)
-    y = y if D is None else y + D * x
+    y = y if D is None else y + D.to(state) * x
     return (y.flip(1) if reverse else y).to(out_dtype)
 
 

@@ -119,14 +119,27 @@ static inline void exp_lanes(const double* z, double* out, double* em1) {
 // ZOH in division-free form: with z = dt A, Bbar / B = g = expm1(z) / A (accurate for
 // every z: expm1 has no cancellation) and dg/dA = (dt a - g) / A, both times the
 // per-(channel, state) constant 1/A. Where A = 0 exactly, g = dt (the limit). dg/dA
-// cancels near z = 0, so there the Taylor series dt^2 phi1'(z) takes over.
-template <typename T> static inline T small_z() { return sizeof(T) == 8 ? T(1e-3) : T(0.05); }
+// cancels near z = 0, so below |z| = KINNSCI_ZOH_SERIES_BELOW its Taylor series
+// dt^2 phi1'(z) takes over. The threshold and the number of terms are the ZOH
+// specification of kinnsci.discretize.zoh, passed as defines by kinnsci.scan.cpu_kernel.
+#if !defined(KINNSCI_ZOH_SERIES_BELOW) || !defined(KINNSCI_ZOH_TERMS_FLOAT) || \
+    !defined(KINNSCI_ZOH_TERMS_DOUBLE)
+#error "build through kinnsci.scan.cpu_kernel: it defines the ZOH series settings"
+#endif
+template <typename T> static constexpr int zoh_terms() {
+  return sizeof(T) == 8 ? KINNSCI_ZOH_TERMS_DOUBLE : KINNSCI_ZOH_TERMS_FLOAT;
+}
 template <typename T> static inline T zoh_g(T dt, T em1, T inv_A, bool zero_A) {
   return zero_A ? dt : em1 * inv_A;
 }
 template <typename T> static inline T zoh_dg_dA(T dt, T z, T a, T g, T inv_A) {
-  const bool tiny = std::abs(z) < small_z<T>();
-  const T series = T(1) / 2 + z * (T(1) / 3 + z * (T(1) / 8 + z * (T(1) / 30 + z / 144)));
+  // phi1'(z) = sum_k (k + 1) z^k / (k + 2)!, term by term: t_k = t_{k-1} z (k+1) / (k (k+2))
+  T term = T(1) / 2, series = term;
+  for (int k = 1; k < zoh_terms<T>(); ++k) {
+    term = term * z * (T(k + 1) / T(k * (k + 2)));
+    series = series + term;
+  }
+  const bool tiny = std::abs(z) < T(KINNSCI_ZOH_SERIES_BELOW);
   return tiny ? dt * dt * series : (dt * a - g) * inv_A;
 }
 

@@ -74,11 +74,16 @@ def _kernels():
     return _triton_kernels.forward_kernel, _triton_kernels.backward_kernel
 
 
-def _settings(x: Tensor) -> dict:
+def _settings(x: Tensor, A: Tensor) -> dict:
+    """The kernels' precision and the ZOH specification (:mod:`kinnsci.discretize.zoh`)."""
     import triton.language as tl
 
-    f64 = x.dtype == torch.float64
-    return {"STATE": tl.float64 if f64 else tl.float32, "SMALL": 1e-3 if f64 else 0.5}
+    from kinnsci.discretize.zoh import SERIES_BELOW, series_terms
+    from kinnsci.scan.op import state_dtype
+
+    state = state_dtype(x.dtype, A.dtype)
+    return {"STATE": tl.float64 if state == torch.float64 else tl.float32,
+            "SERIES_BELOW": SERIES_BELOW, "TERMS": series_terms(state)}
 
 
 def forward(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, mode: int,
@@ -94,11 +99,11 @@ def forward(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor
     x, delta, A, B, C, D = (t.contiguous() for t in (x, delta, A, B, C, D))
     y = torch.empty_like(x)
     checkpoints = x.new_empty((batch, n_chunks, channels, states),
-                              dtype=state_dtype(x.dtype))
+                              dtype=state_dtype(x.dtype, A.dtype))
     grid = (batch, -(-channels // block_d))
     forward_kernel[grid](x, delta, A, B, C, D, y, checkpoints, length, channels, states,
                          n_chunks, chunk_size, MODE=mode, REVERSE=reverse, BLOCK_D=block_d,
-                         BLOCK_N=block_n, **_settings(x))
+                         BLOCK_N=block_n, **_settings(x, A))
     return y, checkpoints
 
 
@@ -125,6 +130,6 @@ def backward(grad_y: Tensor, x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: 
         grad_y, x, delta, A, B, C, D, checkpoints, workspace,
         grad_x, grad_delta, grad_A, grad_B, grad_C, grad_D,
         length, channels, states, n_chunks, chunk_size, n_blocks,
-        MODE=mode, REVERSE=reverse, BLOCK_D=block_d, BLOCK_N=block_n, **_settings(x))
+        MODE=mode, REVERSE=reverse, BLOCK_D=block_d, BLOCK_N=block_n, **_settings(x, A))
     return (grad_x, grad_delta, grad_A.sum(0).to(A.dtype), grad_B.sum(2).to(B.dtype),
             grad_C.sum(2).to(C.dtype), grad_D.sum(0).to(D.dtype))
