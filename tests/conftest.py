@@ -23,3 +23,15 @@ def float64():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(old)
+
+
+@pytest.fixture(autouse=True)
+def _models_registered_by_a_test_are_forgotten():
+    """A model class defined inside a test registers itself (under its class name when it
+    gives none); the registry is restored afterwards so tests do not see each other's."""
+    from kinnsci.models.base import MODELS
+
+    before = dict(MODELS)
+    yield
+    MODELS.clear()
+    MODELS.update(before)

@@ -47,8 +47,8 @@ SMALL = {
     "kirchhoffnet": dict(in_channels=3, out_channels=2, hidden_channels=1),
     "dynpmnn": dict(in_channels=3, out_channels=2, hidden_channels=4),
     "kirchhoff_flow": dict(channels=3, repeat=2),
-    **{f"kinn_vision_{size}": dict(num_classes=5, hidden_channels=8, depths=[1, 1, 1, 1])
-       for size in ("tiny", "small", "base")},
+    **{f"kinn_vision{size}": dict(num_classes=5, hidden_channels=8, depths=[1, 1, 1, 1])
+       for size in ("", "_tiny", "_small", "_base")},
 }
 OPERATORS = ("fkno", "fno", "ukno", "unet")  # field -> field models
 
@@ -117,7 +117,8 @@ def test_fno_is_resolution_independent_on_band_limited_input():
 
 
 def test_unknown_model_and_config_keys_are_listed():
-    with pytest.raises(ValueError, match="known models: dynpmnn, fkno, fno, kinn_vision_base, "
+    with pytest.raises(ValueError, match="known models: dynpmnn, fkno, fno, kinn_vision, "
+                                         "kinn_vision_base, "
                                          "kinn_vision_small, kinn_vision_tiny, kirchhoff_flow, "
                                          "kirchhoffnet, ukno, unet"):
         get_model("transformer")

@@ -119,11 +119,12 @@ def test_run_id_depends_only_on_what_sets_the_numbers(monkeypatch):
     assert rid != runner.run_id(plan, variant, 2e-3, 0)
     assert rid != runner.run_id(plan, variant, 1e-3, 1)
     assert rid != runner.run_id(dataclasses.replace(plan, epochs=3), variant, 1e-3, 0)
-    # a setting outside RUN_ID_KEYS (file layout, output folder) leaves finished runs valid
+    # a setting outside RESULT_KEYS (output folder, workers, plots) leaves finished runs valid
     original = runner.run_config
 
     def with_layout(*args, **kwargs):
-        return dataclasses.replace(original(*args, **kwargs), time_dim="t", out="elsewhere")
+        return dataclasses.replace(original(*args, **kwargs), num_workers=2, plots=True,
+                                   out="elsewhere")
 
     monkeypatch.setattr(runner, "run_config", with_layout)
     assert runner.run_id(plan, variant, 1e-3, 0) == rid

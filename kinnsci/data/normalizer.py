@@ -18,7 +18,8 @@ KINDS = ("gaussian", "minmax")
 
 
 class Normalizer(nn.Module):
-    """``(x - shift) / scale`` per variable, on the channel axis (-3) of fields.
+    """``(x - shift) / scale`` per variable, on the channel axis (-3) of fields, computed
+    in float32 (float64 for float64 fields) whatever the input's dtype.
 
     A field tensor (..., C, H, W) whose C is a multiple of the number of variables V is
     read as C/V groups of V (the time-major layout of ``RolloutDataset``), so one
@@ -96,7 +97,11 @@ class Normalizer(nn.Module):
         if c % v:
             raise DataError(f"normalizer has {v} variables but the field has {c} channels "
                              "(expected a multiple)")
-        return stat.to(x.dtype).repeat(c // v)[:, None, None]
+        # float32 at least: under bf16 autocast the backbone's output is bfloat16, and a
+        # 300 K field de-normalised in bf16 is rounded to ~1 K (its spread); the result of
+        # transform/inverse_transform is float32 (float64 for float64 input)
+        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        return stat.to(dtype).repeat(c // v)[:, None, None]
 
     def transform(self, x: Tensor) -> Tensor:
         """Physical units -> normalised. x: (..., C, H, W) (as scikit-learn's and

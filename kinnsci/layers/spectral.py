@@ -29,7 +29,11 @@ def contract_dense(x: Tensor, weight: Tensor, separable: bool = False) -> Tensor
 
 class SpectralConv2d(SpectralConv):
     """neuraloperator's ``SpectralConv`` whose dense contraction is ``torch.einsum``
-    (traceable by ``torch.compile``); arguments as ``SpectralConv``'s."""
+    (traceable by ``torch.compile``); arguments as ``SpectralConv``'s.
+
+    Under autocast it computes in float32: cuFFT has no bfloat16 transform (FKNO with
+    bf16 AMP failed on an H200 with "Unsupported dtype BFloat16"), and a 16-bit FFT would
+    round every mode's coefficient. Its output is float32 then."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -37,3 +41,12 @@ class SpectralConv2d(SpectralConv):
             getattr(self.weight, "name", "")).lower().endswith("dense")
         if dense:  # no tensor factorisation (kinnsci's FNOs)
             self._contract = contract_dense
+
+    def forward(self, x: Tensor, output_shape: tuple[int, ...] | None = None) -> Tensor:
+        """x ``(batch, in_channels, *grid)`` -> ``(batch, out_channels, *output_shape or
+        grid)``, in float32 whatever the autocast dtype."""
+        if x.dtype in (torch.bfloat16, torch.float16) or torch.is_autocast_enabled(
+                x.device.type):
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                return super().forward(x.float(), output_shape)
+        return super().forward(x, output_shape)

@@ -27,7 +27,9 @@ class BaseModel(nn.Module):
     """Base class of kinnsci's models.
 
     * ``name`` (class attribute): the registry name; defining the class registers it in
-      ``MODELS``. A subclass without its own ``name`` is not registered again.
+      ``MODELS``. A subclass that gives none registers under its class name, lower-cased
+      (neuraloperator's rule), so a saved ``MyFNO(FNO)`` reloads as ``MyFNO``, never as
+      its parent.
     * ``renamed_arguments`` (class attribute): old constructor keyword -> new keyword (or
       ``(new, convert)``); old names keep working with a ``DeprecationWarning``, in code
       and in saved configs.
@@ -47,6 +49,8 @@ class BaseModel(nn.Module):
         init = cls.__dict__.get("__init__")
         if init is not None:
             cls.__init__ = _recording(init)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__.lower()
         register_class(MODELS, cls, "model")
 
     @classmethod

@@ -161,6 +161,7 @@ class KINNVision(BaseModel):
         ConfigError: an argument out of its range (each message names it).
     """
 
+    name = "kinn_vision"  # sizes from the arguments; the named sizes below fix them
     size = "tiny"
     renamed_arguments = {"dims": "hidden_channels", "order": "ckb_order"}
 

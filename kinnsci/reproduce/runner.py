@@ -32,14 +32,14 @@ from kinnsci.data import generate
 from kinnsci.errors import DataError, OutputExistsError
 from kinnsci.reproduce.plan import Plan, Variant, content_hash
 from kinnsci.reproduce.stats import summarize, verdict
-from kinnsci.train.config import RunConfig
+from kinnsci.train.config import RESULT_KEYS, RunConfig
 from kinnsci.train.evaluate import evaluate
 from kinnsci.train.rollout import rollout_metrics
 from kinnsci.train.run import build_run
 from kinnsci.train.trainer import NonFiniteLossError
 
 SCHEMA = "kinnsci.reproduce/1"
-RUN_FORMAT = 1  # bump when a change to training or evaluation changes a run's numbers
+RUN_FORMAT = 2  # bump when a change to training or evaluation changes a run's numbers
 
 
 class ResultsError(DataError):
@@ -119,23 +119,13 @@ def run_config(plan: Plan, variant: Variant, lr: float, seed: int, data: Path,
                      device="cpu" if not torch.cuda.is_available() else None, **names)
 
 
-# The RunConfig settings that decide a run's numbers. A run's id hashes exactly these, so
-# a new RunConfig field (a file-layout option, say) keeps every finished run valid; a new
-# setting that changes results must be added here, and RUN_FORMAT bumped.
-RUN_ID_KEYS = ("model", "model_config", "inputs", "targets", "variables", "history", "horizon",
-               "split", "split_seed", "stride", "normalizer", "loss", "epochs", "batch_size",
-               "lr", "weight_decay", "scheduler", "grad_clip", "amp", "compile",
-               "channels_last", "seed", "rollout_steps")
-
-
 def run_id(plan: Plan, variant: Variant, lr: float, seed: int) -> str:
     """Folder name of a run: the model name and a hash of all that sets its numbers (the
-    data recipe, :data:`RUN_ID_KEYS` of its config, the rollout length)."""
+    data recipe, ``kinnsci.train.config.RESULT_KEYS`` of its config, the rollout length).
+    A new RunConfig field that does not change results keeps every finished run valid."""
     config = run_config(plan, variant, lr, seed, Path(plan.data.file_name()), Path("."))
-    values = config.to_dict()
     key = {"format": RUN_FORMAT, "data": plan.to_dict()["data"],
-           "rollout_steps": plan.rollout_steps,
-           "config": {k: values[k] for k in RUN_ID_KEYS}}
+           "rollout_steps": plan.rollout_steps, "config": config.deciding(RESULT_KEYS)}
     return f"{variant.model}-{content_hash(key)}"
 
 

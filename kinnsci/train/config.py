@@ -15,6 +15,21 @@ from kinnsci._yaml import read_yaml_mapping
 from kinnsci.errors import ConfigError
 
 
+# The one list of what decides a run, in three parts. A resumed run must share the model
+# and data keys with the run that wrote its checkpoint (they set the model's shape, the
+# normalisers fitted on that split, and what it learns); training settings may change on
+# resume (more epochs, another learning rate). ``kinnsci reproduce`` names each run by a
+# hash of all three parts: a new RunConfig field that changes results belongs here.
+MODEL_KEYS = ("model", "model_config")
+DATA_KEYS = ("data", "inputs", "targets", "variables", "history", "horizon", "stride",
+             "static_inputs", "sample_dim", "time_dim", "spatial_dims", "channel_dim",
+             "channels", "split", "split_seed", "normalizer")
+TRAINING_KEYS = ("loss", "epochs", "batch_size", "lr", "weight_decay", "scheduler",
+                 "grad_clip", "amp", "compile", "channels_last", "seed", "rollout_steps")
+RESUME_KEYS = MODEL_KEYS + DATA_KEYS
+RESULT_KEYS = MODEL_KEYS + DATA_KEYS + TRAINING_KEYS
+
+
 @dataclass
 class RunConfig:
     """Every setting of a run. Steady problems name ``inputs`` and ``targets``; time-dependent
@@ -147,6 +162,21 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def deciding(self, keys: tuple[str, ...] = RESUME_KEYS) -> dict[str, Any]:
+        """The values of ``keys`` as they act (:func:`deciding_values`)."""
+        return deciding_values(self.to_dict(), keys)
+
+
+def deciding_values(values: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """``values`` (a run config as a mapping) at ``keys``, ``split_seed`` being the seed
+    the split is drawn with (``seed`` where it is None): two configs that draw the same
+    split compare equal, two that do not compare different."""
+    values = dict(values)
+    if values.get("split_seed") is None:
+        values["split_seed"] = values.get("seed")
+    return {k: values.get(k) for k in keys}
+
 
 
 _KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string",

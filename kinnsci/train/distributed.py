@@ -39,6 +39,15 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
+def all_reduce_max(t: torch.Tensor) -> torch.Tensor:
+    """The elementwise maximum of ``t`` over all processes, the same on every rank (``t``
+    itself in one process). A collective: every rank must call it at the same point."""
+    if world_size() > 1:
+        t = t.clone()
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t
+
+
 def default_device() -> torch.device:
     """This process's CUDA device when there is one, else the CPU."""
     if torch.cuda.is_available():

@@ -34,7 +34,7 @@ from kinnsci.errors import ConfigError, OutputExistsError
 from kinnsci.models import count_parameters, get_model
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import CheckpointError, load_checkpoint
-from kinnsci.train.config import RunConfig
+from kinnsci.train.config import RESUME_KEYS, RunConfig, deciding_values
 from kinnsci.train.evaluate import evaluate
 from kinnsci.train.normalized import NormalizedOperator
 from kinnsci.train.rollout import rollout_errors
@@ -209,13 +209,6 @@ def check_data(config: RunConfig, splits: dict) -> None:
                             f"--rollout {n_times - config.history}")
 
 
-# Settings a resumed run must share with the run that wrote the checkpoint: they decide the
-# model's shape, its normalisers (fitted on that data and split) and what it learns.
-RESUME_KEYS = ("model", "model_config", "inputs", "targets", "variables", "history",
-               "static_inputs", "channel_dim", "channels", "normalizer", "data", "split",
-               "split_seed")
-
-
 def check_resume(config: RunConfig, checkpoint: str | os.PathLike) -> None:
     """Refuse to resume from a checkpoint of a different run.
 
@@ -227,9 +220,9 @@ def check_resume(config: RunConfig, checkpoint: str | os.PathLike) -> None:
     if saved is None:
         raise CheckpointError(f"{checkpoint} has no run config (it was not written by "
                               "kinnsci train); resume it with Trainer.fit(resume=...) instead")
-    now = config.to_dict()
-    differ = [f"{key}: {saved.get(key)!r} in the checkpoint, {now[key]!r} now"
-              for key in RESUME_KEYS if saved.get(key) != now[key]]
+    now, then = config.deciding(RESUME_KEYS), deciding_values(saved, RESUME_KEYS)
+    differ = [f"{key}: {then[key]!r} in the checkpoint, {now[key]!r} now"
+              for key in RESUME_KEYS if then[key] != now[key]]
     if differ:
         raise CheckpointError(f"--resume {checkpoint} belongs to another run; "
                               + "; ".join(differ) + ". Resume with the checkpoint's settings "

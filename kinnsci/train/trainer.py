@@ -119,7 +119,8 @@ class Trainer:
             run), ``"none"``, or an LR scheduler stepped once per epoch.
         batch_size: global batch; under DDP each of N ranks takes ``batch_size / N``.
         grad_clip: max gradient norm (None: no clipping).
-        amp: ``"bf16" | "fp16" | None``; mixed precision on CUDA only.
+        amp: ``"bf16" | "fp16" | None``; mixed precision (fp16 on CUDA only; bf16 also on
+            CPUs, through CPU autocast).
         compile: wrap the model in ``torch.compile``.
         channels_last: keep 4-D weights and (B, C, H, W) batches in the channels-last
             (NHWC) memory layout, oneDNN's fast one for convolutions on CPUs (training
@@ -131,8 +132,8 @@ class Trainer:
         extra_state: plain values saved in every checkpoint (data description, ...).
 
     Raises:
-        ConfigError: ``epochs`` or ``batch_size`` < 1, a CUDA device or AMP without CUDA, an unknown
-            ``amp``, or a batch that does not split over the DDP processes.
+        ConfigError: ``epochs`` or ``batch_size`` < 1, a CUDA device or fp16 AMP without
+            CUDA, an unknown ``amp``, or a batch that does not split over the DDP processes.
     """
 
     def __init__(
@@ -156,9 +157,9 @@ class Trainer:
                              "or leave --device out to pick what is there")
         if amp is not None and amp not in AMP_DTYPES:
             raise ConfigError(f"amp must be one of {sorted(AMP_DTYPES)} or None, got {amp!r}")
-        if amp is not None and self.device.type != "cuda":
-            raise ConfigError(f"amp={amp!r} needs a CUDA device, training runs on {self.device}; "
-                             "drop --amp on CPUs")
+        if amp == "fp16" and self.device.type != "cuda":
+            raise ConfigError(f"amp='fp16' needs a CUDA device (its loss scaling is CUDA's), "
+                             f"training runs on {self.device}; use amp='bf16' or none on CPUs")
         self.model = model.to(self.device)
         self.channels_last = channels_last
         if channels_last:
@@ -256,36 +257,43 @@ class Trainer:
 
     def train_step(self, x: Tensor, y: Tensor) -> Tensor:
         """One optimiser step on a batch (gradient clipping and loss scaling included);
-        returns the detached loss. A NaN/inf loss makes no step, so the weights stay the
-        last good ones.
+        returns the detached loss. A step whose gradients are not finite is not applied,
+        so the weights stay the last good ones.
 
-        With the default (fused) AdamW the step is skipped on the device (the optimiser's
-        ``found_inf``), and the step makes no device-to-host synchronisation; another
-        optimiser is skipped from the host, which reads the loss first.
+        The decision is taken from the gradients after DDP has averaged them (their total
+        norm, which clipping computes anyway), so it is the same on every process: a NaN
+        loss on one rank makes every rank's averaged gradient NaN, and every rank skips.
+        Every rank always runs backward (DDP's all-reduce happens there). With the default
+        (fused) AdamW the skip happens on the device (the optimiser's ``found_inf``) and
+        the step makes no device-to-host synchronisation; another optimiser is skipped
+        from the host, which reads the norm; fp16 loss scaling skips as GradScaler does.
         """
         self.optimizer.zero_grad(set_to_none=True)
         for weight, _ in self._real_views:
             weight.grad = None
         loss = self.compute_loss(x, y)
-        skips_on_device = (getattr(self.optimizer, "_step_supports_amp_scaling", False)
-                           and not self.scaler.is_enabled())
-        if not skips_on_device and not torch.isfinite(loss):
-            return loss.detach()
         self.scaler.scale(loss).backward()
         for weight, view in self._real_views:  # views: unscaling and clipping act on both
             view.grad = None if weight.grad is None else torch.view_as_real(weight.grad)
         if self.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        if skips_on_device:
-            self.optimizer.found_inf = (~torch.isfinite(loss)).float()
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        else:
+            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+            norm = (torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g)
+                                                          for g in grads]))
+                    if grads else torch.zeros((), device=self.device))
+        if self.scaler.is_enabled():
+            self.scaler.step(self.optimizer)  # skips non-finite (averaged) gradients itself
+            self.scaler.update()
+        elif getattr(self.optimizer, "_step_supports_amp_scaling", False):
+            self.optimizer.found_inf = (~torch.isfinite(norm)).float()
             try:
                 self.optimizer.step()
             finally:
                 del self.optimizer.found_inf
-        else:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+        elif bool(torch.isfinite(norm)):
+            self.optimizer.step()
         return loss.detach()
 
     # --- epochs --------------------------------------------------------------------------
@@ -320,6 +328,9 @@ class Trainer:
                 total = total + torch.where(finite, loss.double(), 0.0) * len(x)
                 count += len(x)
                 if batch_index % SYNC_EVERY == SYNC_EVERY - 1 or batch_index == last:
+                    # collective: every rank reaches this at the same batch and stops
+                    # together when any rank saw a non-finite loss
+                    first_bad = dist_utils.all_reduce_max(first_bad)
                     if int(first_bad) >= 0:
                         self._stop_on_nonfinite(epoch, int(first_bad))
                     bar.set_postfix(loss=f"{float(total) / count:.4g}")
