@@ -7,7 +7,6 @@ from torch import Tensor
 
 from kinnsci.discretize.base import LinearDiscretizer, as_step
 
-
 SERIES_BELOW = 1.0
 """The one ZOH specification every scan backend implements (PyTorch here, the C++ kernel
 through compile-time defines, the Triton kernel through constexprs): where |z| = |dt A|

@@ -14,7 +14,6 @@ from typing import Any
 from kinnsci._yaml import read_yaml_mapping
 from kinnsci.errors import ConfigError
 
-
 # The one list of what decides a run, in three parts. A resumed run must share the model
 # and data keys with the run that wrote its checkpoint (they set the model's shape, the
 # normalisers fitted on that split, and what it learns); training settings may change on
