@@ -44,6 +44,8 @@ class CKB(nn.Module):
             actual ``grid_spacing`` to ``forward`` to run on a refined/coarsened grid.
         residual: add the input back (False: return the branch alone, for backbones that
             wrap it in their own residual, e.g. with stochastic depth).
+        state_cut: every KNC returns its skip term ``D x`` alone (see :class:`KNC`): the
+            control that measures what the Kirchhoff state contributes.
         device: where the parameters are created (as torch's own modules take it).
         dtype: their precision (default: torch's default dtype).
 
@@ -67,6 +69,7 @@ class CKB(nn.Module):
         discretizer: str | Discretizer = "zoh",
         selective: bool = True,
         physical_constraints: bool = True,
+        state_cut: bool = False,
         reference_spacing: float = 1.0,
         spatial_dims: int = 1,
         residual: bool = True,
@@ -114,7 +117,8 @@ class CKB(nn.Module):
         self.kncs = nn.ModuleList(
             nn.ModuleList(
                 KNC(inner, d_state, rank, discretizer, selective=selective,
-                    physical_constraints=physical_constraints, **factory)
+                    physical_constraints=physical_constraints, state_cut=state_cut,
+                    **factory)
                 for _ in range(ckb_order)
             )
             for _ in range(directions)

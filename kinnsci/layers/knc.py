@@ -31,6 +31,11 @@ class KNC(nn.Module):
     ``physical_constraints=False`` is the ablation with an unconstrained A (may be
     positive) and Euler steps.
 
+    ``state_cut=True`` is the control that isolates the Kirchhoff state: the cell returns
+    its skip term ``D x`` alone (no scan, no state), everything around it (gating,
+    convolutions, residuals) and every parameter unchanged. ``kinnsci reproduce`` trains
+    each Kirchhoff model beside such a "state-cut" twin.
+
     ``device``/``dtype`` place and type the parameters as torch's own modules do
     (default: torch's default dtype).
 
@@ -49,6 +54,7 @@ class KNC(nn.Module):
         *,
         selective: bool = True,
         physical_constraints: bool = True,
+        state_cut: bool = False,
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
         device: torch.device | str | None = None,
@@ -64,6 +70,7 @@ class KNC(nn.Module):
         self.dt_rank = dt_rank or math.ceil(channels / 16)
         self.selective = selective
         self.physical_constraints = physical_constraints
+        self.state_cut = state_cut
         self.discretizer = get_discretizer(discretizer if physical_constraints else "euler")
         # Mamba's initialisation: log-uniform initial steps, rates a_n = n (S4D-real)
         log_dt = torch.rand(channels, **factory) * (math.log(dt_max) - math.log(dt_min))
@@ -121,6 +128,8 @@ class KNC(nn.Module):
             raise ConfigError(
                 f"KNC expects x of shape (batch, length, {self.channels}), got {tuple(x.shape)}"
             )
+        if self.state_cut:  # the control: the skip path alone
+            return self.D * x
         delta, B, C = self.coefficients(x)
         if dt_scale is not None:
             delta = delta * dt_scale
@@ -131,4 +140,5 @@ class KNC(nn.Module):
         return (
             f"channels={self.channels}, d_state={self.d_state}, dt_rank={self.dt_rank}, "
             f"discretizer={self.discretizer.name}, selective={self.selective}"
+            + (", state_cut=True" if self.state_cut else "")
         )

@@ -23,7 +23,7 @@ ROLLOUT_METRICS = ("rollout_rel_l2", "rollout_nrmse", "rollout_max_error", "fina
 # Per scale: lr grid, seeds, epochs, batch; the smoke scale only exercises the machinery.
 BUDGET = {
     "smoke": dict(lrs=(1e-3, 4e-3), seeds=2, epochs=2, batch_size=4),
-    "small": dict(lrs=(5e-4, 2e-3, 8e-3), seeds=3, epochs=30, batch_size=8),
+    "small": dict(lrs=(5e-4, 2e-3, 8e-3), seeds=5, epochs=30, batch_size=8),
     "paper": dict(lrs=(5e-4, 1e-3, 2e-3), seeds=3, epochs=100, batch_size=16),
 }
 
@@ -57,6 +57,37 @@ def ukno_config(scale: str, **extra) -> dict:
 
 def _budget(scale: str, **override) -> dict:
     return {**BUDGET[scale], **override}
+
+
+KIRCHHOFF_MODELS = ("fkno", "ukno")
+"""Models with KNCs: each gets a state-cut twin in every experiment."""
+
+
+def state_cut_config(config: dict) -> dict:
+    """``config`` of a Kirchhoff model with every KNC's state path removed (the control:
+    output D x through the same gating, convolutions and residuals; same parameters)."""
+    return {**config, "ckb_kwargs": {**config.get("ckb_kwargs", {}), "state_cut": True}}
+
+
+def with_state_cut_twins(variants: tuple[Variant, ...], claims: tuple[Claim, ...],
+                         metric: str) -> tuple[tuple[Variant, ...], tuple[Claim, ...]]:
+    """``variants`` plus a "state-cut" twin of each Kirchhoff model (its own learning-rate
+    selection, as every model's), and ``claims`` plus one per twin: "the Kirchhoff state
+    helps (model vs its state-cut twin)" on the metric of the first claim the model wins
+    in the plan (else ``metric``)."""
+    twins, twin_claims = [], []
+    for v in variants:
+        if v.model not in KIRCHHOFF_MODELS:
+            continue
+        twins.append(Variant(f"{v.key}-cut", f"{v.label} state-cut", v.model,
+                             state_cut_config(v.model_config), horizon=v.horizon,
+                             lr_from=None if v.lr_from is None else f"{v.lr_from}-cut"))
+        twin_claims.append(Claim(f"The Kirchhoff state helps {v.label} (vs its state-cut "
+                                 "twin)", "implied by the KNC design (state-cut control)",
+                                 v.key, f"{v.key}-cut",
+                                 next((c.metric for c in claims if c.better == v.key),
+                                      metric)))
+    return variants + tuple(twins), claims + tuple(twin_claims)
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -275,7 +306,7 @@ class Experiment:
         small = self.minutes.get("small")
         if small is None:
             return None, False
-        return small * work_units(self.build(scale)) / work_units(self.build("small")), False
+        return small * work_units(self.plan(scale)) / work_units(self.plan("small")), False
 
     def plan(self, scale: str = "small", seeds: int | None = None,
              lrs: tuple[float, ...] | None = None) -> Plan:
@@ -288,6 +319,9 @@ class Experiment:
         if scale not in SCALES:
             raise ConfigError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
         plan = self.build(scale)
+        variants, claims = with_state_cut_twins(plan.variants, plan.claims,
+                                                plan.selection_metric)
+        plan = replace(plan, variants=variants, claims=claims)
         if seeds is not None:
             if not isinstance(seeds, int) or seeds < 1:
                 raise ConfigError(f"seeds must be a positive integer, got {seeds!r}")

@@ -31,7 +31,7 @@ from kinnsci._paths import check_output_path
 from kinnsci.data import generate
 from kinnsci.errors import DataError, OutputExistsError
 from kinnsci.reproduce.plan import Plan, Variant, content_hash
-from kinnsci.reproduce.stats import summarize, verdict
+from kinnsci.reproduce.stats import SMOKE_VERDICT, VERDICTS, compare, summarize, verdicts
 from kinnsci.train.config import RESULT_KEYS, RunConfig
 from kinnsci.train.evaluate import evaluate
 from kinnsci.train.rollout import rollout_metrics
@@ -40,6 +40,11 @@ from kinnsci.train.trainer import NonFiniteLossError
 
 SCHEMA = "kinnsci.reproduce/1"
 RUN_FORMAT = 2  # bump when a change to training or evaluation changes a run's numbers
+
+
+SELECTION_SEED = 1000
+"""The seed of the learning-rate selection runs: never a test seed (tests use 0, 1, ...),
+so no model's test runs include the run its learning rate was picked by."""
 
 
 class ResultsError(DataError):
@@ -226,13 +231,22 @@ def check_out(exp_dir: Path, plan: Plan, resume: bool) -> None:
 
 
 def select_lr(runs: list[dict], metric: str) -> float:
-    """The learning rate whose seed-0 run has the lowest validation ``metric`` (diverged or
-    non-finite runs rank last; ties go to the first in the grid)."""
+    """The learning rate whose selection run has the lowest validation ``metric``
+    (diverged or non-finite runs rank last; ties go to the first in the grid)."""
     def score(r: dict) -> float:
         value = r.get("val", {}).get(metric)
         return value if value is not None and math.isfinite(value) else math.inf
 
     return min(runs, key=score)["lr"]
+
+
+def selection_metrics(plan: Plan) -> tuple[str, ...]:
+    """The validation metrics learning rates are chosen on: the plan's own (for its
+    summary table) and each claim's, so a claim is judged at the learning rate selected
+    on the metric it is about (a one-step claim is never judged at a rollout choice)."""
+    names = [plan.selection_metric] + [c.metric for c in plan.claims
+                                       if c.metric != "train_seconds"]
+    return tuple(dict.fromkeys(names))
 
 
 def run_experiment(plan: Plan, out: str | Path, *, resume: bool = False,
@@ -258,8 +272,7 @@ def run_experiment(plan: Plan, out: str | Path, *, resume: bool = False,
     data = prepare_data(plan, root, progress)
 
     swept = [v for v in plan.variants if v.lr_from is None]
-    total = len(swept) * len(plan.lrs) + sum(
-        plan.seeds - (1 if v.lr_from is None else 0) for v in plan.variants)
+    total = len(swept) * len(plan.lrs) + plan.seeds * len(plan.variants)
     bar = tqdm(total=total, desc=plan.experiment, disable=not progress, unit="run")
     results: dict[str, dict] = {}
 
@@ -282,29 +295,34 @@ def run_experiment(plan: Plan, out: str | Path, *, resume: bool = False,
         bar.write(f"  {variant.label:<24} lr {lr:g} seed {seed}: {shown} ({status})")
         return result
 
-    lrs: dict[str, float] = {}
+    metrics = selection_metrics(plan)
+    chosen: dict[str, dict[str, float]] = {}  # variant -> validation metric -> lr
     sweeps: dict[str, dict[str, Any]] = {}
     for variant in swept:
-        sweep = [run(variant, lr, 0, "sweep") for lr in plan.lrs]
-        lrs[variant.key] = select_lr(sweep, plan.selection_metric)
+        sweep = [run(variant, lr, SELECTION_SEED, "selection") for lr in plan.lrs]
+        chosen[variant.key] = {m: select_lr(sweep, m) for m in metrics}
         sweeps[variant.key] = {f"{r['lr']:g}": r["val"].get(plan.selection_metric)
                                for r in sweep}
     for variant in plan.variants:
-        lr = lrs[variant.lr_from or variant.key]
-        lrs[variant.key] = lr
-        for seed in range(plan.seeds):
-            run(variant, lr, seed, "seed")
+        chosen[variant.key] = chosen[variant.lr_from or variant.key]
+        lrs_needed = sorted(set(chosen[variant.key].values()))
+        bar.total += plan.seeds * (len(lrs_needed) - 1)
+        for lr in lrs_needed:
+            for seed in range(plan.seeds):
+                run(variant, lr, seed, "seed")
     bar.close()
+    lrs = {key: by_metric[plan.selection_metric] for key, by_metric in chosen.items()}
 
     runs = list(results.values())
     summary = summarize_runs(plan, runs, lrs)
-    claims = judge_claims(plan, runs, lrs)
+    claims = judge_claims(plan, runs, chosen)
     content = {
         "schema": SCHEMA, "experiment": plan.experiment, "scale": plan.scale,
         "title": plan.title, "paper": plan.paper_ref, "plan": plan.to_dict(),
         "data_file": str(data.relative_to(root)), "torch": torch.__version__,
         "device": str(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
-        "threads": torch.get_num_threads(), "lr": lrs, "sweep": sweeps,
+        "threads": torch.get_num_threads(), "lr": lrs, "lr_by_metric": chosen,
+        "selection_seed": SELECTION_SEED, "sweep": sweeps,
         "runs": sorted(runs, key=lambda r: (r["variant"], r["lr"], r["seed"])),
         "summary": summary, "claims": claims,
         "wall_seconds": time.perf_counter() - wall,
@@ -321,8 +339,9 @@ def run_experiment(plan: Plan, out: str | Path, *, resume: bool = False,
 
 
 def seed_runs(runs: list[dict], variant: str, lr: float) -> list[dict]:
-    """The runs of ``variant`` at its chosen ``lr``, one per seed."""
-    return [r for r in runs if r["variant"] == variant and r["lr"] == lr]
+    """The test runs of ``variant`` at ``lr``, one per seed (selection runs excluded)."""
+    return [r for r in runs if r["variant"] == variant and r["lr"] == lr
+            and r["seed"] != SELECTION_SEED]
 
 
 def _metric_values(runs: list[dict], metric: str) -> list[float]:
@@ -345,15 +364,28 @@ def summarize_runs(plan: Plan, runs: list[dict], lrs: dict[str, float]) -> dict:
     return out
 
 
-def judge_claims(plan: Plan, runs: list[dict], lrs: dict[str, float]) -> list[dict]:
-    """Each claim of the plan with its verdict (see :mod:`kinnsci.reproduce.stats`)."""
-    judged = []
+def judge_claims(plan: Plan, runs: list[dict], chosen: dict[str, dict[str, float]]
+                 ) -> list[dict]:
+    """Each claim of the plan with its verdict, judged as one family (Welch, Holm: see
+    :mod:`kinnsci.reproduce.stats`), each side at the learning rate chosen on the claim's
+    metric. At the ``smoke`` scale the verdict is :data:`SMOKE_VERDICT`."""
+    comparisons, sides = [], []
     for claim in plan.claims:
-        a = _metric_values(seed_runs(runs, claim.better, lrs[claim.better]), claim.metric)
-        b = _metric_values(seed_runs(runs, claim.worse, lrs[claim.worse]), claim.metric)
+        def values(key: str, claim=claim) -> list[float]:
+            lr = chosen[key].get(claim.metric, chosen[key][plan.selection_metric])
+            return _metric_values(seed_runs(runs, key, lr), claim.metric)
+
+        a, b = values(claim.better), values(claim.worse)
+        comparisons.append(compare(a, b))
+        sides.append((len(a), len(b)))
+    judged = []
+    for claim, result, (n_a, n_b) in zip(plan.claims, verdicts(comparisons), sides,
+                                          strict=True):
+        if plan.scale == "smoke":
+            result = {**result, "verdict": SMOKE_VERDICT}
         judged.append({"claim": claim.text, "paper": claim.paper, "better": claim.better,
-                       "worse": claim.worse, "metric": claim.metric, "n_better": len(a),
-                       "n_worse": len(b), **verdict(a, b)})
+                       "worse": claim.worse, "metric": claim.metric, "n_better": n_a,
+                       "n_worse": n_b, **result})
     return judged
 
 
@@ -388,7 +420,7 @@ def check_results(content: dict) -> None:
     for i, run in enumerate(content["runs"]):
         need(run, RUN_KEYS, f"runs[{i}]")
     for claim in content["claims"]:
-        if claim.get("verdict") not in ("holds", "does not hold", "inconclusive"):
+        if claim.get("verdict") not in (*VERDICTS, SMOKE_VERDICT):
             raise ResultsError(f"claim {claim.get('claim')!r}: bad verdict "
                                f"{claim.get('verdict')!r}")
 
