@@ -257,7 +257,6 @@ def test_too_long_rollout_is_refused_before_training(ns_file, workdir, capsys):
     (["--normalizer", "minmax"], "normalizer: 'gaussian' in the checkpoint"),
     # the split is drawn with the seed: another seed would put test samples in training
     (["--seed", "3"], "split_seed: 0 in the checkpoint, 3 now"),
-    (["--split", "0.5", "0.25", "0.25"], "split: [0.8, 0.1, 0.1] in the checkpoint"),
 ])
 def test_resume_from_another_run_is_refused(darcy_file, tmp_path, capsys, change, message):
     first = tmp_path / "first"

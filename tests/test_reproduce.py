@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-import scipy.stats
 
 from kinnsci.cli.main import main
 from kinnsci.models import get_model
@@ -21,7 +20,6 @@ from kinnsci.reproduce import (
     run_experiment,
     runner,
     summarize,
-    verdict,
 )
 from kinnsci.train.trainer import Trainer
 

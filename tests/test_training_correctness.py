@@ -118,3 +118,26 @@ def test_a_model_subclass_without_a_name_reloads_as_itself(tmp_path):
     assert type(again) is MyFNO
     x = torch.randn(2, 1, 8, 8)
     torch.testing.assert_close(again(x), model(x))
+
+
+def test_one_list_of_deciding_keys_covers_the_split_the_windows_and_the_dims():
+    """Resume compares, and reproduce's run ids hash, the same keys: the split's seed (the
+    run seed when no split seed is given), fractions, stride, horizon, dimension names."""
+    import dataclasses
+
+    from kinnsci.reproduce import runner
+    from kinnsci.train.config import RESULT_KEYS, RESUME_KEYS, RunConfig
+
+    base = RunConfig(data="ns.nc", variables=["w"], history=2)
+    assert base.deciding()["split_seed"] == 0
+    for change in ({"seed": 1}, {"split_seed": 5}, {"split": [0.5, 0.25, 0.25]},
+                   {"stride": 2}, {"horizon": 3}, {"spatial_dims": ["lat", "lon"]},
+                   {"time_dim": "t"}, {"sample_dim": "member"}):
+        other = dataclasses.replace(base, **change)
+        assert other.deciding(RESUME_KEYS) != base.deciding(RESUME_KEYS), change
+    # a fixed split seed keeps the split across run seeds
+    fixed = dataclasses.replace(base, split_seed=0)
+    assert dataclasses.replace(fixed, seed=1).deciding(RESUME_KEYS) == fixed.deciding(
+        RESUME_KEYS)
+    assert set(RESUME_KEYS) <= set(RESULT_KEYS)
+    assert not hasattr(runner, "RUN_ID_KEYS")  # one list, in kinnsci.train.config

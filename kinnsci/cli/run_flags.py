@@ -20,7 +20,8 @@ CHOICES = {
               "scheduler": ("cosine", "step", "none"),
               "amp": ("bf16", "fp16"),
               "normalizer": ("gaussian", "minmax", "none")},
-    "train-vision": {"model": ("kinn_vision_tiny", "kinn_vision_small", "kinn_vision_base"),
+    "train-vision": {"model": ("kinn_vision", "kinn_vision_tiny", "kinn_vision_small",
+                               "kinn_vision_base"),
                      "amp": ("bf16", "fp16"),
                      "mode": ("RGB", "L")},
 }

@@ -272,6 +272,67 @@ def ns_directions(scale: str) -> Plan:
                 **_small_epochs(scale, 20))
 
 
+SCAN_LRS = (2e-3, 8e-3, 1.6e-2)
+"""The learning-rate grid of the experiments where a scan should matter (a row scan won
+only at the higher rates in the pilot)."""
+
+
+def long_range_data(scale: str, resolution: int | None = None) -> DataRecipe:
+    n, res = {"smoke": (16, 16), "small": (240, 32), "paper": (1000, 64)}[scale]
+    return DataRecipe("long_range", n, resolution or res, {"mode": "mean"})
+
+
+def _long_range(scale: str, resolution: int | None, name: str) -> Plan:
+    variants = (Variant("fkno", "FKNO-1", "fkno", fkno_config(scale, 1)),
+                Variant("fno", "FNO", "fno", fno_config(scale)),
+                Variant("unet", "U-Net", "unet", unet_config(scale)))
+    claims = (
+        Claim("FKNO-1 beats FNO on a causal long-range problem (rel. L2)",
+              "not in the paper: a row running mean, which a row scan represents exactly",
+              "fkno", "fno", "rel_l2"),
+        Claim("FKNO-1 beats U-Net on a causal long-range problem (rel. L2)",
+              "not in the paper (as above)", "fkno", "unet", "rel_l2"),
+    )
+    data = long_range_data(scale, resolution)
+    return Plan(name, scale, f"Causal long-range rows at {data.resolution}x{data.resolution}: "
+                "FKNO-1 (and its state-cut twin) vs FNO vs U-Net", "a test bed for the "
+                "Kirchhoff state (issue: does the state do anything?)", data, variants,
+                claims, STEADY_METRICS, inputs=("f",), targets=("u",),
+                split=(0.7, 0.15, 0.15),
+                **_budget(scale, lrs=SCAN_LRS, **({"epochs": 20} if scale == "small" else {})),
+                note="u(x, y) is the running mean of a random field f along its row: every "
+                     "point depends on everything to its left, which a causal row scan "
+                     "represents exactly and a local or band-limited operator does not.")
+
+
+def long_range(scale: str) -> Plan:
+    return _long_range(scale, None, "long-range")
+
+
+def long_range_64(scale: str) -> Plan:
+    return _long_range(scale, 64 if scale == "small" else None, "long-range-64")
+
+
+def discretizer_long_range(scale: str) -> Plan:
+    variants = tuple(Variant(name, f"FKNO-1 {name}", "fkno",
+                             fkno_config(scale, 1, discretizer=name))
+                     for name in ("zoh", "euler", "bilinear"))
+    claims = (
+        Claim("Exact ZOH beats Euler where the state carries weight (rel. L2)",
+              "KINN: exact integration vs a discrete update", "zoh", "euler", "rel_l2"),
+        Claim("Exact ZOH beats bilinear where the state carries weight (rel. L2)",
+              "as above", "zoh", "bilinear", "rel_l2"),
+    )
+    return Plan("discretizer-long-range", scale, "Discretizer of the Kirchhoff scan on the "
+                "causal long-range problem: ZOH vs Euler vs bilinear", "KINN Sec. "
+                "'Shallow-Water Forecasting' (stability argument), rerun where a scan matters",
+                long_range_data(scale), variants, claims, STEADY_METRICS, inputs=("f",),
+                targets=("u",), split=(0.7, 0.15, 0.15),
+                **_budget(scale, lrs=SCAN_LRS, **({"epochs": 20} if scale == "small" else {})),
+                note="`kinnsci inspect` on each run's final.pt reports the |A|Δ the models "
+                     "reach and the state's share of each KNC's output.")
+
+
 def work_units(plan: Plan) -> float:
     """Training work of a whole plan in sample-epochs x grid points x unrolled steps,
     summed over every run (sweep and seeds); model width is not included."""
@@ -345,6 +406,10 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("ns-directions", ns_directions, {"smoke": 0.02, "small": 16.6, "paper": None}),
     Experiment("discretizer", discretizer, {"smoke": 0.08, "small": 18.4, "paper": None}),
     Experiment("routing", routing, {"smoke": 0.02, "small": 13.6, "paper": None}),
+    Experiment("long-range", long_range, {"smoke": None, "small": None, "paper": None}),
+    Experiment("long-range-64", long_range_64, {"smoke": None, "small": None, "paper": None}),
+    Experiment("discretizer-long-range", discretizer_long_range,
+               {"smoke": None, "small": None, "paper": None}),
 )}
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from kinnsci._registry import lookup
 from kinnsci.data.generators.base import Generator, generate
 from kinnsci.data.generators.darcy import Darcy, solve_darcy
+from kinnsci.data.generators.long_range import LongRange, row_response
 from kinnsci.data.generators.navier_stokes import NavierStokes, solve_vorticity
 from kinnsci.data.generators.poisson import Poisson, solve_poisson
 from kinnsci.data.generators.shallow_water import ShallowWater, solve_shallow_water
@@ -60,7 +61,7 @@ def register_generator(cls: type[Generator]) -> type[Generator]:
     return cls
 
 
-for _builtin in (Darcy, Poisson, NavierStokes, ShallowWater):
+for _builtin in (Darcy, Poisson, NavierStokes, ShallowWater, LongRange):
     register_generator(_builtin)  # the built-ins join the registry as plug-ins do
 
 
@@ -121,7 +122,7 @@ def get_generator(name: str) -> Generator:
 
 __all__ = [
     "ENTRY_POINT_GROUP", "GENERATORS", "Generator", "PLUGINS_VARIABLE", "generate",
-    "get_generator", "load_plugins", "register_generator", "Darcy", "Poisson",
+    "get_generator", "load_plugins", "register_generator", "Darcy", "LongRange", "Poisson",
     "NavierStokes", "ShallowWater", "solve_darcy", "solve_poisson", "solve_vorticity",
-    "solve_shallow_water",
+    "solve_shallow_water", "row_response",
 ]

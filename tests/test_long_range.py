@@ -1,0 +1,79 @@
+"""The long-range generator against analytic solutions and an ODE solver, and its
+experiment's plan (FKNO-1 with its state-cut twin, FNO, U-Net)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy.integrate import solve_ivp
+
+from kinnsci.data import generate
+from kinnsci.data.generators import row_response
+
+
+def _x(s):
+    return np.linspace(0.0, 1.0, s)
+
+
+def test_running_integral_and_mean_converge_at_second_order():
+    errors = []
+    for s in (33, 65, 129):
+        x = _x(s)
+        f = np.cos(3 * x)[None]
+        exact = np.sin(3 * x) / 3
+        u = row_response(f, "integral")[0]
+        errors.append(np.abs(u - exact).max())
+        mean = row_response(f, "mean")[0]
+        np.testing.assert_allclose(mean[1:], u[1:] / x[1:])
+        assert mean[0] == f[0, 0]
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert np.all(orders > 1.9), orders
+
+
+def test_decay_is_an_rc_node_driven_by_f():
+    """u' = (f - u) / memory, u(0) = 0: exact for piecewise-linear f, against solve_ivp for
+    a smooth one."""
+    s, memory = 65, 0.1
+    x = _x(s)
+    linear = (2 * x - 0.5)[None]
+    ref = solve_ivp(lambda t, u: (2 * t - 0.5 - u) / memory, (0, 1), [0.0], t_eval=x,
+                    rtol=1e-11, atol=1e-12).y[0]
+    np.testing.assert_allclose(row_response(linear, "decay", memory)[0], ref, atol=1e-9)
+    smooth = np.sin(7 * x)[None]
+    ref = solve_ivp(lambda t, u: (np.sin(7 * t) - u) / memory, (0, 1), [0.0], t_eval=x,
+                    rtol=1e-11, atol=1e-12).y[0]
+    assert np.abs(row_response(smooth, "decay", memory)[0] - ref).max() < 1e-3
+
+
+def test_the_generator_is_causal_along_rows(tmp_path):
+    """Changing f at a column changes u only at that column and to its right."""
+    path = generate("long_range", tmp_path / "lr.nc", n_samples=2, resolution=16, seed=3,
+                    progress=False)
+    with xr.open_dataset(path) as ds:
+        f, u = ds["f"].values, ds["u"].values
+        assert ds.attrs["param_mode"] == "mean" and ds["u"].attrs["units"] == "1"
+    np.testing.assert_allclose(u, row_response(f, "mean"))
+    g = f.copy()
+    g[:, :, 9] += 1.0
+    changed = np.abs(row_response(g, "mean") - u).max(axis=(0, 1)) > 0
+    assert not changed[:9].any() and changed[9:].all()
+
+
+def test_unknown_mode_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="parameter mode must be one of"):
+        generate("long_range", tmp_path / "x.nc", n_samples=1, resolution=8, mode="sideways",
+                 progress=False)
+    assert not (tmp_path / "x.nc").exists()
+
+
+def test_long_range_plan_has_the_state_cut_twin_and_its_claim():
+    from kinnsci.reproduce import get_experiment
+
+    plan = get_experiment("long-range").plan("small")
+    keys = {v.key for v in plan.variants}
+    assert {"fkno", "fkno-cut", "fno", "unet"} <= keys
+    cut = plan.variant("fkno-cut")
+    assert cut.model_config["ckb_kwargs"]["state_cut"] is True
+    assert any(c.better == "fkno" and c.worse == "fkno-cut" for c in plan.claims)
+    assert plan.lrs == (2e-3, 8e-3, 1.6e-2) and plan.seeds >= 5
