@@ -5,9 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kinnsci.cli import evaluate, generate, info, quickstart, reproduce, train, train_vision
+from kinnsci.cli import (
+    evaluate,
+    generate,
+    info,
+    inspect,
+    quickstart,
+    reproduce,
+    train,
+    train_vision,
+)
 
-SUBCOMMANDS = (generate, train, train_vision, evaluate, quickstart, reproduce, info)
+SUBCOMMANDS = (generate, train, train_vision, evaluate, inspect, quickstart, reproduce, info)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  kinnsci generate darcy --n-samples 64 --resolution 32 --out darcy.nc\n"
         "  kinnsci train --model fno --data darcy.nc --inputs a --targets u --out runs/fno\n"
         "  kinnsci evaluate runs/fno/final.pt --data darcy.nc\n"
+        "  kinnsci inspect runs/ukno/final.pt\n"
         "  kinnsci train-vision --data images/ --model kinn_vision_tiny --out runs/tiny\n"
         "  kinnsci reproduce darcy --scale small\n"
         "  kinnsci info",

@@ -358,3 +358,38 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
         errors, _, _ = rollout_errors(model, dataset, rollout, device, progress=progress)
         report["rollout"] = errors.tolist()
     return report, model, dataset
+
+
+def inspect_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike | None = None,
+                       *, n_samples: int = 8, device: str | torch.device = "cpu"
+                       ) -> dict[str, Any]:
+    """Kirchhoff diagnostics (:func:`kinnsci.layers.inspect_kirchhoff`) of a trained
+    checkpoint on its first ``n_samples`` samples of ``data`` (default: the file it was
+    trained on), in physical units through its normalisers.
+
+    Raises:
+        InputNotFoundError, CheckpointError: as :func:`load_trained`.
+        DataError: ``data`` lacks the run's variables, or no ``data`` and the training
+            file is gone.
+        ConfigError: the model has no KNC (nothing to inspect) or ``n_samples < 1``.
+    """
+    from kinnsci.layers import KNC, inspect_kirchhoff
+
+    if n_samples < 1:
+        raise ConfigError(f"n_samples must be >= 1, got {n_samples}")
+    model, extra = load_trained(checkpoint)
+    if not any(isinstance(m, KNC) for m in model.modules()):
+        raise ConfigError(f"{checkpoint} holds a {extra['run']['model']!r} model, which has no "
+                          "Kirchhoff cells to inspect (fkno, ukno and kinn_vision have)")
+    path = data if data is not None else extra["run"]["data"]
+    if data is None and not Path(path).exists():
+        raise DataError(f"the run's training file {path} is gone; pass --data FILE with the "
+                        "variables the model was trained on")
+    run = RunConfig.from_mapping({**extra["run"], "data": str(path)})
+    ds = open_run_data(run, path)
+    n = ds.sizes[run.sample_dim] if run.sample_dim else 1
+    dataset = _datasets(run, ds, {"all": list(range(min(n, n_samples)))})["all"]
+    x = torch.stack([dataset[i][0] for i in range(len(dataset))]).to(device)
+    report = inspect_kirchhoff(model.to(device), x)
+    return {"checkpoint": str(checkpoint), "data": str(path), "samples": len(dataset),
+            "model": extra["run"]["model"], **report}
