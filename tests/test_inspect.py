@@ -33,7 +33,7 @@ def test_state_share_is_the_readout_of_the_state_against_the_skip_term():
     with torch.no_grad():
         delta, B, C = knc.coefficients(x)
         state = selective_scan(x, delta, knc.A, B, C, None)  # C . h without the skip term
-    expected = float(state.norm() / (knc.D * x).norm())
+    expected = float(state.norm() / (knc.D * x).detach().norm())
     (entry,) = report["kncs"]
     assert entry["state_share"] == pytest.approx(expected, rel=1e-5)
     a_dt = (delta[..., None] * knc.A.abs()).flatten()
@@ -93,3 +93,21 @@ def test_kinnsci_inspect_reports_a_trained_checkpoint(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "fno" / "final.pt")]) == 2
     err = capsys.readouterr().err
     assert "no Kirchhoff cells to inspect" in err and "Traceback" not in err
+
+
+def test_the_papers_dsconv_adds_a_pointwise_convolution_and_keeps_causality():
+    """conv="dsconv": depthwise then pointwise over the inner channels (KINN's DSConv);
+    on sequences the block stays causal."""
+    torch.manual_seed(3)
+    plain, ds = CKB(8), CKB(8, conv="dsconv")
+    inner = plain.inner
+    assert count_parameters(ds) - count_parameters(plain) == inner * inner + inner
+    u = torch.randn(1, 12, 8)
+    v = u.clone()
+    v[:, 7:] += 1.0
+    torch.testing.assert_close(ds(u)[:, :7], ds(v)[:, :7])
+    fkno = get_model("fkno", in_channels=1, out_channels=1, hidden_channels=8, n_modes=(6, 5),
+                     d_state=4, ckb_kwargs={"conv": "dsconv"})
+    assert fkno(torch.randn(2, 1, 12, 12)).shape == (2, 1, 12, 12)
+    with pytest.raises(ValueError, match="conv must be one of"):
+        CKB(8, conv="dense")

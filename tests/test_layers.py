@@ -217,3 +217,27 @@ def test_bidirectional_sequence_ckb_is_the_causal_scan_of_the_flipped_sequence()
     x = torch.randn(2, 9, ckb.inner, dtype=torch.float64)
     backward = ckb.cascade(x.flip(1), 1).flip(1)
     assert torch.allclose(ckb.cascade(x, 1, reverse=True), backward, atol=1e-12)
+
+
+def test_layers_give_the_same_numbers_without_the_cpp_kernel(monkeypatch):
+    """What a machine without a compiler runs (the PyTorch scan, as with
+    KINNSCI_DISABLE_CPU_KERNEL=1) gives the C++ kernel's numbers, forward and backward,
+    through a whole CKB with 4 directions (replaces a second CI pass over the files)."""
+    from kinnsci.scan import cpu_kernel
+
+    torch.manual_seed(0)
+    block = KirchhoffMixer2d(6, directions=4, d_state=3, ckb_order=2).double()
+    x = torch.randn(2, 6, 7, 5, dtype=torch.float64, requires_grad=True)
+
+    def run():
+        x.grad = None
+        y = block(x)
+        y.square().sum().backward()
+        return y.detach(), x.grad.clone()
+
+    first = run()
+    monkeypatch.setenv("KINNSCI_DISABLE_CPU_KERNEL", "1")
+    assert not cpu_kernel.available()
+    second = run()
+    for a, b in zip(first, second, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

@@ -18,13 +18,14 @@ from kinnsci.scan import check_directions, direction_layout, grid_to_sequence, s
 
 ROUTINGS = ("series", "parallel")
 AGGREGATES = ("dense", "last")
+CONVS = ("depthwise", "dsconv")
 
 
 class CKB(nn.Module):
     """Cascaded Kirchhoff Block: K KNCs in series, dense aggregation, gated fusion::
 
         x, z = split(in_proj(LayerNorm(u)))
-        x    = SiLU(depthwise_conv(x))
+        x    = SiLU(depthwise_conv(x))                (conv="dsconv": then a pointwise conv)
         y_1 = KNC_1(x),  y_k = KNC_k(y_{k-1})        (routing="series"; "parallel": KNC_k(x))
         y    = sum_k y_k                              (aggregate="dense"; "last": y_K)
         out  = u + out_proj(y * SiLU(z))                (residual=False: without the u)
@@ -46,6 +47,9 @@ class CKB(nn.Module):
             wrap it in their own residual, e.g. with stochastic depth).
         state_cut: every KNC returns its skip term ``D x`` alone (see :class:`KNC`): the
             control that measures what the Kirchhoff state contributes.
+        conv: the local mixing before the scans: ``"depthwise"`` (Mamba's, the default)
+            or ``"dsconv"``, the paper's depthwise-separable form (depthwise, then a
+            pointwise 1x1 over the ``expand * channels`` inner channels).
         device: where the parameters are created (as torch's own modules take it).
         dtype: their precision (default: torch's default dtype).
 
@@ -70,6 +74,7 @@ class CKB(nn.Module):
         selective: bool = True,
         physical_constraints: bool = True,
         state_cut: bool = False,
+        conv: str = "depthwise",
         reference_spacing: float = 1.0,
         spatial_dims: int = 1,
         residual: bool = True,
@@ -93,6 +98,8 @@ class CKB(nn.Module):
             raise ConfigError(
                 "directions=4 needs 2-D grids (spatial_dims=2); sequences allow 1 or 2"
             )
+        if conv not in CONVS:
+            raise ConfigError(f"conv must be one of {CONVS}, got {conv!r}")
         if d_conv < 1 or d_conv % 2 == 0:
             raise ConfigError(f"d_conv must be odd and >= 1 (centred 2-D kernel), got {d_conv}")
         if reference_spacing <= 0:
@@ -113,6 +120,13 @@ class CKB(nn.Module):
             self.conv = nn.Conv2d(inner, inner, d_conv, groups=inner, padding=d_conv // 2,
                                   **factory)
             channels_last_weight(self.conv)
+        # the paper's DSConv: the depthwise convolution followed by a pointwise one
+        self.pointwise = None
+        if conv == "dsconv":
+            make = nn.Conv1d if spatial_dims == 1 else nn.Conv2d
+            self.pointwise = make(inner, inner, 1, **factory)
+            if spatial_dims == 2:
+                channels_last_weight(self.pointwise)
         rank = dt_rank or math.ceil(channels / 16)
         self.kncs = nn.ModuleList(
             nn.ModuleList(
@@ -171,6 +185,11 @@ class CKB(nn.Module):
             y = grid if y is None else y + grid
         return y
 
+    def _local(self, x: Tensor) -> Tensor:
+        """The local mixing before the scans: depthwise (and pointwise, for "dsconv")."""
+        x = self.conv(x)
+        return x if self.pointwise is None else self.pointwise(x)
+
     def forward(self, u: Tensor, grid_spacing: float | tuple[float, float] | None = None) -> Tensor:
         """u: (batch, length, channels) or (batch, H, W, channels) -> same shape.
 
@@ -198,12 +217,12 @@ class CKB(nn.Module):
         scale_x, scale_y = self._scales(grid_spacing)
         if u.ndim == 3:
             length = x.shape[1]
-            x = F.silu(self.conv(x.transpose(1, 2))[..., :length].transpose(1, 2))
+            x = F.silu(self._local(x.transpose(1, 2))[..., :length].transpose(1, 2))
             y = self.cascade(x, 0, scale_x)
             if self.directions == 2:
                 y = y + self.cascade(x, 1, scale_x, reverse=True)
         else:
-            y = self.scan_grid(F.silu(self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)),
+            y = self.scan_grid(F.silu(self._local(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)),
                                scale_x, scale_y)
         out = self.out_proj(y * F.silu(z))
         return u + out if self.residual else out

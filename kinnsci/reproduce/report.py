@@ -72,12 +72,49 @@ RULE = ("Verdict rule: a one-sided Welch t-test (Welch–Satterthwaite degrees o
         "decides a verdict alone.")
 
 
+def kirchhoff_table(content: dict[str, Any]) -> str:
+    """Per Kirchhoff model (test seeds at its chosen lr): the state's share of the KNC
+    outputs (median over KNCs, mean ± std over seeds), the median |A|dt, and the
+    prediction change when its discretizer is swapped for Euler (``kinnsci inspect``)."""
+    rows = []
+    for key, summary in content["summary"].items():
+        runs = [r for r in content["runs"] if r["variant"] == key and r.get("role") == "seed"
+                and r["lr"] == summary["lr"] and r.get("kirchhoff")]
+        if not runs:
+            continue
+        def med(values):
+            finite = sorted(v for v in values if v is not None)
+            return finite[len(finite) // 2] if finite else math.nan
+
+        shares = [med(r["kirchhoff"]["state_share"]) for r in runs]
+        adts = [med(r["kirchhoff"]["abs_A_dt_median"]) for r in runs]
+        euler = [r["kirchhoff"]["discretizer_swap"].get("euler", math.nan) for r in runs]
+        rows.append(f"| {summary['label']} | {_pct(shares)} | {_num(med(adts))} | "
+                    f"{_pct(euler)} |")
+    if not rows:
+        return ""
+    return "\n".join(["| model | state share of KNC output | median abs(A)dt | prediction "
+                      "change zoh -> euler |", "|---|---:|---:|---:|", *rows])
+
+
+def _pct(values: list[float]) -> str:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return "—"
+    mean = sum(finite) / len(finite)
+    std = (sum((v - mean) ** 2 for v in finite) / (len(finite) - 1)) ** 0.5 if len(
+        finite) > 1 else 0.0
+    return f"{100 * mean:.3g} ± {100 * std:.2g} %"
+
+
 def sweep_table(content: dict[str, Any]) -> str:
     plan = content["plan"]
     metric = METRIC_NAMES.get(plan["selection_metric"], plan["selection_metric"])
     lrs = [f"{lr:g}" for lr in plan["lrs"]]
-    lines = [f"| model (validation {metric}, seed 0) | " + " | ".join(f"lr {lr}" for lr in lrs)
-             + " | chosen |", "|---|" + "---:|" * (len(lrs) + 1)]
+    seed = content.get("selection_seed", 0)
+    lines = [f"| model (validation {metric}, selection seed {seed}) | "
+             + " | ".join(f"lr {lr}" for lr in lrs) + " | chosen |",
+             "|---|" + "---:|" * (len(lrs) + 1)]
     for key, values in content["sweep"].items():
         cells = [_num(values.get(lr)) for lr in lrs]
         lines.append(f"| {content['summary'][key]['label']} | " + " | ".join(cells)
@@ -120,8 +157,12 @@ def render(content: dict[str, Any]) -> str:
         lines += [plan["note"], ""]
     lines += ["## Test metrics (mean ± std over seeds)", "", summary_table(content), "",
               "## Claims", "", claims_table(content), "",
-              RULE.format(seed=content.get("selection_seed", 0)), "",
-              "## Learning-rate sweep", "", sweep_table(content), ""]
+              RULE.format(seed=content.get("selection_seed", 0)), ""]
+    kirchhoff = kirchhoff_table(content)
+    if kirchhoff:
+        lines += ["## What the Kirchhoff state does (`kinnsci inspect`, 8 test samples)", "",
+                  kirchhoff, ""]
+    lines += ["## Learning-rate sweep", "", sweep_table(content), ""]
     return "\n".join(lines)
 
 

@@ -195,6 +195,22 @@ def train_and_evaluate(plan: Plan, variant: Variant, lr: float, seed: int, data:
     return result
 
 
+def kirchhoff_record(checkpoint: Path, data: Path) -> dict[str, Any] | None:
+    """What the Kirchhoff state does in a finished run (``kinnsci inspect`` on 8 samples
+    of its data): per KNC the state's share of the output and the median |A|dt, and the
+    prediction change on a discretizer swap; None for a model without KNCs."""
+    from kinnsci.layers import KNC
+    from kinnsci.train.run import inspect_checkpoint, load_trained
+
+    model, _ = load_trained(checkpoint)
+    if not any(isinstance(m, KNC) for m in model.modules()):
+        return None
+    report = inspect_checkpoint(checkpoint, data, n_samples=8)
+    return {"state_share": [k["state_share"] for k in report["kncs"]],
+            "abs_A_dt_median": [k.get("abs_A_dt", {}).get("q50") for k in report["kncs"]],
+            "discretizer_swap": report["discretizer_swap"]}
+
+
 def load_result(run_dir: Path) -> dict[str, Any] | None:
     """A finished run's result, or None when the run has not finished.
 
@@ -286,6 +302,9 @@ def run_experiment(plan: Plan, out: str | Path, *, resume: bool = False,
         if result is None:
             result = train_and_evaluate(plan, variant, lr, seed, data, run_dir)
             status = f"{result['train_seconds']:.0f} s"
+        if "kirchhoff" not in result and not result["diverged"]:
+            result["kirchhoff"] = kirchhoff_record(run_dir / "final.pt", data)
+            write_json(result, run_dir / "result.json")
         # The run may have been made for another experiment: label it with this one's key.
         result = {**result, "variant": variant.key, "role": role}
         results[rid] = result
