@@ -379,7 +379,14 @@ def write_config(tmp_path, workdir, data, text):
     ("epochs: 2.5\n", "epochs must be an integer, got 2.5"),
     ("lr: fast\n", "lr must be a number, got 'fast'"),
     ("split: [0.8, x, 0.1]\n", "split[1] must be a number, got 'x'"),
-    ("inputs: a\n", "inputs must be a list or null, got 'a'"),
+    ("static_inputs: a\n", "static_inputs must be a list or null, got 'a'"),
+    # a key written twice is refused, not silently the last one
+    ("lr: 1e-3\nlr: 5\n", "key 'lr' is written twice (lines"),
+    # numbers in range, from YAML as from flags; a negative clip norm is gradient ascent
+    ("grad_clip: -1\n", "grad_clip must be a finite gradient norm > 0"),
+    ("lr: .nan\n", "lr must be a finite learning rate > 0"),
+    ("split: [0.5, 0.6, 0.1]\n", "split must be three fractions (train, val, test)"),
+    ("weight_decay: -0.1\n", "weight_decay must be a finite number >= 0"),
     ("plots: maybe\n", "plots must be true or false, got 'maybe'"),
     ("epochs: [1\n", "is not valid YAML (line 8"),
     ("epoch: 3\n", "unknown key(s) ['epoch']"),

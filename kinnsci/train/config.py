@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -101,7 +102,7 @@ class RunConfig:
                              f"{', '.join(cls.keys())}")
         hints = typing.get_type_hints(cls)
         config = cls(**{k: _typed(k, v, hints[k], source) for k, v in values.items()})
-        config.check()
+        config.check(source)
         return config
 
     @classmethod
@@ -118,7 +119,7 @@ class RunConfig:
     def steady(self) -> bool:
         return self.variables is None
 
-    def check(self) -> None:
+    def check(self, source: str = "config") -> None:
         """Check that the settings fit together (a data file, steady xor time-dependent,
         known normaliser, two spatial dims, ...); called by :meth:`from_mapping`.
 
@@ -157,7 +158,45 @@ class RunConfig:
         if self.rollout_steps is not None and self.rollout_steps < 1:
             raise ConfigError(f"rollout_steps must be a positive number of steps, got "
                              f"{self.rollout_steps}")
+        self.check_ranges(source)
         json.dumps(self.model_config)  # saved in checkpoints: fail early if not JSON-able
+
+    def check_ranges(self, source: str = "config") -> None:
+        """Every numeric setting in its range and finite, checked where it enters (flags
+        and YAML alike), so nothing reaches torch, numpy or the DataLoader unchecked.
+
+        Raises:
+            ConfigError: naming the setting, the value and the accepted range.
+        """
+        def need(ok: bool, key: str, value: Any, accepted: str) -> None:
+            if not ok:
+                raise ConfigError(f"{source}: {key} must be {accepted}, got {value!r}")
+
+        def finite(v: Any) -> bool:
+            return isinstance(v, int | float) and math.isfinite(v)
+
+        for key in ("epochs", "batch_size", "history", "horizon"):
+            value = getattr(self, key)
+            need(isinstance(value, int) and value >= 1, key, value, "an integer >= 1")
+        need(isinstance(self.num_workers, int) and self.num_workers >= 0, "num_workers",
+             self.num_workers, "an integer >= 0 (0: load in the training process)")
+        need(finite(self.lr) and self.lr > 0, "lr", self.lr,
+             "a finite learning rate > 0 (e.g. 1e-3)")
+        need(finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay",
+             self.weight_decay, "a finite number >= 0")
+        # a negative clip norm flips every gradient: training would ascend the loss
+        need(self.grad_clip is None or (finite(self.grad_clip) and self.grad_clip > 0),
+             "grad_clip", self.grad_clip, "a finite gradient norm > 0, or null for none")
+        need(len(self.split) == 3 and all(finite(f) and 0 <= f <= 1 for f in self.split)
+             and abs(sum(self.split) - 1) < 1e-6 and self.split[0] > 0, "split",
+             self.split, "three fractions (train, val, test) in [0, 1] summing to 1, with "
+             "train > 0")
+        need(self.amp in (None, "bf16", "fp16"), "amp", self.amp, "bf16, fp16 or null")
+        need(self.scheduler in ("cosine", "step", "none"), "scheduler", self.scheduler,
+             "cosine, step or none")
+        need(self.split_seed is None or self.split_seed >= 0, "split_seed", self.split_seed,
+             "an integer >= 0, or null for the run seed")
+        need(self.seed >= 0, "seed", self.seed, "an integer >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

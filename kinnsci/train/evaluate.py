@@ -9,7 +9,9 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from kinnsci.train.metrics import MAX_REDUCED, METRICS
+import warnings
+
+from kinnsci.train.metrics import MAX_REDUCED, METRICS, PER_SAMPLE
 
 
 @torch.no_grad()
@@ -22,12 +24,16 @@ def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 16,
     shows a tqdm bar over the batches.
 
     Per-sample metrics are averaged over all samples; ``max_error`` is the maximum. For a
-    ``RolloutDataset`` the first target state is used.
+    ``RolloutDataset`` the first target state is used. A relative metric that is undefined
+    for some samples (an all-zero target; a constant one for nRMSE) is averaged over the
+    others, with a warning that says how many and why; over none, it is NaN.
     """
     metrics = METRICS if metrics is None else metrics
     was_training = model.training
     model.eval()
     sums = dict.fromkeys(metrics, 0.0)
+    counts = dict.fromkeys(metrics, 0)
+    undefined = dict.fromkeys(metrics, 0)
     count = 0
     for x, y in tqdm(DataLoader(dataset, batch_size=batch_size), desc="evaluate",
                      leave=False, disable=not progress):
@@ -36,9 +42,25 @@ def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 16,
             y = y[:, 0]
         pred = model(x)
         for name, fn in metrics.items():
+            if name in PER_SAMPLE and fn is METRICS.get(name):
+                values = fn(pred, y, reduction="none")
+                finite = torch.isfinite(values)
+                sums[name] += float(values[finite].double().sum())
+                counts[name] += int(finite.sum())
+                undefined[name] += int((~finite).sum())
+                continue
             value = float(fn(pred, y))
             sums[name] = max(sums[name], value) if name in MAX_REDUCED else (
                 sums[name] + value * len(x))
+            counts[name] += len(x)
         count += len(x)
     model.train(was_training)
-    return {k: (v if k in MAX_REDUCED else v / count) for k, v in sums.items()}
+    for name, n in undefined.items():
+        if n:
+            why = "is constant" if name == "nrmse" else "is zero everywhere"
+            rest = (f"it is averaged over the other {count - n}" if count > n
+                    else "it is reported as NaN")
+            warnings.warn(f"{name} is undefined for {n} of {count} sample(s), whose target "
+                          f"{why}; {rest}", stacklevel=3)
+    return {k: (v if k in MAX_REDUCED else v / counts[k] if counts[k] else float("nan"))
+            for k, v in sums.items()}

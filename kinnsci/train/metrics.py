@@ -22,36 +22,74 @@ def _per_sample(x: Tensor) -> Tensor:
     return x.reshape(x.shape[0], -1)
 
 
-def relative_l2(pred: Tensor, true: Tensor, eps: float = 1e-12) -> Tensor:
-    """mean_b ||pred_b - true_b||₂ / ||true_b||₂ (PDEBench's nRMSE; FNO's training loss)."""
+def _scale(x: Tensor) -> Tensor:
+    """max |x| per row (batch, 1), 1 where the row is all zero: dividing by it keeps the
+    squares of fields at any scale (1e-20, 1e20) inside float32's range."""
+    s = x.abs().amax(dim=1, keepdim=True)
+    return torch.where(s > 0, s, torch.ones_like(s))
+
+
+def _norm(x: Tensor) -> Tensor:
+    """Euclidean norm per row without underflow or overflow: (batch, n) -> (batch,)."""
+    s = _scale(x)
+    return s[:, 0] * (x / s).norm(dim=1)
+
+
+def _rms(x: Tensor) -> Tensor:
+    s = _scale(x)
+    return s[:, 0] * (x / s).pow(2).mean(dim=1).sqrt()
+
+
+def _ratio(num: Tensor, den: Tensor) -> Tensor:
+    """num / den per sample, NaN where den is 0: a relative error of a zero (or, for
+    nRMSE, constant) target is undefined, never a huge number."""
+    safe = torch.where(den > 0, den, torch.ones_like(den))
+    return torch.where(den > 0, num / safe, torch.full_like(num, float("nan")))
+
+
+def _reduce(values: Tensor, reduction: str) -> Tensor:
+    if reduction == "none":
+        return values
+    if reduction != "mean":
+        raise ConfigError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    return values.mean()
+
+
+def relative_l2(pred: Tensor, true: Tensor, reduction: str = "mean") -> Tensor:
+    """mean_b ||pred_b - true_b||₂ / ||true_b||₂ (PDEBench's nRMSE; FNO's training loss).
+
+    Scale-free (a field of size 1e-20 gives the same value as at size 1); NaN for a
+    sample whose target is zero everywhere, where it is undefined. ``reduction="none"``:
+    the (batch,) per-sample values."""
     _check(pred, true)
-    diff = _per_sample(pred - true).norm(dim=1)
-    return (diff / _per_sample(true).norm(dim=1).clamp_min(eps)).mean()
+    return _reduce(_ratio(_norm(_per_sample(pred - true)), _norm(_per_sample(true))),
+                   reduction)
 
 
-def relative_l1(pred: Tensor, true: Tensor, eps: float = 1e-12) -> Tensor:
-    """mean_b ||pred_b - true_b||₁ / ||true_b||₁."""
+def relative_l1(pred: Tensor, true: Tensor, reduction: str = "mean") -> Tensor:
+    """mean_b ||pred_b - true_b||₁ / ||true_b||₁ (NaN for an all-zero target)."""
     _check(pred, true)
     diff = _per_sample(pred - true).abs().sum(dim=1)
-    return (diff / _per_sample(true).abs().sum(dim=1).clamp_min(eps)).mean()
+    return _reduce(_ratio(diff, _per_sample(true).abs().sum(dim=1)), reduction)
 
 
-def rmse(pred: Tensor, true: Tensor) -> Tensor:
+def rmse(pred: Tensor, true: Tensor, reduction: str = "mean") -> Tensor:
     """mean_b sqrt(mean((pred_b - true_b)²)), in the units of the field."""
     _check(pred, true)
-    return _per_sample(pred - true).pow(2).mean(dim=1).sqrt().mean()
+    return _reduce(_rms(_per_sample(pred - true)), reduction)
 
 
-def nrmse(pred: Tensor, true: Tensor, eps: float = 1e-12) -> Tensor:
-    """Range-normalised RMSE: mean_b RMSE_b / (max true_b − min true_b).
+def nrmse(pred: Tensor, true: Tensor, reduction: str = "mean") -> Tensor:
+    """Range-normalised RMSE: mean_b RMSE_b / (max true_b − min true_b); NaN for a
+    constant target, where it is undefined.
 
     (Relative L2 is the other common "normalised RMSE"; this one does not blow up for
     fields that are small on average, e.g. zero-mean vorticity.)
     """
     _check(pred, true)
     t = _per_sample(true)
-    spread = (t.max(dim=1).values - t.min(dim=1).values).clamp_min(eps)
-    return (_per_sample(pred - true).pow(2).mean(dim=1).sqrt() / spread).mean()
+    spread = t.max(dim=1).values - t.min(dim=1).values
+    return _reduce(_ratio(_rms(_per_sample(pred - true)), spread), reduction)
 
 
 def max_error(pred: Tensor, true: Tensor) -> Tensor:
@@ -60,8 +98,9 @@ def max_error(pred: Tensor, true: Tensor) -> Tensor:
     return (pred - true).abs().max()
 
 
-def per_step_relative_l2(pred: Tensor, true: Tensor, eps: float = 1e-12) -> Tensor:
-    """Relative L2 of each rollout step: pred, true (batch, steps, ...) -> (steps,).
+def per_step_relative_l2(pred: Tensor, true: Tensor) -> Tensor:
+    """Relative L2 of each rollout step: pred, true (batch, steps, ...) -> (steps,)
+    (NaN at a step whose targets are all zero).
 
     Raises:
         ConfigError: ``pred`` is not ``(batch, steps, ...)``.
@@ -69,8 +108,10 @@ def per_step_relative_l2(pred: Tensor, true: Tensor, eps: float = 1e-12) -> Tens
     _check(pred, true)
     if pred.ndim < 3:
         raise ConfigError(f"rollouts need shape (batch, steps, ...), got {tuple(pred.shape)}")
-    diff = (pred - true).flatten(2).norm(dim=2)
-    return (diff / true.flatten(2).norm(dim=2).clamp_min(eps)).mean(dim=0)
+    steps = pred.shape[1]
+    flat = (pred - true).flatten(2).flatten(0, 1)  # (batch * steps, n)
+    rel = _ratio(_norm(flat), _norm(true.flatten(2).flatten(0, 1)))
+    return rel.reshape(-1, steps).mean(dim=0)
 
 
 METRICS = {
@@ -113,6 +154,7 @@ def top5_accuracy(logits: Tensor, labels: Tensor) -> Tensor:
 CLASSIFICATION_METRICS = {"cross_entropy": cross_entropy, "top1": top1_accuracy,
                           "top5": top5_accuracy}
 # Metrics reduced over the dataset by max (the rest are per-sample means).
+PER_SAMPLE = frozenset({"rel_l2", "rel_l1", "rmse", "nrmse"})
 MAX_REDUCED = frozenset({"max_error"})
 LOSSES = {"rel_l2": relative_l2, "rel_l1": relative_l1, "mse": torch.nn.functional.mse_loss,
           "cross_entropy": cross_entropy}

@@ -200,6 +200,13 @@ def check_data(config: RunConfig, splits: dict) -> None:
     for dataset in splits.values():
         if dataset is not None:
             dataset.check_finite()
+    if config.loss in ("rel_l2", "rel_l1"):
+        zero = zero_target_items(splits["train"])
+        if zero:
+            raise DataError(f"loss {config.loss} is undefined for {len(zero)} training "
+                            f"item(s) of {config.data} whose target is zero everywhere "
+                            f"(first: item {zero[0]}); train with --loss mse, or leave those "
+                            "samples out")
     if config.rollout_steps is not None and not config.steady:
         n_times = splits["train"].n_times
         if config.history + config.rollout_steps > n_times:
@@ -207,6 +214,18 @@ def check_data(config: RunConfig, splits: dict) -> None:
                             f"history states needs {config.history + config.rollout_steps} "
                             f"states per trajectory; {config.data} has {n_times}: pass at most "
                             f"--rollout {n_times - config.history}")
+
+
+def zero_target_items(dataset, batch_size: int = 64) -> list[int]:
+    """Indices of the items of ``dataset`` whose target is zero everywhere (a relative
+    loss is undefined there)."""
+    zero: list[int] = []
+    start = 0
+    for _, y in torch.utils.data.DataLoader(dataset, batch_size=batch_size):
+        empty = y.reshape(len(y), -1).abs().amax(dim=1) == 0
+        zero += [start + int(i) for i in torch.nonzero(empty).flatten()]
+        start += len(y)
+    return zero
 
 
 def check_resume(config: RunConfig, checkpoint: str | os.PathLike) -> None:
