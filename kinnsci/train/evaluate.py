@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
-
-import warnings
 
 from kinnsci.train.metrics import MAX_REDUCED, METRICS, PER_SAMPLE
 
