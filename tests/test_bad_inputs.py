@@ -679,3 +679,39 @@ def test_new_api_refusals_name_the_problem_and_the_fix(call, message):
 
     with pytest.raises(KinnsciError, match=message):
         call()
+
+
+# --- one writer per output, nothing written by a refused run -----------------------------
+def test_a_second_generate_into_an_output_being_written_refuses(workdir, capsys):
+    from kinnsci._lock import output_lock
+
+    out = workdir / "busy.nc"
+    with output_lock(out):  # another process would hold it while it simulates
+        run_refused(["generate", "darcy", "--n-samples", "2", "--resolution", "8", "--out",
+                     str(out)], "is being written by another kinnsci process", workdir,
+                    capsys)
+    assert not out.exists()
+    assert main(["generate", "darcy", "--n-samples", "2", "--resolution", "8", "--out",
+                 str(out), "--no-progress"]) == 0  # the lock went with its holder
+
+
+def test_a_second_train_into_a_folder_being_written_refuses(darcy_file, workdir, capsys):
+    from kinnsci._lock import output_lock
+
+    with output_lock(workdir / "run"):
+        run_refused(steady(darcy_file, workdir / "run"),
+                    "is being written by another kinnsci process", workdir, capsys)
+
+
+def test_a_model_refusing_the_grid_writes_nothing_and_advises_a_value_it_takes(
+        darcy_file, workdir, capsys):
+    """16x16 grids: n_modes (24, 23) is refused before config.yaml is written, and the
+    advised largest n_modes is accepted (it used to advise (17, 16), then refuse it)."""
+    big = ["--model", "fno", "--model-config", '{"hidden_channels": 8, "n_modes": [24, 23]}']
+    err = run_refused(steady(darcy_file, workdir / "run") + big, "keep fewer modes",
+                      workdir, capsys)
+    advised = err.split("n_modes <= ")[1].split(")")[0] + ")"
+    y, x = (int(v) for v in advised.strip("()").split(","))
+    ok = ["--model", "fno", "--model-config",
+          f'{{"hidden_channels": 8, "n_modes": [{y}, {x}]}}']
+    assert main(steady(darcy_file, workdir / "run") + ok) == 0

@@ -112,3 +112,32 @@ def test_a_later_write_removes_temporaries_a_killed_process_left(tmp_path):
     assert live.exists() and elsewhere.exists() and other_target.exists()
     assert remove_stale_temporaries(target) == []
     assert IN_PROGRESS == set()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_train_exits_in_one_line_with_the_resume_hint(signum, tmp_path):
+    """Like generate: one line, exit 128 + signal, last.pt whole, no temporaries left."""
+    from kinnsci.data import generate
+    from kinnsci.train.checkpoint import load_checkpoint
+
+    data = generate("darcy", tmp_path / "d.nc", n_samples=16, resolution=16, seed=0,
+                    progress=False)
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kinnsci.cli.main", "train", "--data", str(data), "--inputs",
+         "a", "--targets", "u", "--model", "fno", "--model-config",
+         '{"hidden_channels": 8, "n_modes": [6, 5]}', "--epochs", "500", "--batch-size", "4",
+         "--out", str(out), "--no-progress", "--no-plots"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not (out / "last.pt").exists():
+        time.sleep(0.05)
+    assert proc.poll() is None, "training ended before it could be interrupted"
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signum, err
+    name = signal.Signals(signum).name
+    assert f"kinnsci train: stopped by {name}" in err and "Traceback" not in err
+    assert f"--resume {out / 'last.pt'}" in err
+    assert load_checkpoint(out / "last.pt")["epoch"] >= 1
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]

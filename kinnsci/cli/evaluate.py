@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from kinnsci._paths import check_output_path
     from kinnsci.cli.errors import report as report_error
     from kinnsci.cli.errors import user_errors
+    from kinnsci.cli.interrupt import run_interruptible
     from kinnsci.cli.tables import format_metrics
     from kinnsci.train import evaluate_checkpoint
 
@@ -56,9 +57,10 @@ def run(args: argparse.Namespace) -> int:
                     target.is_file() or any(target.iterdir())):
                 raise OutputExistsError(f"{target} exists", path=target)
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        report, model, dataset = evaluate_checkpoint(
+        report, model, dataset = run_interruptible(lambda: evaluate_checkpoint(
             args.checkpoint, args.data, rollout=args.rollout, batch_size=args.batch_size,
-            device=device, progress=not args.no_progress)
+            device=device, progress=not args.no_progress), "evaluate",
+            hint="nothing was written")
     except user_errors() as exc:
         report_error(exc, "evaluate")
         return 2

@@ -15,16 +15,19 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from kinnsci._atomic import remove_in_progress
+from kinnsci._lock import remove_held_locks
 
 T = TypeVar("T")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def run_interruptible(work: Callable[[], T], command: str,
-                      exit: Callable[[int], object] = os._exit) -> T:
+                      exit: Callable[[int], object] = os._exit, hint: str = "") -> T:
     """Return ``work()``; on SIGINT/SIGTERM remove the temporary files of atomic writes in
-    progress, say so on stderr and ``exit(128 + signal number)`` (130 for Ctrl-C, 143 for
-    SIGTERM) without waiting for the work to reach a Python frame.
+    progress, say so (and ``hint``, e.g. how to resume) in one line on stderr and
+    ``exit(128 + signal number)`` (130 for Ctrl-C, 143 for SIGTERM) without waiting for
+    the work to reach a Python frame. Files written atomically stay whole: each is either
+    the previous version or the new one.
 
     Outside the main thread (where signal handlers cannot be set) ``work`` runs directly.
 
@@ -43,9 +46,11 @@ def run_interruptible(work: Callable[[], T], command: str,
 
     def on_signal(signum: int, frame: object) -> None:
         removed = remove_in_progress()
+        remove_held_locks()
         note = (f"; removed the unfinished {', '.join(str(p) for p in removed)} (the output "
                 "is unchanged)" if removed else "")
-        print(f"\nkinnsci {command}: stopped by {signal.Signals(signum).name}{note}",
+        then = f"; {hint}" if hint else ""
+        print(f"\nkinnsci {command}: stopped by {signal.Signals(signum).name}{note}{then}",
               file=sys.stderr, flush=True)
         exit(128 + signum)
 

@@ -72,6 +72,7 @@ def _minutes(minutes: float | None, measured: bool) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from kinnsci.cli.errors import report, user_errors
+    from kinnsci.cli.interrupt import run_interruptible
 
     if args.list:
         print(list_experiments())
@@ -90,7 +91,11 @@ def run(args: argparse.Namespace) -> int:
         for plan in plans:
             print(f"kinnsci reproduce {plan.experiment} (scale {plan.scale}, {plan.seeds} "
                   f"seeds, lr grid {', '.join(f'{lr:g}' for lr in plan.lrs)})")
-            run_experiment(plan, args.out, resume=args.resume, progress=not args.no_progress)
+            run_interruptible(
+                lambda plan=plan: run_experiment(plan, args.out, resume=args.resume,
+                                                 progress=not args.no_progress),
+                "reproduce", hint=f"finished runs are kept: continue with --resume --out "
+                f"{args.out}")
             print(f"results in {(args.out / plan.experiment).resolve()}\n")
     except user_errors() as exc:
         report(exc, "reproduce")

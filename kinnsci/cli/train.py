@@ -83,14 +83,18 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from kinnsci.cli.errors import report, user_errors
+    from kinnsci.cli.interrupt import run_interruptible
     from kinnsci.cli.tables import format_metrics
     from kinnsci.train import train_run
     from kinnsci.train.distributed import is_main_process
 
     try:
         config = config_from_args(args)
-        report = train_run(config, resume=args.resume, overwrite=args.overwrite,
-                           progress=not args.no_progress)
+        last = Path(config.out) / "last.pt"
+        report = run_interruptible(
+            lambda: train_run(config, resume=args.resume, overwrite=args.overwrite,
+                              progress=not args.no_progress), "train",
+            hint=f"continue with --resume {last} (written after every epoch)")
     except user_errors() as exc:
         report(exc, "train")
         return 2

@@ -135,10 +135,14 @@ class FNO(BaseModel):
         modes_y, modes_x = self.n_modes
         need = (modes_y - (modes_y % 2 == 0), modes_x)  # -m..m-1 along y; 0..m_x//2 of rfft
         if x.shape[2] < need[0] or x.shape[3] < need[1]:
+            # the largest n_modes this grid takes: an odd count m needs m rows, an even one
+            # m - 1, so an even H takes H and an odd H takes H + 1
+            height, width = x.shape[2], x.shape[3]
+            most = (height + height % 2, width)
             raise ConfigError(
                 f"n_modes={self.n_modes} needs grids of at least {need[0]} x {need[1]} points, "
-                f"got {x.shape[2]} x {x.shape[3]}; keep fewer modes (n_modes <= "
-                f"({x.shape[2] + 1}, {x.shape[3]})) or use a finer grid"
+                f"got {height} x {width}; keep fewer modes (n_modes <= {most}) or use a "
+                "finer grid"
             )
 
     def apply_local(self, layer: int, local: nn.Module, v: Tensor) -> Tensor:

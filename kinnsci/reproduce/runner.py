@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from kinnsci._atomic import atomic_path, write_text_atomic
+from kinnsci._lock import output_lock
 from kinnsci._paths import check_output_path
 from kinnsci.data import generate
 from kinnsci.errors import DataError, OutputExistsError
@@ -276,11 +277,18 @@ def run_experiment(plan: Plan, out: str | Path, *, resume: bool = False,
         FileExistsError: the experiment's folder holds results and ``resume`` is False.
         ResultsError: ``resume`` into a folder of another experiment or scale, or a data
             or run folder that does not match its name.
+        OutputBusyError: another kinnsci process is running this experiment into ``out``.
     """
-    from kinnsci.reproduce import figures, report
-
     root = check_output_path(out, "--out", folder=True)
     exp_dir = root / plan.experiment
+    with output_lock(exp_dir, "--out"):  # one writer per experiment folder
+        return _run_experiment(plan, root, exp_dir, resume, progress, log)
+
+
+def _run_experiment(plan: Plan, root: Path, exp_dir: Path, resume: bool, progress: bool,
+                    log: Callable[[str], None]) -> dict[str, Any]:
+    from kinnsci.reproduce import figures, report
+
     check_out(exp_dir, plan, resume)
     exp_dir.mkdir(parents=True, exist_ok=True)
     write_json(plan.to_dict(), exp_dir / "plan.json")

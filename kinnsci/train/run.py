@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import yaml
 from torch import nn
 
 from kinnsci._atomic import write_text_atomic
+from kinnsci._lock import output_lock
 from kinnsci._paths import check_output_path
 from kinnsci.data import (
     DataError,
@@ -277,17 +279,45 @@ def check_output_dir(out: str | os.PathLike, overwrite: bool, resume: bool) -> N
                 target.unlink(missing_ok=True)
 
 
+def check_model_takes(run: Run) -> None:
+    """One forward pass on the first training item, before anything is written: a model
+    that refuses the data's grid or channels (``n_modes`` too large, say) stops the run
+    with its own message while the output folder is still untouched."""
+    model, device = run.trainer.model, run.trainer.device
+    x, _ = run.splits["train"][0]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x[None].to(device))
+    finally:
+        model.train(was_training)
+
+
 def train_run(config: RunConfig, *, resume: str | os.PathLike | None = None,
               overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train, then evaluate on the test split, write ``config.yaml`` (the full config),
     metrics JSON and plots to ``config.out``; returns the report (``"test"`` metrics,
-    ``"history"``, ``"rollout"`` errors when asked)."""
+    ``"history"``, ``"rollout"`` errors when asked).
+
+    Raises:
+        OutputBusyError: another kinnsci process is writing ``config.out`` right now.
+    """
     dist_utils.init_from_env()
+    with contextlib.ExitStack() as stack:
+        if dist_utils.is_main_process():  # one writer: a second run into out refuses
+            check_output_path(config.out, "--out", folder=True)
+            stack.enter_context(output_lock(config.out, "--out"))
+        return _train_run(config, resume, overwrite, progress)
+
+
+def _train_run(config: RunConfig, resume, overwrite: bool, progress: bool) -> dict[str, Any]:
     if dist_utils.is_main_process():
         check_output_dir(config.out, overwrite, resume is not None)
     if resume is not None:
         check_resume(config, resume)
     run = build_run(config, progress=progress)
+    check_model_takes(run)  # a refused model writes nothing, config.yaml included
     if dist_utils.is_main_process():
         # the run's full config, so it can be rerun or continued with --config OUT/config.yaml
         Path(config.out).mkdir(parents=True, exist_ok=True)

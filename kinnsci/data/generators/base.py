@@ -177,17 +177,20 @@ def generate(
     Raises:
         ConfigError: a parameter is invalid, or the data set will not fit (with the sizes).
         OutputExistsError: ``out`` exists and ``overwrite`` is False.
+        OutputBusyError: another kinnsci process is writing ``out`` right now.
     """
+    from kinnsci._lock import output_lock
     from kinnsci.data.generators import get_generator
 
     gen = get_generator(name)
     out = Path(out)
     # before simulating, so no work is done in vain
     check_output_path(out, "out")
-    refuse_overwrite(out, overwrite)
     full = gen.checked_parameters(n_samples, resolution, params)
-    nbytes = gen.nbytes(n_samples, resolution, full)
-    if nbytes is not None:
-        check_disk(name, gen.disk_fraction * nbytes, out)
-    ds = gen(n_samples, resolution, seed=seed, progress=progress, **params)
-    return write_netcdf(ds, out, overwrite=overwrite)
+    with output_lock(out, "out"):  # one writer: a second run to the same out refuses
+        refuse_overwrite(out, overwrite)
+        nbytes = gen.nbytes(n_samples, resolution, full)
+        if nbytes is not None:
+            check_disk(name, gen.disk_fraction * nbytes, out)
+        ds = gen(n_samples, resolution, seed=seed, progress=progress, **params)
+        return write_netcdf(ds, out, overwrite=overwrite)
