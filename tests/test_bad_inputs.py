@@ -277,7 +277,7 @@ def test_truncated_files_are_named_as_such(darcy_file, workdir, capsys, fmt):
         ds.load().to_netcdf(whole, format=fmt)
     cut = workdir.parent / f"{workdir.name}-cut.nc"
     cut.write_bytes(whole.read_bytes()[:2000])
-    run_refused(steady(cut, workdir / "run"), "probably truncated or corrupt", workdir, capsys)
+    run_refused(steady(cut, workdir / "run"), "it may be truncated", workdir, capsys)
 
 
 @pytest.mark.parametrize(("extra", "message"), [
@@ -715,3 +715,50 @@ def test_a_model_refusing_the_grid_writes_nothing_and_advises_a_value_it_takes(
     ok = ["--model", "fno", "--model-config",
           f'{{"hidden_channels": 8, "n_modes": [{y}, {x}]}}']
     assert main(steady(darcy_file, workdir / "run") + ok) == 0
+
+
+def test_an_hdf5_file_of_float16_opens_instead_of_crashing(workdir):
+    """netCDF-C segfaults on h5netcdf's float16 variables: such files go to h5py. In a
+    subprocess, so a crash would fail the test rather than end the test run."""
+    import subprocess
+    import sys
+
+    path = workdir / "half.nc"
+    code = f"""
+import h5netcdf, numpy as np
+with h5netcdf.File({str(path)!r}, "w") as f:
+    f.dimensions = {{"sample": 2, "y": 4, "x": 4}}
+    for name in ("a", "u"):
+        f.create_variable(name, ("sample", "y", "x"), dtype="f2")[:] = np.ones((2, 4, 4))
+from kinnsci.data import OperatorDataset, open_dataset
+data = OperatorDataset(open_dataset({str(path)!r}), ["a"], ["u"])
+x, y = data[1]
+print(float(y.sum()))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "16.0"
+
+
+def test_messages_name_the_real_cause(workdir, capsys, darcy_file):
+    import netCDF4
+    import xarray as xr
+
+    # a variable inside a netCDF group: say where the variables are, not "(none)"
+    with netCDF4.Dataset(workdir / "grouped.nc", "w") as nc:
+        group = nc.createGroup("model")
+        group.createDimension("x", 3)
+        group.createVariable("u", "f4", ("x",))[:] = 1.0
+    run_refused(steady(workdir / "grouped.nc", workdir / "run"),
+                "keeps variables in group(s) model", workdir, capsys)
+    # a float64 value float32 cannot hold: say it overflows, not "NaN/inf"
+    with xr.open_dataset(darcy_file) as ds:
+        big = ds.load()
+    big["u"][0, 1, 1] = 1e39
+    big.to_netcdf(workdir / "big.nc")
+    run_refused(steady(workdir / "big.nc", workdir / "run"), "holds 1e+39, which overflows "
+                "float32", workdir, capsys)
+    # a folder given as --config
+    run_refused(["train", "--config", str(workdir)], "is a folder; pass the YAML/JSON file",
+                workdir, capsys)

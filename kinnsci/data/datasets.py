@@ -119,10 +119,11 @@ class _Fields:
         arrays = self._read_arrays(key)
         out = np.empty(arrays[0].shape[:-2] + (len(arrays),) + arrays[0].shape[-2:],
                        dtype=torch.empty((), dtype=self.dtype).numpy().dtype)
-        for j, (a, rules) in enumerate(zip(arrays, self.missing, strict=True)):
-            out[..., j, :, :] = rules.mask(a)
+        with np.errstate(over="ignore"):
+            for j, (a, rules) in enumerate(zip(arrays, self.missing, strict=True)):
+                out[..., j, :, :] = rules.mask(a)
         if not np.isfinite(out).all():
-            raise DataError(self._where_not_finite(out, sample, time))
+            raise DataError(self._where_not_finite(out, sample, time, arrays))
         return torch.from_numpy(out)
 
     def check_finite(self, samples: np.ndarray, batch: int = 16) -> None:
@@ -131,10 +132,20 @@ class _Fields:
         for start in range(0, len(samples), batch):
             self.read(np.sort(samples[start:start + batch]))
 
-    def _where_not_finite(self, out: np.ndarray, sample, time: slice | None) -> str:
-        """Locate the first NaN/inf of a block in the file's own coordinates."""
+    def _where_not_finite(self, out: np.ndarray, sample, time: slice | None,
+                          arrays: list[np.ndarray] | None = None) -> str:
+        """Locate the first NaN/inf of a block in the file's own coordinates (and say so
+        when the stored value is finite but too large for the training dtype)."""
         pos = [int(p) for p in np.argwhere(~np.isfinite(out))[0]]
         name = self.names[pos[-3]]
+        largest = float(np.finfo(out.dtype).max)
+        if arrays is not None and np.isinf(out[tuple(pos)]):
+            raw = arrays[pos[-3]][tuple(pos[:-3] + pos[-2:])]
+            if np.isfinite(raw) and abs(float(raw)) > largest:
+                return (f"variable {name!r} in {self.source} holds {float(raw):.3g}, which "
+                        f"overflows {out.dtype} (largest {largest:.3g}); rescale it (e.g. "
+                        f"ds[{name!r}] = ds[{name!r}] / 1e30) or read it in float64 "
+                        "(dtype=torch.float64)")
         where = []
         index = int(np.asarray(sample)[pos.pop(0)]) if np.ndim(sample) else int(sample)
         where.append(f"sample {index}")
@@ -401,6 +412,8 @@ def _direct_source(ds: xr.Dataset, names: Sequence[str]) -> str | None:
         return None
     if any(v.encoding.get("compression") == "lzf" for v in variables):
         return None  # netCDF-C cannot decode h5py's LZF filter
+    if any(np.dtype(v.encoding.get("dtype", v.dtype)) == np.float16 for v in variables):
+        return None  # netCDF-C crashes (segfault) on HDF5 float16 data
     for var in variables:
         if not _untouched_lazy_read(var):
             return None

@@ -5,7 +5,9 @@ library's default fill value for records that were never written (9.97e36 for fl
 and no attribute says so), and ``valid_min`` / ``valid_max`` / ``valid_range``. netCDF4's
 reader masks all three; xarray's CF decoding masks only the first. kinnsci reads through
 both, so it applies these rules itself: a missing value becomes NaN and is reported with
-its location before training.
+its location before training. For packed variables (``scale_factor`` / ``add_offset``)
+the fill values and limits are in packed units (CF 8.1) and are unpacked before they are
+compared with the (unpacked) values every path reads.
 """
 
 from __future__ import annotations
@@ -63,4 +65,13 @@ def missing_rules(var: xr.DataArray | xr.Variable) -> MissingRules:
     low = float(attrs.get("valid_min", low))
     high = float(attrs.get("valid_max", high))
     flat = [float(v) for f in fills for v in np.ravel(f) if np.isfinite(float(v))]
+    scale, offset = float(attrs.get("scale_factor", 1.0)), float(attrs.get("add_offset", 0.0))
+    if "scale_factor" in attrs or "add_offset" in attrs:
+        # packed data (CF 8.1): fill values and valid limits are in packed units, while
+        # every path compares unpacked values. Unpack them; a packed limit covers the
+        # values within half a packing step of it (float rounding of the unpacking).
+        flat = [v * scale + offset for v in flat]
+        low, high = sorted((low * scale + offset, high * scale + offset))
+        half = 0.5 * abs(scale)
+        low, high = low - half, high + half
     return MissingRules(tuple(flat), low, high)

@@ -231,11 +231,13 @@ def _open_one(path: Path, variables: Sequence[str] | None,
         if isinstance(exc, DataError):
             raise
         # A file cut short (interrupted copy or download) fails inside the format library
-        # with errors that do not say so.
+        # with errors that do not say so; the library's whole reason comes first, since a
+        # malformed (not truncated) file is only explained by it.
+        reason = " ".join(str(exc).split()) or "no reason given"
         raise DataError(
             f"{path} looks like a {fmt} file but cannot be read ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:200]}); it is probably truncated or corrupt: copy "
-            "or generate it again") from exc
+            f"{reason}); fix what the reason names, or, if the file was copied or "
+            "downloaded, it may be truncated: copy or generate it again") from exc
     ds.encoding["source"] = str(path)
     if variables is not None:
         require_variables(ds, variables)
@@ -254,10 +256,25 @@ def require_variables(ds: xr.Dataset, names: Sequence[str], argument: str = "var
     if missing:
         source = ds.encoding.get("source", "the dataset")
         available = ", ".join(str(v) for v in ds.data_vars) or "(none)"
+        groups = _groups(source) if not ds.data_vars else []
+        where = (f" at its root; it keeps variables in group(s) {', '.join(groups)}: "
+                 f"extract one with xr.open_dataset({str(source)!r}, group={groups[0]!r})"
+                 ".to_netcdf(...)" if groups else "")
         raise DataError(
             f"{argument}: variable(s) {missing} not found in {source}; "
-            f"available variables: {available}"
+            f"available variables: {available}{where}"
         )
+
+
+def _groups(source: object) -> list[str]:
+    """The netCDF4/HDF5 groups of ``source`` (a path), if it is such a file."""
+    try:
+        import netCDF4
+
+        with netCDF4.Dataset(str(source)) as nc:
+            return list(nc.groups)
+    except Exception:
+        return []
 
 
 def _open_hdf5(path: Path, chunks) -> xr.Dataset:
@@ -268,14 +285,20 @@ def _open_hdf5(path: Path, chunks) -> xr.Dataset:
     with h5py.File(path, "r") as fh:
         engine = (engines.TheWellBackendEntrypoint if engines.is_the_well(fh) else
                   engines.PDEBenchBackendEntrypoint if engines.pdebench_layout(fh) else None)
-        filters = set()
-        fh.visititems(lambda _, obj: filters.add(obj.compression)
-                      if isinstance(obj, h5py.Dataset) else None)
+        filters, kinds = set(), set()
+
+        def visit(_: str, obj) -> None:
+            if isinstance(obj, h5py.Dataset):
+                filters.add(obj.compression)
+                kinds.add(obj.dtype.str[1:])
+
+        fh.visititems(visit)
     if engine is not None:
         return xr.open_dataset(path, engine=engine, chunks=chunks)
-    if "lzf" in filters:
+    if "lzf" in filters or "f2" in kinds:
         # LZF (PDEBench's writers, h5py/h5netcdf compression="lzf") is h5py's own filter:
-        # netCDF-C opens such files but fails on every read, so read them through h5py.
+        # netCDF-C opens such files but fails on every read; and netCDF-C crashes the
+        # process (a segfault) on HDF5 float16 data, which h5netcdf writes. h5py reads both.
         return _xr_open(path, chunks, engine="h5netcdf", phony_dims="sort")
     try:
         return _xr_open(path, chunks, engine="netcdf4")
