@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from kinnsci.data import OperatorDataset, open_dataset
 from kinnsci.errors import DataError
