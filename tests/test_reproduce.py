@@ -298,3 +298,18 @@ def test_cli_refuses_existing_results(finished, capsys):
                  "--no-progress"]) == 2
     assert "--resume" in capsys.readouterr().err
     assert not math.isnan(strict_json(out / "darcy" / "results.json")["wall_seconds"])
+
+
+def test_the_claims_table_is_generated_from_results_json(finished, capsys):
+    """docs/results.md's table comes from `kinnsci reproduce --claims`: each finished
+    experiment's verdicts with ratio intervals, and 'not rerun under the new rule' for
+    every claim of an experiment without current results (never an old verdict)."""
+    from kinnsci.cli.main import main
+
+    plan, out, content = finished
+    assert main(["reproduce", "--claims", "--scale", "smoke", "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    for claim in content["claims"]:
+        assert f"| darcy (smoke) | {claim['claim']} |" in table
+    assert "n/a (smoke: checks the machinery, not the claim)" in table
+    assert "| shallow-water (smoke) |" in table and "not rerun under the new rule" in table

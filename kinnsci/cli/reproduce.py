@@ -29,11 +29,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--list", action="store_true",
                    help="list the experiments, their models and estimated times, and exit")
     p.add_argument("--scale", choices=("smoke", "small", "paper"), default="small",
-                   help="smoke: seconds (checks the machinery); small: <= 30 min per "
+                   help="smoke: seconds (checks the machinery); small: 20-60 min per "
                    "experiment on 2 CPU cores; paper: the paper's sizes, for GPUs "
                    "(default: small)")
     p.add_argument("--seeds", type=int, default=None,
-                   help="seeds per model (default: 2 at smoke, 3 at small and paper)")
+                   help="seeds per model (default: 2 at smoke, 5 at small, 3 at paper)")
     p.add_argument("--lrs", type=float, nargs="+", metavar="LR",
                    help="the learning-rate grid every model is swept over (default per "
                    "scale; small: 5e-4 2e-3 8e-3)")
@@ -42,6 +42,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted experiment in --out; finished runs are kept")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--claims", action="store_true",
+                   help="print the claims table of every experiment at --scale from the "
+                   "results.json files in --out (an experiment without one: 'not rerun "
+                   "under the new rule') and exit; runs nothing")
     p.set_defaults(func=run)
 
 
@@ -76,6 +80,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list:
         print(list_experiments())
+        return 0
+    if args.claims:
+        from kinnsci.reproduce.report import claims_overview
+
+        print(claims_overview(args.out, args.scale))
         return 0
     if not args.experiment:
         print("kinnsci reproduce: error: name an EXPERIMENT (see --list) or 'all'",

@@ -212,3 +212,37 @@ def write_overview(root: Path) -> Path | None:
     text = ("# Paper claims\n\nOne-sided Welch tests, Holm-corrected per experiment (see "
             "each experiment's results.md).\n\n" + overview(results) + "\n")
     return write_text_atomic(root / "claims.md", text)
+
+
+def claims_overview(root: str | Path, scale: str) -> str:
+    """The claims table of every registered experiment at ``scale``, read from
+    ``root/EXPERIMENT/results.json``: one row per claim with the ratio, its interval and
+    the verdict; an experiment without results under the current rule gets one row per
+    planned claim saying "not rerun under the new rule" (never an old verdict)."""
+    import json
+
+    from kinnsci.reproduce.experiments import EXPERIMENTS
+    from kinnsci.reproduce.runner import SCHEMA
+
+    root = Path(root)
+    lines = ["| experiment | claim | paper | ours: better vs worse (mean ± std, seeds) | "
+             "ratio [95 % CI] | verdict |", "|---|---|---|---|---:|---|"]
+    for name, experiment in EXPERIMENTS.items():
+        path = root / name / "results.json"
+        content = json.loads(path.read_text()) if path.exists() else None
+        current = (content is not None and content.get("schema") == SCHEMA
+                   and content.get("scale") == scale and "lr_by_metric" in content)
+        if not current:
+            for claim in experiment.plan(scale).claims:
+                lines.append(f"| {name} ({scale}) | {claim.text} | {claim.paper} | — | — | "
+                             "not rerun under the new rule |")
+            continue
+        summary = content["summary"]
+        for c in content["claims"]:
+            a, b = summary[c["better"]][c["metric"]], summary[c["worse"]][c["metric"]]
+            ours = (f"{mean_std(a)} vs {mean_std(b)} ({METRIC_NAMES.get(c['metric'], c['metric'])}"
+                    f", n = {a['n']}, {b['n']})")
+            note = f" ({c['note']})" if c.get("note") else ""
+            lines.append(f"| {name} ({scale}) | {c['claim']} | {c['paper']} | {ours} | "
+                         f"{ratio_cell(c)} | **{c['verdict']}**{note} |")
+    return "\n".join(lines)
