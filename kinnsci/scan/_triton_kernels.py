@@ -63,7 +63,7 @@ def forward_kernel(x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, y_ptr, ck_ptr,
                    L, DIM, N, n_chunks, chunk,
                    MODE: tl.constexpr, REVERSE: tl.constexpr, STATE: tl.constexpr,
                    SERIES_BELOW: tl.constexpr, TERMS: tl.constexpr,
-                   BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr):
+                   BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, STAGES: tl.constexpr):
     b = tl.program_id(0)
     offs_d = tl.program_id(1) * BLOCK_D + tl.arange(0, BLOCK_D)
     offs_n = tl.arange(0, BLOCK_N)
@@ -71,7 +71,9 @@ def forward_kernel(x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, y_ptr, ck_ptr,
     mdn = md[:, None] & mn[None, :]
     A, skip = block_constants(A_ptr, D_ptr, offs_d, offs_n, md, mn, N, STATE)
     h = tl.zeros((BLOCK_D, BLOCK_N), dtype=STATE)
-    for t in range(0, L):
+    # the loads of a step do not depend on the state: STAGES > 1 lets the compiler issue
+    # the next steps' loads while this one computes (software pipelining)
+    for t in tl.range(0, L, num_stages=STAGES):
         if t % chunk == 0:
             ck = ck_ptr + ((b * n_chunks + t // chunk) * DIM + offs_d[:, None]) * N
             tl.store(ck + offs_n[None, :], h, mask=mdn)
@@ -90,7 +92,7 @@ def backward_kernel(gy_ptr, x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, ck_ptr, w
                     L, DIM, N, n_chunks, chunk, n_blocks,
                     MODE: tl.constexpr, REVERSE: tl.constexpr, STATE: tl.constexpr,
                     SERIES_BELOW: tl.constexpr, TERMS: tl.constexpr,
-                    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr):
+                    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, STAGES: tl.constexpr):
     b = tl.program_id(0)
     blk = tl.program_id(1)
     offs_d = blk * BLOCK_D + tl.arange(0, BLOCK_D)
@@ -112,7 +114,7 @@ def backward_kernel(gy_ptr, x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, ck_ptr, w
         ck = ck_ptr + ((b * n_chunks + c) * DIM + offs_d[:, None]) * N + offs_n[None, :]
         h = tl.load(ck, mask=mdn, other=0.0).to(STATE)
         tl.store(ws + tile, h)
-        for j in range(0, length):
+        for j in tl.range(0, length, num_stages=STAGES):
             _, x, dt, Bt = step_inputs(x_ptr, dt_ptr, B_ptr, b, L, start + j, DIM, N, offs_d,
                                        offs_n, md, mn, REVERSE, STATE)
             a, g, _, _, _, _ = coefficients(dt[:, None], A, MODE, SERIES_BELOW, TERMS)
@@ -123,7 +125,7 @@ def backward_kernel(gy_ptr, x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, ck_ptr, w
         # stores and the loads: a barrier makes every store visible to every thread
         # before the first read, whatever the layouts (race-free by construction)
         tl.debug_barrier()
-        for jj in range(0, length):
+        for jj in tl.range(0, length, num_stages=STAGES):
             j = length - 1 - jj
             row, x, dt, Bt = step_inputs(x_ptr, dt_ptr, B_ptr, b, L, start + j, DIM, N,
                                          offs_d, offs_n, md, mn, REVERSE, STATE)

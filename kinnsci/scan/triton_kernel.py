@@ -83,7 +83,14 @@ def _settings(x: Tensor, A: Tensor) -> dict:
 
     state = state_dtype(x.dtype, A.dtype)
     return {"STATE": tl.float64 if state == torch.float64 else tl.float32,
-            "SERIES_BELOW": SERIES_BELOW, "TERMS": series_terms(state)}
+            "SERIES_BELOW": SERIES_BELOW, "TERMS": series_terms(state),
+            "STAGES": int(os.environ.get(STAGES_VARIABLE, PIPELINE_STAGES))}
+
+
+PIPELINE_STAGES = 1
+"""Software-pipelining stages of the kernels' loops over positions (1: none); the
+``KINNSCI_TRITON_STAGES`` environment variable overrides it, for measuring."""
+STAGES_VARIABLE = "KINNSCI_TRITON_STAGES"
 
 
 def forward(x: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, mode: int,
