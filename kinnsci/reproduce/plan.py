@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCALES = ("smoke", "small", "paper")
+SCHEMA = "kinnsci.reproduce/2"
+"""The format of ``results.json`` (2: Welch/Holm verdicts with ratio intervals, selection
+runs, learning rates per claim metric, state-cut twins)."""
 
 
 def content_hash(value: Any, length: int = 12) -> str:

@@ -31,7 +31,7 @@ from kinnsci._lock import output_lock
 from kinnsci._paths import check_output_path
 from kinnsci.data import generate
 from kinnsci.errors import DataError, OutputExistsError
-from kinnsci.reproduce.plan import Plan, Variant, content_hash
+from kinnsci.reproduce.plan import SCHEMA, Plan, Variant, content_hash
 from kinnsci.reproduce.stats import SMOKE_VERDICT, VERDICTS, compare, summarize, verdicts
 from kinnsci.train.config import RESULT_KEYS, RunConfig
 from kinnsci.train.evaluate import evaluate
@@ -39,7 +39,6 @@ from kinnsci.train.rollout import rollout_metrics
 from kinnsci.train.run import build_run
 from kinnsci.train.trainer import NonFiniteLossError
 
-SCHEMA = "kinnsci.reproduce/1"
 RUN_FORMAT = 2  # bump when a change to training or evaluation changes a run's numbers
 
 
