@@ -163,3 +163,20 @@ def test_generated_files_pass_the_cf_1_8_compliance_checker(name, tmp_path):
     report = subprocess.run([checker, "--test", "cf:1.8", str(path)], capture_output=True,
                             text=True)
     assert report.returncode == 0, report.stdout
+
+
+def test_the_time_coordinate_says_how_to_read_seconds(tmp_path):
+    """CF needs a reference date, so plain xarray decodes simulated seconds as dates; the
+    file's own time attributes say so and how to get seconds."""
+    import xarray as xr
+
+    from kinnsci.data import generate, open_dataset
+
+    path = generate("navier_stokes", tmp_path / "ns.nc", n_samples=1, resolution=16,
+                    n_times=3, dt_save=0.05, dt=1e-2, progress=False)
+    with xr.open_dataset(path, decode_times=False) as raw:
+        assert "decode_times=False" in raw.time.attrs["comment"]
+        assert raw.time.attrs["long_name"] == "simulated time (seconds from the start)"
+        seconds = raw.time.values
+    assert seconds[1] == pytest.approx(0.05)
+    assert float(open_dataset(path).time[1]) == pytest.approx(0.05)

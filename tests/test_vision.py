@@ -311,3 +311,22 @@ def test_train_vision_trains_under_torchrun_ddp(tmp_path):
     state = load_checkpoint(out / "final.pt")["model"]["state"]
     start = get_model("kinn_vision_tiny", num_classes=5, hidden_channels=8, depths=[1, 1, 1, 1])
     assert any(not torch.equal(state[k], v) for k, v in start.state_dict().items())
+
+
+def test_count_flops_takes_an_example_input_and_behaves_like_a_number():
+    from kinnsci.models import get_model
+
+    model = get_model("fno", in_channels=3, out_channels=1, hidden_channels=8, n_modes=(8, 7))
+    x = torch.randn(2, 3, 16, 16)
+    flops = count_flops(model, x)
+    assert flops == count_flops(model, (2, 3, 16, 16)) == flops.dense + flops.scan
+    assert flops / 1e9 == pytest.approx(flops.total / 1e9) and flops > 0
+    with pytest.raises(TypeError, match="example must be an input tensor or its shape"):
+        count_flops(model, "x")
+
+
+def test_top5_is_reported_only_with_more_than_five_classes():
+    from kinnsci.train.metrics import classification_metrics
+
+    assert "top5" not in classification_metrics(5)
+    assert "top5" in classification_metrics(6) and "top1" in classification_metrics(2)

@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         val = report["val"]
         print(f"{config.model}: {report['parameters'] / 1e6:.2f} M parameters, "
               f"{report['gflops']:.3f} GFLOPs at {config.image_size}^2")
-        print(f"validation: top-1 {100 * val['top1']:.1f} %, top-5 {100 * val['top5']:.1f} %, "
+        top5 = f"top-5 {100 * val['top5']:.1f} %, " if "top5" in val else ""
+        print(f"validation: top-1 {100 * val['top1']:.1f} %, {top5}"
               f"cross-entropy {val['cross_entropy']:.4f}")
         print(f"results in {Path(config.out).resolve()}")
     return 0

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 CONVENTIONS = "CF-1.8"
 TIME_UNITS = "seconds since 1970-01-01 00:00:00"
+TIME_COMMENT = ("simulated time in seconds from the start of the simulation; CF needs a "
+                "reference date, so plain xarray.open_dataset shows it as dates from "
+                "1970-01-01: open with decode_times=False, or kinnsci.data.open_dataset, "
+                "to get seconds")
 
 Field = tuple[tuple[str, ...], np.ndarray, str, str]
 """``(dims, values, long_name, units)`` of one data variable."""
@@ -81,8 +85,9 @@ def cf_dataset(
     }
     if time is not None:
         coords["time"] = ("time", np.asarray(time, dtype=np.float64), {
-            "standard_name": "time", "long_name": "simulated time", "units": TIME_UNITS,
-            "calendar": "standard", "axis": "T"})
+            "standard_name": "time", "long_name": "simulated time (seconds from the start)",
+            "units": TIME_UNITS, "calendar": "standard", "axis": "T",
+            "comment": TIME_COMMENT})
     data_vars = {
         name: (dims, values, {"long_name": long_name, "units": units})
         for name, (dims, values, long_name, units) in fields.items()

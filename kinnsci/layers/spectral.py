@@ -45,8 +45,19 @@ class SpectralConv2d(SpectralConv):
     def forward(self, x: Tensor, output_shape: tuple[int, ...] | None = None) -> Tensor:
         """x ``(batch, in_channels, *grid)`` -> ``(batch, out_channels, *output_shape or
         grid)``, in float32 whatever the autocast dtype."""
-        if x.dtype in (torch.bfloat16, torch.float16) or torch.is_autocast_enabled(
-                x.device.type):
-            with torch.autocast(device_type=x.device.type, enabled=False):
+        device = x.device.type
+        if x.dtype in (torch.bfloat16, torch.float16) or _autocast_on(device):
+            if device not in AUTOCAST_DEVICES:  # meta (FLOP counting): no autocast there
+                return super().forward(x.float(), output_shape)
+            with torch.autocast(device_type=device, enabled=False):
                 return super().forward(x.float(), output_shape)
         return super().forward(x, output_shape)
+
+
+AUTOCAST_DEVICES = ("cpu", "cuda", "xpu", "mps", "hpu")
+
+
+def _autocast_on(device: str) -> bool:
+    """Whether autocast is on for ``device`` (never for devices without autocast, such as
+    ``meta``)."""
+    return device in AUTOCAST_DEVICES and torch.is_autocast_enabled(device)

@@ -15,7 +15,6 @@ parameter network at 224² takes a fraction of a second and no memory for activa
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -24,31 +23,53 @@ from torch.utils.flop_counter import FlopCounterMode
 from kinnsci.scan.op import SCAN_OPS
 
 
-@dataclass(frozen=True)
-class FlopCount:
-    """Multiply-adds of one forward pass: ``dense`` (matmul/conv) + ``scan``."""
+class FlopCount(int):
+    """Multiply-adds of one forward pass: an ``int`` (the total, so ``flops / 1e9`` and
+    comparisons work) that also carries its parts ``dense`` (matmul/conv) and ``scan``."""
 
     dense: int
     scan: int
 
+    def __new__(cls, dense: int, scan: int) -> FlopCount:
+        count = super().__new__(cls, int(dense) + int(scan))
+        count.dense, count.scan = int(dense), int(scan)
+        return count
+
     @property
     def total(self) -> int:
-        """dense + scan."""
-        return self.dense + self.scan
+        """dense + scan (the value itself)."""
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"FlopCount(dense={self.dense}, scan={self.scan})"
 
     def __str__(self) -> str:
         return (f"{self.total / 1e9:.3f} GFLOPs (dense {self.dense / 1e9:.3f} + scan "
                 f"{self.scan / 1e9:.3f})")
 
 
-def count_flops(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 224, 224)) -> FlopCount:
-    """FLOPs (multiply-adds) of ``model`` on one input of ``input_shape``, batch included.
+def count_flops(model: nn.Module,
+                example: torch.Tensor | tuple[int, ...] = (1, 3, 224, 224)) -> FlopCount:
+    """FLOPs (multiply-adds) of ``model`` on one input, batch included: ``example`` is an
+    input tensor (only its shape is used) or a shape.
 
     The model is copied to the meta device, so its weights and training state are left
-    alone. Example: ``count_flops(get_model("kinn_vision_tiny")).total / 1e9`` -> ~4.9.
+    alone. Example: ``count_flops(get_model("kinn_vision_tiny")) / 1e9`` -> ~4.9, or
+    ``count_flops(model, x)`` with the batch ``x`` it takes.
+
+    Raises:
+        TypeError: ``example`` is neither a tensor nor a shape of integers.
     """
+    if isinstance(example, torch.Tensor):
+        shape = tuple(example.shape)
+    elif isinstance(example, tuple | list | torch.Size) and all(
+            isinstance(n, int) for n in example):
+        shape = tuple(example)
+    else:
+        raise TypeError("count_flops(model, example): example must be an input tensor or "
+                        f"its shape, e.g. (1, 3, 224, 224); got {type(example).__name__}")
     twin = copy.deepcopy(model).to("meta").eval()
-    x = torch.empty(input_shape, device="meta")
+    x = torch.empty(shape, device="meta")
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         twin(x)
     by_op = counter.get_flop_counts().get("Global", {})

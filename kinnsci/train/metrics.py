@@ -153,6 +153,13 @@ def top5_accuracy(logits: Tensor, labels: Tensor) -> Tensor:
 
 CLASSIFICATION_METRICS = {"cross_entropy": cross_entropy, "top1": top1_accuracy,
                           "top5": top5_accuracy}
+
+
+def classification_metrics(n_classes: int) -> dict:
+    """The classification metrics that mean something for ``n_classes`` classes: top-5
+    only with more than 5 classes (with 5 or fewer it is always 100 %)."""
+    return {k: v for k, v in CLASSIFICATION_METRICS.items()
+            if k != "top5" or n_classes > 5}
 # Metrics reduced over the dataset by max (the rest are per-sample means).
 PER_SAMPLE = frozenset({"rel_l2", "rel_l1", "rmse", "nrmse"})
 MAX_REDUCED = frozenset({"max_error"})

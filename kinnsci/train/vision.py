@@ -24,7 +24,7 @@ from kinnsci.models import count_parameters, get_model
 from kinnsci.models.flops import count_flops
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.evaluate import evaluate
-from kinnsci.train.metrics import CLASSIFICATION_METRICS
+from kinnsci.train.metrics import classification_metrics
 from kinnsci.train.run import check_output_dir
 from kinnsci.train.trainer import Trainer
 from kinnsci.train.vision_config import VisionConfig
@@ -79,7 +79,8 @@ def build_vision_trainer(config: VisionConfig, *, progress: bool = True) -> tupl
                          f"patch_size={patch}; pick e.g. {config.image_size // patch * patch}")
     loss = functools.partial(F.cross_entropy, label_smoothing=config.label_smoothing)
     trainer = Trainer(
-        model, train, val, loss=loss, metrics=CLASSIFICATION_METRICS, lr=config.lr,
+        model, train, val, loss=loss, metrics=classification_metrics(len(classes)),
+        lr=config.lr,
         weight_decay=config.weight_decay, epochs=config.epochs, batch_size=config.batch_size,
         amp=config.amp, compile=config.compile, channels_last=config.channels_last,
         seed=config.seed, device=config.device,
@@ -105,7 +106,7 @@ def train_vision(config: VisionConfig, *, resume: str | os.PathLike | None = Non
     in_shape = (1, model.in_channels, config.image_size, config.image_size)
     report["gflops"] = count_flops(model, in_shape).total / 1e9  # reported by rank 0 only
     report["val"] = evaluate(model, trainer.val_data, config.batch_size, trainer.device,
-                             CLASSIFICATION_METRICS)
+                             classification_metrics(len(classes)))
     out = Path(config.out)
     if config.plots:
         from kinnsci.train import plots
