@@ -467,3 +467,49 @@ def test_only_resolution_invariant_models_evaluate_on_another_grid(tmp_path, cap
             assert code == 0, err
         else:
             assert code == 2 and "'unet' was trained on 16x16 grids and cannot transfer" in err
+
+
+def test_resume_keeps_the_first_runs_results_and_warns_in_one_line(darcy, tmp_path, capsys):
+    """A run continued with more epochs writes its own final.pt/metrics.json; those of the
+    run it continues are kept under epoch-N/, and the schedule note is one line."""
+    import warnings
+
+    out = tmp_path / "run"
+    base = ["train", "--model", "fno", "--data", str(darcy), "--inputs", "a", "--targets",
+            "u", "--model-config", '{"hidden_channels": 6, "n_modes": [6, 5]}',
+            "--batch-size", "4", "--out", str(out), "--no-progress", "--no-plots"]
+    assert cli(base + ["--epochs", "2"]) == 0
+    first = (out / "metrics.json").read_text()
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="resuming at epoch 2 with epochs=3") as caught:
+        assert cli(base + ["--epochs", "3", "--resume", str(out / "last.pt")]) == 0
+    captured = capsys.readouterr()
+    assert (out / "epoch-2" / "metrics.json").read_text() == first
+    assert load_checkpoint(out / "epoch-2" / "final.pt")["epoch"] == 2
+    assert load_checkpoint(out / "final.pt")["epoch"] == 3
+    assert f"kept in {out / 'epoch-2'}" in captured.out
+    # the command line shows it as one line, without a source path
+    w = next(w for w in caught if "resuming at epoch 2" in str(w.message))
+    line = warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
+    assert line.startswith("kinnsci: warning: resuming at epoch 2") and line.count("\n") == 1
+    assert w.filename not in line
+
+
+def test_piped_training_prints_one_plain_line_per_epoch(darcy, tmp_path):
+    """Not a terminal: no progress bar (its carriage returns pile up in a log file), one
+    line per epoch; the time estimate never says "0 s"."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "kinnsci.cli.main", "train", "--model", "fno", "--data",
+         str(darcy), "--inputs", "a", "--targets", "u", "--model-config",
+         '{"hidden_channels": 6, "n_modes": [6, 5]}', "--epochs", "2", "--batch-size", "4",
+         "--out", str(tmp_path / "run"), "--no-plots"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split(":")[0] for ln in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert "train loss" in lines[0] and "val rel_l2" in lines[0]
+    assert "about 0 s per epoch" not in proc.stderr

@@ -39,7 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings of the command line as one line each, without the source path (a user
+    reads what happened, not where in kinnsci it was noticed)."""
+    kind = "warning" if category is UserWarning else category.__name__
+    return f"kinnsci: {kind}: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.formatwarning = _one_line_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -296,7 +296,9 @@ def _run_experiment(plan: Plan, root: Path, exp_dir: Path, resume: bool, progres
 
     swept = [v for v in plan.variants if v.lr_from is None]
     total = len(swept) * len(plan.lrs) + plan.seeds * len(plan.variants)
-    bar = tqdm(total=total, desc=plan.experiment, disable=not progress, unit="run")
+    # disable=None: tqdm's own "only on a terminal" (piped output gets the run lines only)
+    bar = tqdm(total=total, desc=plan.experiment, disable=None if progress else True,
+               unit="run")
     results: dict[str, dict] = {}
 
     def run(variant: Variant, lr: float, seed: int, role: str) -> dict:

@@ -35,7 +35,7 @@ def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 16,
     undefined = dict.fromkeys(metrics, 0)
     count = 0
     for x, y in tqdm(DataLoader(dataset, batch_size=batch_size), desc="evaluate",
-                     leave=False, disable=not progress):
+                     leave=False, disable=None if progress else True):
         x, y = x.to(device), y.to(device)
         if y.ndim == x.ndim + 1:
             y = y[:, 0]

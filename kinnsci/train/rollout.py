@@ -80,7 +80,7 @@ def rollout_metrics(model: nn.Module, dataset: RolloutDataset, n_steps: int,
     totals = {name: np.zeros(n_steps) for name in metrics}
     count, first = 0, None
     for start in tqdm(range(0, dataset.n_trajectories, batch_size), desc=f"rollout {n_steps}",
-                      leave=False, disable=not progress):
+                      leave=False, disable=None if progress else True):
         members = range(start, min(start + batch_size, dataset.n_trajectories))
         traj = torch.stack([dataset.trajectory(i) for i in members]).to(device)
         static = (torch.stack([dataset.static_inputs(i) for i in members]).to(device)

@@ -279,6 +279,27 @@ def check_output_dir(out: str | os.PathLike, overwrite: bool, resume: bool) -> N
                 target.unlink(missing_ok=True)
 
 
+def keep_earlier_results(out: Path) -> Path | None:
+    """Before a resumed run writes its results into ``out``, move those of the run it
+    continues (``final.pt``, ``metrics.json``, ``config.yaml``, ``plots/``) to
+    ``out/epoch-N/``, N the epochs that run had finished: no result is replaced silently.
+    Returns that folder, or None when there was nothing to keep."""
+    final = out / "final.pt"
+    if not final.exists():
+        return None
+    epoch = load_checkpoint(final).get("epoch", 0)
+    keep = out / f"epoch-{epoch}"
+    suffix = 1
+    while keep.exists():
+        keep, suffix = out / f"epoch-{epoch}-{suffix}", suffix + 1
+    keep.mkdir()
+    for name in ("final.pt", "metrics.json", "config.yaml", "plots"):
+        if (out / name).exists():
+            (out / name).rename(keep / name)
+    print(f"kinnsci: the results of the first {epoch} epochs are kept in {keep}")
+    return keep
+
+
 def check_model_takes(run: Run) -> None:
     """One forward pass on the first training item, before anything is written: a model
     that refuses the data's grid or channels (``n_modes`` too large, say) stops the run
@@ -316,6 +337,8 @@ def _train_run(config: RunConfig, resume, overwrite: bool, progress: bool) -> di
         check_output_dir(config.out, overwrite, resume is not None)
     if resume is not None:
         check_resume(config, resume)
+        if dist_utils.is_main_process():
+            keep_earlier_results(Path(config.out))
     run = build_run(config, progress=progress)
     check_model_takes(run)  # a refused model writes nothing, config.yaml included
     if dist_utils.is_main_process():

@@ -36,6 +36,13 @@ SCHEDULERS = ("cosine", "step", "none")
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def _epoch_line(record: dict[str, float], epochs: int) -> str:
+    """One plain line per epoch, for logs: loss, validation metrics, time."""
+    vals = ", ".join(f"{k[4:]} {v:.4g}" for k, v in record.items() if k.startswith("val_"))
+    return (f"epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4g}"
+            + (f", val {vals}" if vals else "") + f" ({_duration(record['seconds'])})")
+
+
 class NonFiniteLossError(TrainingError):
     """The loss became NaN/inf; the last good state was saved first."""
 
@@ -48,6 +55,8 @@ def _planned_epochs(scheduler: object) -> int | None:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.2g} s"  # a fast epoch is "0.31 s", not "0 s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
@@ -303,6 +312,9 @@ class Trainer:
             self.load_state(resume)
         main = dist_utils.is_main_process()
         first_epoch = self.epoch
+        # a progress bar on a terminal; piped to a file, one plain line per epoch instead
+        # (a bar's carriage returns pile up there into a few very long lines)
+        interactive = sys.stderr.isatty()
         for epoch in range(self.epoch, self.epochs):
             self.model.train()
             self.sampler.set_epoch(epoch)
@@ -312,7 +324,7 @@ class Trainer:
             total = torch.zeros((), dtype=torch.float64, device=self.device)
             first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
             bar = tqdm(self.loader, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False,
-                       disable=not (self.progress and main))
+                       disable=not (self.progress and main and interactive))
             timer = _EpochTimer(len(self.loader), self.epochs - epoch,
                                 enabled=self.progress and main and epoch == first_epoch)
             last = len(self.loader) - 1
@@ -347,6 +359,8 @@ class Trainer:
                                         self.device, self.metrics).items()})
             self.history.append(record)
             self.epoch = epoch + 1
+            if self.progress and main and not interactive:
+                print(_epoch_line(record, self.epochs), file=sys.stderr, flush=True)
             if main and self.checkpoint_dir is not None:
                 self.save_state(self.checkpoint_dir / "last.pt")
         if main and self.checkpoint_dir is not None:

@@ -94,7 +94,7 @@ class Darcy(Generator):
         field = gaussian_random_field(rng, n_samples, resolution, alpha=alpha, tau=tau)
         a = np.where(field >= 0, a_high, a_low)
         u = np.empty_like(a)
-        for i in tqdm(range(n_samples), desc="darcy", disable=not progress):
+        for i in tqdm(range(n_samples), desc="darcy", disable=None if progress else True):
             u[i] = solve_darcy(a[i], forcing)
         grid = node_grid(resolution)
         fields = {

@@ -88,7 +88,8 @@ def solve_vorticity(
     rhs = 1.0 - 0.5 * dt * nu * k2
     previous = None
     step = 0
-    for j, target in enumerate(tqdm(n_steps, desc="navier_stokes", disable=not progress)):
+    for j, target in enumerate(tqdm(n_steps, desc="navier_stokes",
+                                    disable=None if progress else True)):
         while step < target:
             current = explicit_terms(w_hat)
             ab = current if previous is None else 1.5 * current - 0.5 * previous

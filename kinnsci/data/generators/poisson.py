@@ -56,7 +56,8 @@ class Poisson(Generator):
                  tau: float = 3.0, batch: int = 64) -> xr.Dataset:
         f = gaussian_random_field(rng, n_samples, resolution, alpha=alpha, tau=tau)
         u = np.empty_like(f)
-        for start in tqdm(range(0, n_samples, batch), desc="poisson", disable=not progress):
+        for start in tqdm(range(0, n_samples, batch), desc="poisson",
+                          disable=None if progress else True):
             u[start:start + batch] = solve_poisson(f[start:start + batch])
         grid = node_grid(resolution)
         fields = {

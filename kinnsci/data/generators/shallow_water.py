@@ -111,7 +111,8 @@ def solve_shallow_water(
     q = q0.astype(np.float64).copy()
     out = np.empty((q.shape[0], len(save_times)) + q.shape[1:])
     t = 0.0
-    for j, t_save in enumerate(tqdm(save_times, desc="shallow_water", disable=not progress)):
+    for j, t_save in enumerate(tqdm(save_times, desc="shallow_water",
+                                    disable=None if progress else True)):
         while t < t_save - 1e-12:
             h = q[:, 0]
             speed = np.max(np.sqrt(q[:, 1] ** 2 + q[:, 2] ** 2) / h + np.sqrt(g * h))
