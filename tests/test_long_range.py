@@ -77,3 +77,28 @@ def test_long_range_plan_has_the_state_cut_twin_and_its_claim():
     assert cut.model_config["ckb_kwargs"]["state_cut"] is True
     assert any(c.better == "fkno" and c.worse == "fkno-cut" for c in plan.claims)
     assert plan.lrs == (2e-3, 8e-3, 1.6e-2) and plan.seeds >= 5
+
+
+def test_transfer_metrics_evaluate_the_same_weights_on_finer_grids(tmp_path):
+    """resolution-transfer: rel. L2 at each finer grid, and for an FKNO with Δ scaling the
+    same weights without it; the model is left as it was."""
+    import torch
+
+    from kinnsci.data import Normalizer
+    from kinnsci.models import get_model
+    from kinnsci.reproduce import get_experiment
+    from kinnsci.reproduce.runner import transfer_metrics
+    from kinnsci.train import NormalizedOperator
+
+    plan = get_experiment("resolution-transfer").plan("smoke")
+    assert plan.transfer == (32, 64)
+    assert {v.key for v in plan.variants} == {"fkno", "fkno-fixed-dt", "fno", "fkno-cut"}
+    torch.manual_seed(0)
+    backbone = get_model("fkno", in_channels=1, out_channels=1, hidden_channels=8,
+                         n_modes=(6, 5), d_state=4, reference_resolution=16)
+    model = NormalizedOperator(backbone, Normalizer.identity(1), Normalizer.identity(1))
+    metrics = transfer_metrics(plan, model, "cpu", tmp_path)
+    assert set(metrics) == {"rel_l2@32", "rel_l2@32_fixed_dt", "rel_l2@64",
+                            "rel_l2@64_fixed_dt"}
+    assert metrics["rel_l2@64"] != metrics["rel_l2@64_fixed_dt"]
+    assert backbone.reference_resolution == 16

@@ -50,6 +50,8 @@ class Variant:
         horizon: unrolled training steps (1: one-step training).
         lr_from: key of the variant whose swept learning rate this one uses (the same
             model on the same data trained with another horizon); ``None``: swept itself.
+        twin: whether a Kirchhoff model gets a state-cut twin (False for a variant whose
+            twin would repeat another one's).
     """
 
     key: str
@@ -58,6 +60,7 @@ class Variant:
     model_config: dict[str, Any]
     horizon: int = 1
     lr_from: str | None = None
+    twin: bool = True
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,9 @@ class Plan:
     scheduler: str = "cosine"
     split_seed: int = 0
     note: str = ""
+    transfer: tuple[int, ...] = ()
+    """Grid sizes to evaluate the trained weights at too (steady plans): the data recipe
+    at each size with another seed, reported as test metrics ``rel_l2@SIZE``."""
 
     @property
     def steady(self) -> bool:

@@ -15,6 +15,7 @@ its last epoch checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -31,7 +32,7 @@ from kinnsci._lock import output_lock
 from kinnsci._paths import check_output_path
 from kinnsci.data import generate
 from kinnsci.errors import DataError, OutputExistsError
-from kinnsci.reproduce.plan import SCHEMA, Plan, Variant, content_hash
+from kinnsci.reproduce.plan import SCHEMA, DataRecipe, Plan, Variant, content_hash
 from kinnsci.reproduce.stats import SMOKE_VERDICT, VERDICTS, compare, summarize, verdicts
 from kinnsci.train.config import RESULT_KEYS, RunConfig
 from kinnsci.train.evaluate import evaluate
@@ -189,6 +190,8 @@ def train_and_evaluate(plan: Plan, variant: Variant, lr: float, seed: int, data:
             with atomic_path(run_dir / "sample.npz") as tmp, open(tmp, "wb") as fh:
                 np.savez(fh, input=sample[0].numpy(), truth=sample[1].numpy(),
                          prediction=sample[2].numpy())
+    if plan.transfer and not result["diverged"]:
+        result["test"].update(transfer_metrics(plan, model, device, data.parent.parent))
     result["eval_seconds"] = time.perf_counter() - start
     write_json(result, run_dir / "result.json")
     last.unlink(missing_ok=True)  # final.pt holds the trained model
@@ -209,6 +212,44 @@ def kirchhoff_record(checkpoint: Path, data: Path) -> dict[str, Any] | None:
     return {"state_share": [k["state_share"] for k in report["kncs"]],
             "abs_A_dt_median": [k.get("abs_A_dt", {}).get("q50") for k in report["kncs"]],
             "discretizer_swap": report["discretizer_swap"]}
+
+
+TRANSFER_SEED = 1
+"""Seed of the data a plan's weights are evaluated on at other grid sizes."""
+
+
+def transfer_recipe(plan: Plan, resolution: int) -> DataRecipe:
+    """The plan's data recipe at another grid size: other samples (seed
+    :data:`TRANSFER_SEED`), as many as its test split holds."""
+    n_test = max(1, round(plan.split[2] * plan.data.n_samples))
+    return dataclasses.replace(plan.data, resolution=resolution, n_samples=n_test,
+                               seed=TRANSFER_SEED)
+
+
+def transfer_metrics(plan: Plan, model, device, root: Path) -> dict[str, float]:
+    """Relative L2 of the trained ``model`` (physical units in and out) on the plan's
+    problem at each grid size of ``plan.transfer``: ``rel_l2@SIZE``, and for FKNO with a
+    ``reference_resolution`` also ``rel_l2@SIZE_fixed_dt``, the same weights with the scan
+    step left at one training-grid step (no grid-spacing scaling)."""
+    from kinnsci.data import OperatorDataset, open_dataset
+
+    out: dict[str, float] = {}
+    backbone = model.backbone
+    scaled = getattr(backbone, "reference_resolution", None)
+    for resolution in plan.transfer:
+        recipe = transfer_recipe(plan, resolution)
+        path = prepare_data(dataclasses.replace(plan, data=recipe), root, progress=False)
+        ds = open_dataset(path)
+        data = OperatorDataset(ds, list(plan.inputs), list(plan.targets))
+        out[f"rel_l2@{resolution}"] = evaluate(model, data, plan.batch_size, device)["rel_l2"]
+        if scaled is not None:
+            backbone.reference_resolution = None
+            try:
+                out[f"rel_l2@{resolution}_fixed_dt"] = evaluate(
+                    model, data, plan.batch_size, device)["rel_l2"]
+            finally:
+                backbone.reference_resolution = scaled
+    return out
 
 
 def load_result(run_dir: Path) -> dict[str, Any] | None:
