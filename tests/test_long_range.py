@@ -102,3 +102,16 @@ def test_transfer_metrics_evaluate_the_same_weights_on_finer_grids(tmp_path):
                             "rel_l2@64_fixed_dt"}
     assert metrics["rel_l2@64"] != metrics["rel_l2@64_fixed_dt"]
     assert backbone.reference_resolution == 16
+
+
+def test_darcy_matched_compares_ukno_with_baselines_of_its_size():
+    from kinnsci.models import count_parameters, get_model
+    from kinnsci.reproduce import get_experiment
+
+    plan = get_experiment("darcy-matched").plan("small")
+    sizes = {v.key: count_parameters(get_model(v.model, in_channels=1, out_channels=1,
+                                               **v.model_config))
+             for v in plan.variants if not v.key.endswith("-cut")}
+    for key in ("unet-matched", "fno-matched"):
+        assert abs(sizes[key] / sizes["ukno"] - 1) < 0.05, sizes
+    assert plan.variant("ukno") == get_experiment("darcy").plan("small").variant("ukno")
