@@ -414,9 +414,9 @@ def test_prediction_and_comparison_figures_a_reader_can_use(darcy):
     fig = predictions_figure(ys * 1.1, ys, inputs=xs, info=info, samples=[5, 2, 7])
     panels = [ax for ax in fig.axes if ax.get_images()]
     assert len(panels) == 3 * 4
-    assert {ax.get_xlabel() for ax in panels} == {"x"}
+    assert {ax.get_xlabel() for ax in panels} == {"x [m]"}  # the file's coordinates
     error_clims = [ax.get_images()[0].get_clim() for ax in panels
-                   if ax.get_title() == "|prediction − truth|"]
+                   if ax.get_title() == "|u prediction − truth|"]
     assert len(error_clims) == 3 and len(set(error_clims)) == 1
     colorbar_labels = {ax.get_ylabel() for ax in fig.axes if not ax.get_images()}
     assert any(label.startswith("u (") for label in colorbar_labels)
@@ -513,3 +513,34 @@ def test_piped_training_prints_one_plain_line_per_epoch(darcy, tmp_path):
     assert [ln.split(":")[0] for ln in lines] == ["epoch 1/2", "epoch 2/2"]
     assert "train loss" in lines[0] and "val rel_l2" in lines[0]
     assert "about 0 s per epoch" not in proc.stderr
+
+
+def test_rollout_figures_name_model_data_variables_times_and_coordinates(ns, tmp_path):
+    """Every predicted variable gets its rows, each row the time of its predicted state,
+    the axes the grid's coordinates in their units; the figure names model, checkpoint and
+    data, and the rollout curve its variables."""
+    import matplotlib.image
+
+    from kinnsci.train.plots import FieldInfo, plot_rollout_error, predictions_figure
+
+    ds = open_dataset(ns)
+    data = RolloutDataset(ds, ["w"], history=2, samples=[1, 3])
+    info = FieldInfo.of(data)
+    x = torch.stack([data[i][0] for i in range(2)])
+    y = torch.stack([data[i][1][0] for i in range(2)])
+    fig = predictions_figure(y * 1.1, y, 2, "fno from run/final.pt on ns.nc", inputs=x,
+                             info=info, samples=[1, 1])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_images()]
+    times = ds.time.values
+    assert f"sample 1, t = {times[2]:.4g} s: input" in titles  # window 0 predicts t[2]
+    assert f"sample 1, t = {times[3]:.4g} s: input" in titles  # window 1 predicts t[3]
+    assert fig._suptitle.get_text() == "fno from run/final.pt on ns.nc"
+    panel = next(ax for ax in fig.axes if ax.get_images())
+    x_units = ds.x.attrs["units"]
+    assert panel.get_xlabel() == f"x [{x_units}]"
+    extent = panel.get_images()[0].get_extent()
+    assert extent[0] == pytest.approx(float(ds.x[0])) and extent[1] == pytest.approx(
+        float(ds.x[-1]))
+    path = plot_rollout_error(torch.tensor([0.1, 0.2]).numpy(), tmp_path / "r.png",
+                              title="fno: 2 steps", variables="w")
+    assert matplotlib.image.imread(path).shape[2] in (3, 4)

@@ -74,12 +74,17 @@ def run(args: argparse.Namespace) -> int:
         from kinnsci.train import plots
 
         args.plots.mkdir(parents=True, exist_ok=True)
-        plots.plot_dataset_predictions(model, dataset, args.plots / "predictions.png",
-                                       device=device)
+        model_name = getattr(model.backbone, "name", type(model.backbone).__name__)
+        plots.plot_dataset_predictions(
+            model, dataset, args.plots / "predictions.png", device=device,
+            title=f"{model_name} from {args.checkpoint} on {args.data}")
         if "rollout" in report:
             import numpy as np
 
-            plots.plot_rollout_error(np.asarray(report["rollout"]),
-                                     args.plots / "rollout_error.png")
+            names = getattr(getattr(dataset, "fields", None), "names", [])
+            plots.plot_rollout_error(
+                np.asarray(report["rollout"]), args.plots / "rollout_error.png",
+                title=f"{model_name} from {args.checkpoint}: {args.rollout}-step rollouts "
+                f"on {args.data}", variables=", ".join(names))
         print(f"plots in {args.plots.resolve()}")
     return 0

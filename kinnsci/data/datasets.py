@@ -58,6 +58,11 @@ class _Fields:
         self.sample_dim = sample_dim
         self.names = list(names)
         self.dtype = dtype
+        # for labels and plots: the grid's coordinates (values, units) and the times
+        self.coords = {d: (np.asarray(ds[d].values), str(ds[d].attrs.get("units", "")))
+                       for d in spatial_dims if d in ds.coords and ds[d].ndim == 1}
+        self.times = (np.asarray(ds[time_dim].values)
+                      if time_dim is not None and time_dim in ds.coords else None)
         expected = tuple(d for d in (sample_dim, time_dim, *spatial_dims) if d is not None)
         self.variables = []
         for name in self.names:

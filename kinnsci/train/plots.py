@@ -21,7 +21,9 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
-    fig.tight_layout()
+    # leave the suptitle its own band above the panels (tight_layout ignores it)
+    fig.tight_layout(rect=(0, 0, 1, 0.985 if fig._suptitle is None else
+                           1 - 0.45 / fig.get_figheight()))
     fig.savefig(path, dpi=110)
     return Path(path)
 
@@ -52,7 +54,8 @@ def loss_figure(history: Sequence[dict], title: str = ""):
 
 @dataclass
 class FieldInfo:
-    """What a dataset's fields are, for labels: names, units and grid dims."""
+    """What a dataset's fields are, for labels: names, units, grid dims and coordinates,
+    and for time-dependent data the time of each item's first target state."""
 
     input_name: str = "input"
     input_units: str = ""
@@ -60,24 +63,52 @@ class FieldInfo:
     target_units: str = ""
     input_channel: int = 0  # which input channel is shown (the newest state of a history)
     dims: tuple[str, str] = ("y", "x")
+    target_names: tuple[str, ...] = ()  # every target channel's name (with units)
+    extent: tuple[float, float, float, float] | None = None  # x0, x1, y0, y1
+    axis_units: tuple[str, str] = ("", "")  # units of dims (rows, columns)
+    item_times: dict[int, float] | None = None  # dataset item -> time of its target
+    input_per_variable: bool = False  # inputs hold the target variables' history
 
     @staticmethod
     def of(dataset) -> FieldInfo:
-        """Read names, units and dims from an ``OperatorDataset`` or ``RolloutDataset``."""
+        """Read names, units, dims and coordinates from an ``OperatorDataset`` or
+        ``RolloutDataset``."""
         def describe(fields, k: int = 0) -> tuple[str, str, tuple[str, str]]:
             var = fields.variables[k]
             label = var.attrs.get("long_name")
             name = fields.names[k] + (f" ({label})" if label else "")
             return name, str(var.attrs.get("units", "")), tuple(var.dims[-2:])
 
+        def grid(fields, dims):
+            coords = getattr(fields, "coords", {})
+            if not all(d in coords for d in dims):
+                return None, ("", "")
+            (yv, yu), (xv, xu) = coords[dims[0]], coords[dims[1]]
+            return (float(xv[0]), float(xv[-1]), float(yv[0]), float(yv[-1])), (yu, xu)
+
+        def names(fields):
+            return tuple(_with_units(describe(fields, k)[0], describe(fields, k)[1])
+                         for k in range(len(fields.names)))
+
         if hasattr(dataset, "inputs") and hasattr(dataset, "targets"):
             i_name, i_units, dims = describe(dataset.inputs)
             t_name, t_units, _ = describe(dataset.targets)
-            return FieldInfo(i_name, i_units, t_name, t_units, 0, dims)
+            extent, units = grid(dataset.targets, dims)
+            return FieldInfo(i_name, i_units, t_name, t_units, 0, dims,
+                             names(dataset.targets), extent, units)
         if hasattr(dataset, "fields"):
-            name, units, dims = describe(dataset.fields)
+            fields = dataset.fields
+            name, units, dims = describe(fields)
             newest = (dataset.history - 1) * dataset.n_variables
-            return FieldInfo(f"{name}, newest input state", units, name, units, newest, dims)
+            extent, axis_units = grid(fields, dims)
+            times = getattr(fields, "times", None)
+            item_times = None
+            if times is not None and np.issubdtype(np.asarray(times).dtype, np.number):
+                per = dataset.windows_per_sample
+                item_times = {i: float(times[(i % per) * dataset.stride + dataset.history])
+                              for i in range(min(len(dataset), 64))}
+            return FieldInfo(f"{name}, newest input state", units, name, units, newest,
+                             dims, names(fields), extent, axis_units, item_times, True)
         return FieldInfo()
 
 
@@ -90,10 +121,12 @@ def _relative_l2(pred: np.ndarray, true: np.ndarray) -> float:
 
 
 def _show(fig, ax, img, title, info: FieldInfo, label: str, **kw) -> None:
+    if info.extent is not None:
+        kw = {**kw, "extent": info.extent, "aspect": "auto"}
     im = ax.imshow(img, origin="lower", **kw)
     ax.set_title(title, fontsize=9)
-    ax.set_xlabel(info.dims[1], fontsize=8)
-    ax.set_ylabel(info.dims[0], fontsize=8)
+    ax.set_xlabel(_with_units(info.dims[1], info.axis_units[1]), fontsize=8)
+    ax.set_ylabel(_with_units(info.dims[0], info.axis_units[0]), fontsize=8)
     ax.tick_params(labelsize=7)
     fig.colorbar(im, ax=ax, fraction=0.046).set_label(label, fontsize=8)
 
@@ -109,41 +142,55 @@ def plot_predictions(pred: Tensor, true: Tensor, path: str | os.PathLike,
 
 def predictions_figure(pred: Tensor, true: Tensor, n_samples: int = 3, title: str = "", *,
                        inputs: Tensor | None = None, info: FieldInfo | None = None,
-                       samples: Sequence[int] | None = None):
-    """One row per sample: input | truth | prediction | |error|, first target channel.
+                       samples: Sequence[int] | None = None,
+                       variables: Sequence[int] | None = None):
+    """One row per sample and predicted variable: input | truth | prediction | |error|.
 
-    Truth and prediction share a colour scale per row; the error uses one scale for every
-    row, so rows compare. Each row is labelled with its sample and relative L2 error.
+    Truth and prediction share a colour scale per row; the error uses one scale per
+    variable, so rows compare. Each row names its sample, variable and (time-dependent
+    data) the time of the predicted state; axes carry the file's coordinates and units.
 
     Args:
         pred, true: (B, C, H, W).
         inputs: (B, C_in, H, W) model inputs, shown first when given.
-        info: names, units and dims for the labels (see :meth:`FieldInfo.of`).
+        info: names, units, dims and coordinates (see :meth:`FieldInfo.of`).
         samples: the samples' indices in the file, for the row labels.
+        variables: which target channels to show (default: all).
     """
     info = info or FieldInfo()
     n = min(n_samples, len(pred))
-    p, t = pred[:n, 0].cpu().numpy(), true[:n, 0].cpu().numpy()
+    channels = list(range(pred.shape[1]) if variables is None else variables)
+    p, t = pred[:n].cpu().numpy(), true[:n].cpu().numpy()
     err = np.abs(p - t)
-    err_max = float(err.max()) or 1.0
+    err_max = {c: float(err[:, c].max()) or 1.0 for c in channels}
     cols = 4 if inputs is not None else 3
-    fig = _figure(3.2 * cols, 2.9 * n)
-    axes = np.asarray(fig.subplots(n, cols, squeeze=False))
-    target = _with_units(info.target_name, info.target_units)
+    rows = n * len(channels)
+    fig = _figure(3.2 * cols, 2.9 * rows)
+    axes = np.asarray(fig.subplots(rows, cols, squeeze=False))
     for i in range(n):
         sample = f"sample {samples[i]}" if samples is not None else f"item {i}"
-        lo, hi = t[i].min(), t[i].max()
-        panels = []
-        if inputs is not None:
-            panels.append((inputs[i, info.input_channel].cpu().numpy(), f"{sample}: input",
-                           _with_units(info.input_name, info.input_units), {}))
-        panels += [(t[i], f"{sample}: truth", target, {"vmin": lo, "vmax": hi}),
-                   (p[i], f"prediction (rel. L2 {_relative_l2(p[i], t[i]):.3g})", target,
-                    {"vmin": lo, "vmax": hi}),
-                   (err[i], "|prediction − truth|", f"|error| of {info.target_name.split()[0]}",
-                    {"cmap": "magma", "vmin": 0, "vmax": err_max})]
-        for ax, (img, head, label, kw) in zip(axes[i], panels, strict=True):
-            _show(fig, ax, img, head, info, label, **kw)
+        if info.item_times is not None and i in info.item_times:
+            sample += f", t = {info.item_times[i]:.4g} s"
+        for r, c in enumerate(channels):
+            row = axes[i * len(channels) + r]
+            name = (info.target_names[c] if c < len(info.target_names)
+                    else _with_units(info.target_name, info.target_units))
+            short = name.split()[0]
+            lo, hi = t[i, c].min(), t[i, c].max()
+            panels = []
+            if inputs is not None:
+                k = info.input_channel + (c if info.input_per_variable else 0)
+                label = (f"{name}, newest input state" if info.input_per_variable
+                         else _with_units(info.input_name, info.input_units))
+                panels.append((inputs[i, k].cpu().numpy(), f"{sample}: input", label, {}))
+            panels += [(t[i, c], f"{sample}: {short} truth", name, {"vmin": lo, "vmax": hi}),
+                       (p[i, c], f"{short} prediction (rel. L2 "
+                        f"{_relative_l2(p[i, c], t[i, c]):.3g})", name,
+                        {"vmin": lo, "vmax": hi}),
+                       (err[i, c], f"|{short} prediction − truth|", f"|error| of {short}",
+                        {"cmap": "magma", "vmin": 0, "vmax": err_max[c]})]
+            for ax, (img, head, label, kw) in zip(row, panels, strict=True):
+                _show(fig, ax, img, head, info, label, **kw)
     if title:
         fig.suptitle(title)
     return fig
@@ -171,13 +218,15 @@ def _first_items(dataset, n: int) -> tuple[Tensor, Tensor, list[int]]:
 
 def plot_dataset_predictions(model, dataset, path: str | os.PathLike, *,
                              device: str | torch.device = "cpu", n_samples: int = 3,
-                             title: str = "") -> Path:
+                             title: str = "", variables: Sequence[int] | None = None
+                             ) -> Path:
     """:func:`plot_predictions` for the first ``n_samples`` items of a dataset (one-step
     predictions; the first target state of a ``RolloutDataset``), labelled with the
-    file's variable names, units, dims and sample indices."""
+    file's variable names, units, dims, coordinates, sample indices and times."""
     x, y, ids = _first_items(dataset, n_samples)
-    return plot_predictions(_predict(model, x, device), y, path, n_samples, title, inputs=x,
-                            info=FieldInfo.of(dataset), samples=ids)
+    return _save(predictions_figure(_predict(model, x, device), y, n_samples, title,
+                                    inputs=x, info=FieldInfo.of(dataset), samples=ids,
+                                    variables=variables), path)
 
 
 def plot_model_comparison(models: Mapping[str, torch.nn.Module], dataset,
@@ -217,13 +266,22 @@ def comparison_figure(models: Mapping[str, torch.nn.Module], dataset, *,
     return fig
 
 
-def plot_rollout_error(errors: np.ndarray, path: str | os.PathLike) -> Path:
-    """Relative L2 error against rollout step."""
-    fig = _figure(5, 3.5)
+def plot_rollout_error(errors: np.ndarray, path: str | os.PathLike, title: str = "",
+                       variables: str = "", dt: float | None = None) -> Path:
+    """Relative L2 error against rollout step (mean over the test trajectories) of the
+    state ``variables`` (e.g. "h, u, v"); ``dt`` (seconds per step) adds the time."""
+    fig = _figure(5.5, 3.8)
     ax = fig.add_subplot()
-    ax.plot(np.arange(1, len(errors) + 1), errors, marker=".")
-    ax.set_xlabel("rollout step")
-    ax.set_ylabel("relative L2 error")
+    steps = np.arange(1, len(errors) + 1)
+    ax.plot(steps, errors, marker=".")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("rollout step" + (f" (Δt = {dt:.4g} s)" if dt else ""))
+    ax.set_ylabel(f"relative L2 error of ({variables})" if variables
+                  else "relative L2 error")
+    ax.set_title(title or "rollout error against step, mean over test trajectories",
+                 fontsize=9)
     ax.grid(alpha=0.3)
     return _save(fig, path)
 

@@ -367,10 +367,15 @@ def _train_run(config: RunConfig, resume, overwrite: bool, progress: bool) -> di
 
         (out / "plots").mkdir(parents=True, exist_ok=True)
         plots.plot_loss_curves(history, out / "plots" / "loss.png", title=config.model)
-        plots.plot_dataset_predictions(model, test, out / "plots" / "predictions.png",
-                                       device=run.trainer.device, title=config.model)
+        split = report.get("evaluated_on", "test")
+        plots.plot_dataset_predictions(
+            model, test, out / "plots" / "predictions.png", device=run.trainer.device,
+            title=f"{config.model} trained on {config.data} ({split} split)")
         if "rollout" in report:
-            plots.plot_rollout_error(errors, out / "plots" / "rollout_error.png")
+            plots.plot_rollout_error(
+                errors, out / "plots" / "rollout_error.png",
+                title=f"{config.model}: {config.rollout_steps}-step rollouts on "
+                f"{config.data} ({split} split)", variables=", ".join(config.variables))
     write_text_atomic(out / "metrics.json", json.dumps(report, indent=2))
     return report
 
