@@ -233,10 +233,16 @@ def shallow_water(scale: str) -> Plan:
                 **_time_plan(scale, shallow_water_data(scale)), **_small_epochs(scale, 24))
 
 
+def discretizer_variants(scale: str) -> tuple[Variant, ...]:
+    """FKNO-1 with each discretizer, everything else the same; one state-cut twin (zoh's:
+    without the state, the discretizer has nothing to act on)."""
+    return tuple(Variant(name, f"FKNO-1 {name}", "fkno", fkno_config(scale, 1, discretizer=name),
+                         twin=name == "zoh")
+                 for name in ("zoh", "euler", "bilinear"))
+
+
 def discretizer(scale: str) -> Plan:
-    variants = tuple(Variant(name, f"FKNO-1 {name}", "fkno",
-                             fkno_config(scale, 1, discretizer=name))
-                     for name in ("zoh", "euler", "bilinear"))
+    variants = discretizer_variants(scale)
     claims = (
         Claim("Exact ZOH beats Euler on long rollouts (final-step rel. L2)",
               "Sec. 'Shallow-water forecasting': ZOH updates are A-stable and suppress error "
@@ -305,6 +311,10 @@ SCAN_LRS = (2e-3, 8e-3, 1.6e-2)
 only at the higher rates in the pilot)."""
 
 
+def _scan_budget(scale: str) -> dict:
+    return _budget(scale, lrs=SCAN_LRS, **({"epochs": 20} if scale == "small" else {}))
+
+
 def long_range_data(scale: str, resolution: int | None = None) -> DataRecipe:
     n, res = {"smoke": (16, 16), "small": (240, 32), "paper": (1000, 64)}[scale]
     return DataRecipe("long_range", n, resolution or res, {"mode": "mean"})
@@ -327,7 +337,7 @@ def _long_range(scale: str, resolution: int | None, name: str) -> Plan:
                 "Kirchhoff state (issue: does the state do anything?)", data, variants,
                 claims, STEADY_METRICS, inputs=("f",), targets=("u",),
                 split=(0.7, 0.15, 0.15),
-                **_budget(scale, lrs=SCAN_LRS, **({"epochs": 20} if scale == "small" else {})),
+                **_scan_budget(scale),
                 note="u(x, y) is the running mean of a random field f along its row: every "
                      "point depends on everything to its left, which a causal row scan "
                      "represents exactly and a local or band-limited operator does not.")
@@ -363,7 +373,7 @@ def resolution_transfer(scale: str) -> Plan:
                 "on the causal long-range problem", long_range_data(scale), variants, claims,
                 (*STEADY_METRICS, *(f"rel_l2@{n}" for n in sizes)), inputs=("f",),
                 targets=("u",), split=(0.7, 0.15, 0.15), transfer=sizes,
-                **_budget(scale, lrs=SCAN_LRS, **({"epochs": 20} if scale == "small" else {})),
+                **_scan_budget(scale),
                 note="The same weights evaluated on new samples of the same problem at finer "
                      "grids. 'Δ scaled' runs the scan with steps of grid spacing / training "
                      "spacing; 'Δ fixed' is the same architecture trained without it (at the "
@@ -371,9 +381,7 @@ def resolution_transfer(scale: str) -> Plan:
 
 
 def discretizer_long_range(scale: str) -> Plan:
-    variants = tuple(Variant(name, f"FKNO-1 {name}", "fkno",
-                             fkno_config(scale, 1, discretizer=name))
-                     for name in ("zoh", "euler", "bilinear"))
+    variants = discretizer_variants(scale)
     claims = (
         Claim("Exact ZOH beats Euler where the state carries weight (rel. L2)",
               "KINN: exact integration vs a discrete update", "zoh", "euler", "rel_l2"),
@@ -385,7 +393,7 @@ def discretizer_long_range(scale: str) -> Plan:
                 "'Shallow-Water Forecasting' (stability argument), rerun where a scan matters",
                 long_range_data(scale), variants, claims, STEADY_METRICS, inputs=("f",),
                 targets=("u",), split=(0.7, 0.15, 0.15),
-                **_budget(scale, lrs=SCAN_LRS, **({"epochs": 20} if scale == "small" else {})),
+                **_scan_budget(scale),
                 note="`kinnsci inspect` on each run's final.pt reports the |A|Δ the models "
                      "reach and the state's share of each KNC's output.")
 
