@@ -355,6 +355,15 @@ def _run_experiment(plan: Plan, root: Path, exp_dir: Path, resume: bool, progres
         if "kirchhoff" not in result and not result["diverged"]:
             result["kirchhoff"] = kirchhoff_record(run_dir / "final.pt", data)
             write_json(result, run_dir / "result.json")
+        missing = [n for n in plan.transfer if f"rel_l2@{n}" not in result.get("test", {})]
+        if missing and not result["diverged"]:
+            # a run trained for another experiment (the same model, data and budget) is
+            # kept; the evaluations this plan adds are made on its saved weights
+            from kinnsci.train.run import load_trained
+
+            trained, _ = load_trained(run_dir / "final.pt")
+            result["test"].update(transfer_metrics(plan, trained, "cpu", root))
+            write_json(result, run_dir / "result.json")
         # The run may have been made for another experiment: label it with this one's key.
         result = {**result, "variant": variant.key, "role": role}
         results[rid] = result
