@@ -115,3 +115,22 @@ def test_darcy_matched_compares_ukno_with_baselines_of_its_size():
     for key in ("unet-matched", "fno-matched"):
         assert abs(sizes[key] / sizes["ukno"] - 1) < 0.05, sizes
     assert plan.variant("ukno") == get_experiment("darcy").plan("small").variant("ukno")
+
+
+def test_a_kept_run_gets_the_transfer_evaluations_it_lacks(tmp_path):
+    """A run trained for an experiment without transfer evaluations is reused by one with
+    them: its saved weights are evaluated at the finer grids, not left without numbers."""
+    import dataclasses
+
+    from kinnsci.reproduce import get_experiment, run_experiment
+
+    full = get_experiment("resolution-transfer").plan("smoke", seeds=1, lrs=(1e-3,))
+    plan = dataclasses.replace(full, variants=(full.variant("fno"),), claims=())
+    quiet = {"progress": False, "log": lambda s: None}
+    first = run_experiment(dataclasses.replace(plan, transfer=(), experiment="plain"),
+                           tmp_path, **quiet)
+    assert not any("rel_l2@32" in r["test"] for r in first["runs"])
+    second = run_experiment(plan, tmp_path, **quiet)
+    assert {r["id"] for r in second["runs"]} == {r["id"] for r in first["runs"]}  # kept
+    for run in second["runs"]:
+        assert run["test"]["rel_l2@32"] > 0 and run["test"]["rel_l2@64"] > 0
