@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -541,6 +542,28 @@ def test_rollout_figures_name_model_data_variables_times_and_coordinates(ns, tmp
     extent = panel.get_images()[0].get_extent()
     assert extent[0] == pytest.approx(float(ds.x[0])) and extent[1] == pytest.approx(
         float(ds.x[-1]))
-    path = plot_rollout_error(torch.tensor([0.1, 0.2]).numpy(), tmp_path / "r.png",
+    path = plot_rollout_error(np.array([0.1, 0.2]), tmp_path / "r.png",
                               title="fno: 2 steps", variables="w")
     assert matplotlib.image.imread(path).shape[2] in (3, 4)
+
+
+def test_rollout_step_s_is_compared_with_state_history_minus_1_plus_s(tmp_path):
+    """Windows and targets line up: on w(t + 1) = 0.9 w(t), the model that applies exactly
+    that map has zero error at every rollout step (off by one step it would be ~11 %)."""
+    import xarray as xr
+
+    from kinnsci.train.rollout import rollout_errors
+
+    w0 = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(0)).numpy()
+    states = np.stack([w0[:, 0] * 0.9**t for t in range(7)], axis=1)  # (sample, time, y, x)
+    xr.Dataset({"w": (("sample", "time", "y", "x"), states)},
+               coords={"time": np.arange(7.0)}).to_netcdf(tmp_path / "decay.nc")
+    data = RolloutDataset(open_dataset(tmp_path / "decay.nc"), ["w"], history=2)
+
+    class Exact(torch.nn.Module):
+        def forward(self, x):
+            return 0.9 * x[:, -1:]  # the newest state, one step on
+
+    errors, pred, truth = rollout_errors(Exact(), data, 5)
+    assert np.all(errors < 1e-5), errors
+    torch.testing.assert_close(truth[:, 0], torch.from_numpy(states[:, 2:3]).float())
