@@ -1,6 +1,9 @@
 """Run every ```bash and ```python block of README.md, in order, in one fresh folder, as a
 user following the README would; print each block's time; fail on the first error.
 
+A python block's ``# -> TEXT`` lines state what it prints: its output must be exactly
+those lines, in order (so the README's numbers are the ones a reader gets).
+
 A block preceded by ``<!-- ci: skip (reason) -->`` is not run (the install commands that
 .ci/run itself runs, or an index CI cannot reach); say why in the marker.
 
@@ -54,6 +57,13 @@ def main() -> int:
                   f"--- block ---\n{block['code']}--- stdout (tail) ---\n"
                   f"{result.stdout[-3000:]}\n--- stderr (tail) ---\n{result.stderr[-3000:]}",
                   flush=True)
+            return 1
+        expected = [line.strip()[len("# -> "):] for line in block["code"].splitlines()
+                    if line.strip().startswith("# -> ")]
+        printed = result.stdout.strip().splitlines()
+        if expected and printed != expected:
+            print(f"FAIL  {where}: printed\n  " + "\n  ".join(printed)
+                  + "\nbut the README states\n  " + "\n  ".join(expected), flush=True)
             return 1
         print(f"ok    {where}: {seconds:.0f} s", flush=True)
     print(f"README blocks: all ran in {time.perf_counter() - total:.0f} s (in {work})")
