@@ -313,3 +313,13 @@ def test_the_claims_table_is_generated_from_results_json(finished, capsys):
         assert f"| darcy (smoke) | {claim['claim']} |" in table
     assert "n/a (smoke: checks the machinery, not the claim)" in table
     assert "| shallow-water (smoke) |" in table and "not rerun under the new rule" in table
+
+
+def test_a_smoke_report_cannot_pass_for_a_finding(finished):
+    """Smoke verdicts say what smoke is for, and a run of seconds says seconds."""
+    _, out, content = finished
+    report = (out / "darcy" / "results.md").read_text()
+    assert "n/a (smoke: checks the machinery, not the claim)" in report
+    assert "holds**" not in report and "does not hold**" not in report
+    wall = content["wall_seconds"]
+    assert wall < 60 and f"Wall time of this invocation: {wall:.0f} s" in report
