@@ -31,6 +31,31 @@ def _packed(path, packed_u: np.ndarray) -> None:
         u[:] = packed_u.astype(np.int16)
 
 
+def _packed_zarr(path, packed_u: np.ndarray) -> None:
+    """The same packed variable in a Zarr store, written by xarray's CF encoder."""
+    import xarray as xr
+
+    n = packed_u.shape[0]
+    u = xr.DataArray(packed_u * 0.01 + 5.0, dims=("sample", "y", "x"),
+                     attrs={"valid_min": np.int16(100), "units": "1"})
+    ds = xr.Dataset({"a": (("sample", "y", "x"), np.ones((n, 4, 4), np.float32)), "u": u},
+                    coords={"y": np.arange(4.0), "x": np.arange(4.0)})
+    ds.to_zarr(path, encoding={"u": {"dtype": "int16", "scale_factor": 0.01,
+                                     "add_offset": 5.0, "_FillValue": np.int16(-32767)}})
+
+
+def _write(layout: str, tmp_path, values: np.ndarray) -> list:
+    if layout == "zarr":
+        pytest.importorskip("zarr")
+        path = tmp_path / "p.zarr"
+        _packed_zarr(path, values)
+        return [path]
+    paths = [tmp_path / "p0.nc"] + ([tmp_path / "p1.nc"] if layout == "glob" else [])
+    for path in paths:
+        _packed(path, values)
+    return paths
+
+
 def _reads(paths):
     ds = open_dataset(paths if len(paths) > 1 else paths[0])
     data = OperatorDataset(ds, ["a"], ["u"])
@@ -38,29 +63,31 @@ def _reads(paths):
     return data
 
 
-@pytest.mark.parametrize("layout", ["single", "glob"])
+@pytest.mark.parametrize("layout", ["single", "glob", "zarr"])
 def test_valid_packed_data_reads_on_every_path(tmp_path, layout):
     values = np.full((2, 4, 4), 150)  # unpacked 6.5, above valid_min 100 (6.0)
     values[0, 0, 0] = 100  # exactly at the limit: valid
-    paths = [tmp_path / "p0.nc"]
-    _packed(paths[0], values)
-    if layout == "glob":
-        paths.append(tmp_path / "p1.nc")
-        _packed(paths[1], values)
-    data = _reads(paths)
+    data = _reads(_write(layout, tmp_path, values))
     x, y = data[0]
     assert float(y[0, 0, 0]) == pytest.approx(6.0, abs=1e-5)
     assert float(y[0, 1, 1]) == pytest.approx(6.5, abs=1e-5)
 
 
-@pytest.mark.parametrize("layout", ["single", "glob"])
+@pytest.mark.parametrize("layout", ["single", "glob", "zarr"])
 def test_packed_values_below_valid_min_are_missing_on_every_path(tmp_path, layout):
     values = np.full((2, 4, 4), 150)
     values[1, 2, 3] = 50  # packed 50 < valid_min 100: invalid
-    paths = [tmp_path / "p0.nc"]
-    _packed(paths[0], values)
-    if layout == "glob":
-        paths.append(tmp_path / "p1.nc")
-        _packed(paths[1], values)
+    paths = _write(layout, tmp_path, values)
     with pytest.raises(DataError, match=r"variable 'u' .* has NaN/inf at sample 1"):
+        _reads(paths)
+
+
+@pytest.mark.parametrize("layout", ["single", "zarr"])
+def test_never_written_packed_values_read_as_missing(tmp_path, layout):
+    """The packed fill value (what netCDF writes where nothing was written) is missing on
+    every path, not a number."""
+    values = np.full((2, 4, 4), 150)
+    values[1, 0, 1] = -32767
+    paths = _write(layout, tmp_path, values)
+    with pytest.raises(DataError, match=r"has NaN/inf at sample 1, \(row, column\) = \(0, 1\)"):
         _reads(paths)
