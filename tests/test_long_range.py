@@ -134,3 +134,13 @@ def test_a_kept_run_gets_the_transfer_evaluations_it_lacks(tmp_path):
     assert {r["id"] for r in second["runs"]} == {r["id"] for r in first["runs"]}  # kept
     for run in second["runs"]:
         assert run["test"]["rel_l2@32"] > 0 and run["test"]["rel_l2@64"] > 0
+
+
+def test_transfer_claims_are_judged_at_the_validation_choice():
+    """rel_l2@SIZE has no validation value: its claims use the plan's own selection
+    metric, never an arbitrary first grid point."""
+    from kinnsci.reproduce import get_experiment
+    from kinnsci.reproduce.runner import selection_metrics
+
+    plan = get_experiment("resolution-transfer").plan("small")
+    assert selection_metrics(plan) == ("rel_l2",)

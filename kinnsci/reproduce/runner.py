@@ -300,9 +300,13 @@ def select_lr(runs: list[dict], metric: str) -> float:
 def selection_metrics(plan: Plan) -> tuple[str, ...]:
     """The validation metrics learning rates are chosen on: the plan's own (for its
     summary table) and each claim's, so a claim is judged at the learning rate selected
-    on the metric it is about (a one-step claim is never judged at a rollout choice)."""
+    on the metric it is about (a one-step claim is never judged at a rollout choice).
+    A metric without a validation value (training time, ``rel_l2@SIZE``) uses the plan's
+    selection metric."""
+    # metrics the validation split does not have (training time; the transfer metrics
+    # rel_l2@SIZE, measured at other grids) are judged at the plan's own choice
     names = [plan.selection_metric] + [c.metric for c in plan.claims
-                                       if c.metric != "train_seconds"]
+                                       if c.metric != "train_seconds" and "@" not in c.metric]
     return tuple(dict.fromkeys(names))
 
 
