@@ -462,7 +462,9 @@ class Experiment:
 # Minutes on 2 CPU cores (torch 2.13.0+cpu, 2026-12-01): darcy, shallow-water,
 # poisson-order and routing from one wall-clock run each (upper bounds: parts shared the
 # machine); ns-rollout, ns-directions and discretizer as the sum of their runs, each timed
-# alone, plus the data generation and about 20 s of reports (docs/results.md).
+# alone, plus the data generation and about 20 s of reports (docs/results.md). These were
+# measured with 3 seeds, before the state-cut twins and the selection runs: the current
+# plans take about 2-3x as long. long-range: 2026-12-04, 5 seeds and its twin, one run.
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("darcy", darcy, {"smoke": 0.05, "small": 19.1, "paper": None}),
     Experiment("darcy-matched", darcy_matched, {"smoke": None, "small": None, "paper": None}),
@@ -472,7 +474,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("ns-directions", ns_directions, {"smoke": 0.02, "small": 16.6, "paper": None}),
     Experiment("discretizer", discretizer, {"smoke": 0.08, "small": 18.4, "paper": None}),
     Experiment("routing", routing, {"smoke": 0.02, "small": 13.6, "paper": None}),
-    Experiment("long-range", long_range, {"smoke": None, "small": None, "paper": None}),
+    Experiment("long-range", long_range, {"smoke": None, "small": 17.4, "paper": None}),
     Experiment("long-range-64", long_range_64, {"smoke": None, "small": None, "paper": None}),
     Experiment("discretizer-long-range", discretizer_long_range,
                {"smoke": None, "small": None, "paper": None}),
