@@ -375,11 +375,15 @@ def test_resume_with_more_epochs_stretches_the_schedule_instead_of_training_at_r
         fewer.load_state(tmp_path / "longer" / "last.pt")
 
 
-def test_evaluation_and_rollouts_show_progress_bars(tmp_path, capsys):
+def test_evaluation_and_rollouts_show_progress_bars(tmp_path, capsys, monkeypatch):
+    """On a terminal, bars; piped (not a terminal) and by default in the library, none."""
     ns = generate("navier_stokes", tmp_path / "ns.nc", n_samples=3, resolution=16, seed=0,
                   n_times=6, dt_save=0.05, dt=1e-2, progress=False)
     data = RolloutDataset(open_dataset(ns), ["w"], history=2, horizon=1)
     model = get_model("fno", in_channels=2, out_channels=1, hidden_channels=4, n_modes=(4, 3))
+    evaluate(model, data, batch_size=2, progress=True)  # captured: not a terminal
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     evaluate(model, data, batch_size=2, progress=True)
     rollout_errors(model, data, 3, batch_size=1, progress=True)
     err = capsys.readouterr().err
