@@ -467,7 +467,7 @@ class Experiment:
 # plans take about 2-3x as long. long-range: 2026-12-04, 5 seeds and its twin, one run.
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("darcy", darcy, {"smoke": 0.05, "small": 33.3, "paper": None}),
-    Experiment("darcy-matched", darcy_matched, {"smoke": None, "small": None, "paper": None}),
+    Experiment("darcy-matched", darcy_matched, {"smoke": None, "small": 9.2, "paper": None}),
     Experiment("shallow-water", shallow_water, {"smoke": 0.04, "small": 16.0, "paper": None}),
     Experiment("poisson-order", poisson_order, {"smoke": 0.08, "small": 16.3, "paper": None}),
     Experiment("ns-rollout", ns_rollout, {"smoke": 0.06, "small": 16.3, "paper": None}),
