@@ -539,7 +539,7 @@ def test_rollout_figures_name_model_data_variables_times_and_coordinates(ns, tmp
     times = ds.time.values
     assert f"sample 1, t = {times[2]:.4g} s: input" in titles  # window 0 predicts t[2]
     assert f"sample 1, t = {times[3]:.4g} s: input" in titles  # window 1 predicts t[3]
-    assert fig._suptitle.get_text() == "fno from run/final.pt on ns.nc"
+    assert fig.get_suptitle() == "fno from run/final.pt on ns.nc"
     panel = next(ax for ax in fig.axes if ax.get_images())
     x_units = ds.x.attrs["units"]
     assert panel.get_xlabel() == f"x [{x_units}]"

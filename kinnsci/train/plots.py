@@ -22,7 +22,7 @@ def _figure(width: float, height: float):
 
 def _save(fig, path: str | os.PathLike) -> Path:
     # leave the suptitle its own band above the panels (tight_layout ignores it)
-    fig.tight_layout(rect=(0, 0, 1, 0.985 if fig._suptitle is None else
+    fig.tight_layout(rect=(0, 0, 1, 0.985 if not fig.get_suptitle() else
                            1 - 0.45 / fig.get_figheight()))
     fig.savefig(path, dpi=110)
     return Path(path)
