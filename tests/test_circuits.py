@@ -280,7 +280,7 @@ def test_flow_learns_the_two_moons_density():
 
 @pytest.mark.slow
 def test_kirchhoffnet_classifies_digits_well_above_chance():
-    sklearn = pytest.importorskip("sklearn", reason="pip install -e '.[bench]' for sklearn")
+    sklearn = pytest.importorskip("sklearn", reason="pip install -e '.[papers]' for sklearn")
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)

@@ -65,9 +65,15 @@ def test_every_plan_is_consistent(name, scale):
             assert plan.variant(v.lr_from).lr_from is None
     assert plan.seeds >= (2 if scale == "smoke" else 3)
     json.dumps(plan.to_dict())
-    if scale != "paper":  # paper sizes are large; their configs are checked at smoke/small
+    if plan.tabular:  # regression tables: features in, one target out
+        from kinnsci.reproduce.tabular import load_recipe_table
+
+        channels, out = load_recipe_table(plan.data).n_features, 1
+        assert plan.claims and all(c.margin > 0 for c in plan.claims)
+    elif scale != "paper":  # paper sizes are large; checked at smoke/small
         channels = (len(plan.inputs) if plan.steady else len(plan.variables) * plan.history)
         out = len(plan.targets) if plan.steady else len(plan.variables)
+    if plan.tabular or scale != "paper":
         for v in plan.variants:
             get_model(v.model, in_channels=channels, out_channels=out, **v.model_config)
 

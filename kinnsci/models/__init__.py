@@ -1,15 +1,19 @@
-"""Operator backbones, the KINN vision backbone, KirchhoffNet, DynPMNN and the model
+"""Operator backbones, the KINN vision backbone, KirchhoffNet, DynPMNN, their tabular
+baselines (MLP, NeuralODE, CfC) and the model
 registry (``MODELS``, ``get_model``; a :class:`BaseModel` subclass with a ``name``
 registers itself)."""
 
 from kinnsci._deprecation import deprecated_attributes
 from kinnsci.models.base import MODELS, BaseModel
+from kinnsci.models.cfc import CfC
 from kinnsci.models.dynpmnn import DynPMNN
 from kinnsci.models.flops import FlopCount, count_flops
 from kinnsci.models.fno import FKNO, FNO, grid_coordinates
 from kinnsci.models.io import save_model
 from kinnsci.models.kirchhoff_flow import KirchhoffFlow
 from kinnsci.models.kirchhoffnet import KirchhoffNet
+from kinnsci.models.mlp import MLP
+from kinnsci.models.neural_ode import NeuralODE
 from kinnsci.models.registry import (
     count_parameters,
     get_model,
@@ -27,6 +31,7 @@ __getattr__ = deprecated_attributes(__name__, {
 
 __all__ = [
     "BaseModel",
+    "CfC",
     "DynPMNN",
     "FKNO",
     "FNO",
@@ -34,7 +39,9 @@ __all__ = [
     "KINNVision",
     "KirchhoffFlow",
     "KirchhoffNet",
+    "MLP",
     "MODELS",
+    "NeuralODE",
     "UKNO",
     "UNet",
     "count_flops",

@@ -11,7 +11,17 @@ from torch import Tensor, nn
 
 from kinnsci._registry import lookup
 from kinnsci.errors import ConfigError
-from kinnsci.models import dynpmnn, fno, kirchhoff_flow, kirchhoffnet, unet, vision  # noqa: F401
+from kinnsci.models import (  # noqa: F401
+    cfc,
+    dynpmnn,
+    fno,
+    kirchhoff_flow,
+    kirchhoffnet,
+    mlp,
+    neural_ode,
+    unet,
+    vision,
+)
 from kinnsci.models.base import MODELS, instantiate
 from kinnsci.models.io import read_model_file
 

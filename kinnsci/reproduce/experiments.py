@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from kinnsci.errors import ConfigError
+from kinnsci.reproduce import papers
 from kinnsci.reproduce.plan import SCALES, Claim, DataRecipe, Plan, Variant
 
 STEADY_METRICS = ("rel_l2", "rel_l1", "nrmse", "max_error")
@@ -402,6 +403,12 @@ def work_units(plan: Plan) -> float:
     """Training work of a whole plan in sample-epochs x grid points x unrolled steps,
     summed over every run (sweep and seeds); model width is not included."""
     data = plan.data
+    if plan.tabular:
+        from kinnsci.reproduce.papers import table_rows
+
+        runs = sum(plan.seeds + (len(plan.lrs) if v.lr_from is None else 0)
+                   for v in plan.variants)
+        return float(runs * table_rows(plan) * plan.epochs)
     n_train = round(plan.split[0] * data.n_samples)
     total = 0.0
     for v in plan.variants:
@@ -480,7 +487,36 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                {"smoke": None, "small": None, "paper": None}),
     Experiment("resolution-transfer", resolution_transfer,
                {"smoke": None, "small": None, "paper": None}),
+    Experiment("kirchhoffnet-diabetes", papers.kirchhoffnet_diabetes,
+               {"smoke": None, "small": None, "paper": None}),
+    Experiment("kirchhoffnet-friedman1", papers.kirchhoffnet_friedman,
+               {"smoke": None, "small": None, "paper": None}),
+    Experiment("dynpmnn-diabetes", papers.dynpmnn_diabetes,
+               {"smoke": None, "small": None, "paper": None}),
+    Experiment("dynpmnn-friedman1", papers.dynpmnn_friedman,
+               {"smoke": None, "small": None, "paper": None}),
 )}
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "kirchhoffnet": ("kirchhoffnet-diabetes", "kirchhoffnet-friedman1"),
+    "dynpmnn": ("dynpmnn-diabetes", "dynpmnn-friedman1"),
+}
+"""Names that run several experiments: one paper's claims on each built-in table."""
+
+
+def experiment_names(name: str) -> list[str]:
+    """The experiments ``name`` runs: every one for ``all``, a group's members
+    (:data:`GROUPS`), or the one experiment of that name.
+
+    Raises:
+        ConfigError: an unknown name (the message lists the known ones).
+    """
+    key = name.lower().replace("_", "-")
+    if key == "all":
+        return list(EXPERIMENTS)
+    if key in GROUPS:
+        return list(GROUPS[key])
+    return [get_experiment(name).name]
 
 
 def get_experiment(name: str) -> Experiment:
@@ -492,5 +528,6 @@ def get_experiment(name: str) -> Experiment:
     key = name.lower().replace("_", "-")
     if key not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {name!r}; known experiments: "
-                         f"{', '.join(EXPERIMENTS)} (or 'all')")
+                          f"{', '.join(EXPERIMENTS)}, groups {', '.join(GROUPS)} (or "
+                          "'all')")
     return EXPERIMENTS[key]

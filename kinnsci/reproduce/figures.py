@@ -1,5 +1,6 @@
-"""PNGs of an experiment: metric bars with seed error bars, rollout error with seed bands,
-one test sample per model next to the truth and the error (one error scale for all).
+"""PNGs of an experiment: metric bars with seed error bars, error against parameter count,
+rollout error with seed bands, one test sample per model next to the truth and the error
+(one error scale for all).
 
 Figures are drawn on ``matplotlib.figure.Figure`` objects, so no global backend is switched
 in the caller's program.
@@ -56,6 +57,30 @@ def plot_metric_bars(content: dict[str, Any], path: Path) -> Path:
         ax.grid(axis="y", alpha=0.3)
     seeds = content["plan"]["seeds"]
     fig.suptitle(_wrap(f"{content['title']} (mean ± std over {seeds} seeds)"), fontsize=10)
+    return _save(fig, path)
+
+
+def plot_params_vs_error(content: dict[str, Any], path: Path) -> Path:
+    """Test error (the plan's selection metric, mean ± std over seeds) against each
+    model's parameter count, log-log, one labelled point per model."""
+    from matplotlib.figure import Figure
+
+    metric = content["plan"]["selection_metric"]
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    for j, summary in enumerate(content["summary"].values()):
+        stats = summary[metric]
+        if stats["mean"] is None:
+            continue
+        ax.errorbar(summary["params"], stats["mean"], yerr=stats["std"] or 0.0, fmt="o",
+                    capsize=4, color=f"C{j % 10}", label=summary["label"])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("trainable parameters")
+    ax.set_ylabel(f"test {METRIC_NAMES.get(metric, metric)} (mean ± std)")
+    ax.set_title(_wrap(content["title"], 60), fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
     return _save(fig, path)
 
 
@@ -128,8 +153,10 @@ def plot_samples(content: dict[str, Any], root: Path, path: Path) -> Path | None
 
 
 def write_figures(content: dict[str, Any], root: Path, exp_dir: Path) -> list[Path]:
-    """``metrics.png``, ``sample.png`` and, for time-dependent experiments, ``rollout.png``."""
-    paths = [plot_metric_bars(content, exp_dir / "metrics.png")]
+    """``metrics.png``, ``params.png`` (error against parameters), ``sample.png`` (field
+    experiments) and, for time-dependent experiments, ``rollout.png``."""
+    paths = [plot_metric_bars(content, exp_dir / "metrics.png"),
+             plot_params_vs_error(content, exp_dir / "params.png")]
     if content["plan"]["variables"] is not None:
         paths.append(plot_rollout_bands(content, exp_dir / "rollout.png"))
     sample = plot_samples(content, root, exp_dir / "sample.png")

@@ -10,12 +10,14 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 SCALES = ("smoke", "small", "paper")
 SCHEMA = "kinnsci.reproduce/2"
 """The format of ``results.json`` (2: Welch/Holm verdicts with ratio intervals, selection
-runs, learning rates per claim metric, state-cut twins)."""
+runs, learning rates per claim metric, state-cut twins; claims may carry a
+non-inferiority ``margin``, 0 when absent)."""
 
 
 def content_hash(value: Any, length: int = 12) -> str:
@@ -37,6 +39,28 @@ class DataRecipe:
     def file_name(self) -> str:
         return (f"{self.generator}_{self.resolution}px_{self.n_samples}_"
                 f"{content_hash(dataclasses.asdict(self), 8)}.nc")
+
+
+@dataclass(frozen=True)
+class TableRecipe:
+    """A regression table (:mod:`kinnsci.data.tabular`): ``source`` is a built-in name
+    (``"diabetes"``, ``"friedman1"``) or a CSV path whose content hash is ``sha256``."""
+
+    source: str
+    n_samples: int | None = None
+    n_features: int | None = None
+    noise: float = 0.0
+    seed: int = 0
+    target: str | None = None
+    sha256: str | None = None
+
+    @property
+    def name(self) -> str:
+        """What tables call it: the built-in name or the CSV file's stem."""
+        return self.source if self.sha256 is None else Path(self.source).stem
+
+    def file_name(self) -> str:
+        return f"table_{self.name}_{content_hash(dataclasses.asdict(self), 8)}.npz"
 
 
 @dataclass(frozen=True)
@@ -75,6 +99,9 @@ class Claim:
     better: str
     worse: str
     metric: str
+    margin: float = 0.0
+    """0: "better beats worse". m > 0: "better is not worse than worse by more than a
+    factor 1 + m" (non-inferiority: mean(better) < (1 + m) mean(worse))."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +115,7 @@ class Plan:
     scale: str
     title: str
     paper_ref: str
-    data: DataRecipe
+    data: DataRecipe | TableRecipe
     variants: tuple[Variant, ...]
     claims: tuple[Claim, ...]
     metrics: tuple[str, ...]
@@ -115,6 +142,11 @@ class Plan:
     @property
     def steady(self) -> bool:
         return self.variables is None
+
+    @property
+    def tabular(self) -> bool:
+        """A regression table (KirchhoffNet, DynPMNN) rather than PDE fields."""
+        return isinstance(self.data, TableRecipe)
 
     def variant(self, key: str) -> Variant:
         """The variant with this ``key``.

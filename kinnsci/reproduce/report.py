@@ -15,6 +15,7 @@ METRIC_NAMES = {
     "max_error": "max error", "rollout_rel_l2": "rollout rel. L2",
     "rollout_nrmse": "rollout nRMSE", "rollout_max_error": "rollout max error",
     "final_rel_l2": "final-step rel. L2", "train_seconds": "train time (s)",
+    "mse": "MSE", "mae": "MAE",
 }
 
 
@@ -71,7 +72,8 @@ RULE = ("Verdict rule: a one-sided Welch t-test (Welch–Satterthwaite degrees o
         "interval. Learning rates come from dedicated selection runs (seed "
         "{seed}, never a test seed), each claim judged at the rates chosen on its own "
         "metric's validation value; a diverged seed enters as the worst value and never "
-        "decides a verdict alone.")
+        "decides a verdict alone. A claim with a margin m ('at most 10 % higher') is a "
+        "non-inferiority claim: the same tests of mean(better) < (1 + m) mean(worse).")
 
 
 def kirchhoff_table(content: dict[str, Any]) -> str:
@@ -146,24 +148,42 @@ def _num(value: float | None) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
+def data_line(plan: dict[str, Any]) -> str:
+    """What the runs were trained on, in one sentence."""
+    data = plan["data"]
+    split = "/".join(f"{f:g}" for f in plan["split"])
+    if "source" in data:  # a regression table
+        rows = "all rows" if data.get("n_samples") is None else f"{data['n_samples']} rows"
+        extra = (f", {data['n_features']} features" if data.get("n_features") else "") + (
+            f", noise {data['noise']:g}, seed {data['seed']}"
+            if data["source"] == "friedman1" else "")
+        what = (f"CSV file `{data['source']}` (target `{data['target']}`, SHA-256 "
+                f"{data['sha256'][:12]}…)" if data.get("sha256") else f"`{data['source']}`")
+        return (f"Data: {what}, {rows}{extra}, split {split} (train/val/test) with split "
+                f"seed {plan['split_seed']}, min-max scaled by the training rows, the same "
+                "for every model and seed.")
+    line = (f"Data: `{data['generator']}`, {data['n_samples']} samples at "
+            f"{data['resolution']}x{data['resolution']} (seed {data['seed']}), split {split} "
+            "(train/val/test), the same for every model and seed.")
+    if plan["variables"] is not None:
+        line += (f" History {plan['history']} states, rollouts of {plan['rollout_steps']} "
+                 "steps from each test trajectory's start.")
+    return line
+
+
 def render(content: dict[str, Any]) -> str:
     plan = content["plan"]
-    data = plan["data"]
+    schedule = ("a constant learning rate" if plan["scheduler"] == "none"
+                else f"a {plan['scheduler']} schedule")
     lines = [
         f"# {content['title']}", "",
         f"{content['paper']}. Scale `{content['scale']}`: {plan['seeds']} seeds per model, "
         f"{plan['epochs']} epochs, batch {plan['batch_size']}, AdamW (weight decay "
-        f"{plan['weight_decay']:g}) with a {plan['scheduler']} schedule for every model; each "
+        f"{plan['weight_decay']:g}) with {schedule} for every model; each "
         f"model's learning rate is the best of {', '.join(f'{lr:g}' for lr in plan['lrs'])} "
         f"on the validation split, by selection runs of their own (seed "
         f"{content.get('selection_seed', 0)}).", "",
-        f"Data: `{data['generator']}`, {data['n_samples']} samples at "
-        f"{data['resolution']}x{data['resolution']} (seed {data['seed']}), split "
-        f"{'/'.join(f'{f:g}' for f in plan['split'])} (train/val/test), the same for every "
-        "model and seed." + ("" if plan["variables"] is None else
-                             f" History {plan['history']} states, rollouts of "
-                             f"{plan['rollout_steps']} steps from each test trajectory's "
-                             "start."), "",
+        data_line(plan), "",
         f"Wall time of this invocation: {_duration(content['wall_seconds'])}; compute in all "
         f"runs: {_duration(content['compute_seconds'])} ({content['device']}, "
         f"{content['threads']} threads, torch {content['torch']}).", "",

@@ -32,6 +32,7 @@ from kinnsci._lock import output_lock
 from kinnsci._paths import check_output_path
 from kinnsci.data import generate
 from kinnsci.errors import DataError, OutputExistsError
+from kinnsci.reproduce import tabular
 from kinnsci.reproduce.plan import SCHEMA, DataRecipe, Plan, Variant, content_hash
 from kinnsci.reproduce.stats import SMOKE_VERDICT, VERDICTS, compare, summarize, verdicts
 from kinnsci.train.config import RESULT_KEYS, RunConfig
@@ -74,6 +75,8 @@ def prepare_data(plan: Plan, root: Path, progress: bool = True) -> Path:
     Raises:
         ResultsError: a file of that name exists but was made by another recipe.
     """
+    if plan.tabular:
+        return tabular.prepare_table(plan, root)
     recipe = plan.data
     path = root / "data" / recipe.file_name()
     if path.exists():
@@ -129,6 +132,9 @@ def run_id(plan: Plan, variant: Variant, lr: float, seed: int) -> str:
     """Folder name of a run: the model name and a hash of all that sets its numbers (the
     data recipe, ``kinnsci.train.config.RESULT_KEYS`` of its config, the rollout length).
     A new RunConfig field that does not change results keeps every finished run valid."""
+    if plan.tabular:
+        key = {"format": RUN_FORMAT, **tabular.run_key(plan, variant, lr, seed)}
+        return f"{variant.model}-{content_hash(key)}"
     config = run_config(plan, variant, lr, seed, Path(plan.data.file_name()), Path("."))
     key = {"format": RUN_FORMAT, "data": plan.to_dict()["data"],
            "rollout_steps": plan.rollout_steps, "config": config.deciding(RESULT_KEYS)}
@@ -161,6 +167,12 @@ def train_and_evaluate(plan: Plan, variant: Variant, lr: float, seed: int, data:
     evaluate it on the validation and test splits and write ``run_dir/result.json``."""
     from kinnsci.models import count_parameters
 
+    if plan.tabular:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(tabular.run_key(plan, variant, lr, seed), run_dir / "config.json")
+        result = tabular.train_and_evaluate(plan, variant, lr, seed, data, run_dir)
+        write_json(result, run_dir / "result.json")
+        return result
     config = run_config(plan, variant, lr, seed, data, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(config.to_dict(), run_dir / "config.json")
@@ -458,7 +470,7 @@ def judge_claims(plan: Plan, runs: list[dict], chosen: dict[str, dict[str, float
             return _metric_values(seed_runs(runs, key, lr), claim.metric)
 
         a, b = values(claim.better), values(claim.worse)
-        comparisons.append(compare(a, b))
+        comparisons.append(compare(a, b, claim.margin))
         sides.append((len(a), len(b)))
     judged = []
     for claim, result, (n_a, n_b) in zip(plan.claims, verdicts(comparisons), sides,
@@ -466,7 +478,8 @@ def judge_claims(plan: Plan, runs: list[dict], chosen: dict[str, dict[str, float
         if plan.scale == "smoke":
             result = {**result, "verdict": SMOKE_VERDICT}
         judged.append({"claim": claim.text, "paper": claim.paper, "better": claim.better,
-                       "worse": claim.worse, "metric": claim.metric, "n_better": n_a,
+                       "worse": claim.worse, "metric": claim.metric,
+                       "margin": claim.margin, "n_better": n_a,
                        "n_worse": n_b, **result})
     return judged
 
