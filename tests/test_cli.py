@@ -127,7 +127,11 @@ def test_the_choices_listed_in_help_are_the_registries():
 
     train, vision = CHOICES["train"], CHOICES["train-vision"]
     assert set(vision["model"]) == {n for n in MODELS if n.startswith("kinn_vision")}
-    assert set(train["loss"]) == set(LOSSES) - {"cross_entropy"}  # a classification loss
+    from kinnsci.train.losses import LOSS_TERMS
+
+    # every term of a weighted-sum loss; cross-entropy is a classification loss
+    assert set(train["loss"]) == set(LOSS_TERMS) == set(LOSSES) - {"cross_entropy"} | {
+        "h1", "pde"}
     assert tuple(train["scheduler"]) == SCHEDULERS
     assert set(train["amp"]) == set(vision["amp"]) == set(AMP_DTYPES)
     assert set(train["normalizer"]) == {*KINDS, "none"}

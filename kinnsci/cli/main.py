@@ -7,6 +7,7 @@ import sys
 
 from kinnsci.cli import (
     evaluate,
+    finetune,
     generate,
     info,
     inspect,
@@ -16,7 +17,8 @@ from kinnsci.cli import (
     train_vision,
 )
 
-SUBCOMMANDS = (generate, train, train_vision, evaluate, inspect, quickstart, reproduce, info)
+SUBCOMMANDS = (generate, train, train_vision, evaluate, finetune, inspect, quickstart, reproduce,
+               info)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  kinnsci generate darcy --n-samples 64 --resolution 32 --out darcy.nc\n"
         "  kinnsci train --model fno --data darcy.nc --inputs a --targets u --out runs/fno\n"
         "  kinnsci evaluate runs/fno/final.pt --data darcy.nc\n"
+        "  kinnsci finetune runs/fno/final.pt --data darcy_64.nc --out runs/fno_ft\n"
         "  kinnsci inspect runs/ukno/final.pt\n"
         "  kinnsci train-vision --data images/ --model kinn_vision_tiny --out runs/tiny\n"
         "  kinnsci reproduce darcy --scale small\n"

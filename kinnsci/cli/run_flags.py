@@ -16,7 +16,7 @@ CONFIG_SWITCHES = ("model_config", "compile", "channels_last", "plots")
 # equal the registries they name (models, losses, schedulers, amp dtypes, normalisers).
 CHOICES = {
     "train": {"model": ("fno", "fkno", "unet", "ukno"),
-              "loss": ("rel_l2", "rel_l1", "mse"),
+              "loss": ("rel_l2", "rel_l1", "mse", "h1", "pde"),
               "scheduler": ("cosine", "step", "none"),
               "amp": ("bf16", "fp16"),
               "normalizer": ("gaussian", "minmax", "none")},
@@ -43,7 +43,8 @@ HELP = {
     "device": "cpu, cuda, cuda:N (default: cuda when present, else cpu)",
     "amp": "mixed precision on CUDA",
     "normalizer": "per-channel normalisation fitted on the training split",
-    "loss": "training loss",
+    "loss": "training loss: a term, or a weighted sum such as rel_l2=1,h1=0.5,pde=0.1 "
+            "(pde: the residual of the data's PDE, kinnsci.physics)",
     "num_workers": "DataLoader worker processes",
     "image_size": "side of the square training crops, pixels",
     "mode": "image mode the images are converted to (PIL), e.g. RGB or L",

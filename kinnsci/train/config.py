@@ -64,7 +64,9 @@ class RunConfig:
     split_seed: int | None = None
     stride: int = 1
     normalizer: str = "gaussian"
-    loss: str = "rel_l2"
+    loss: str | dict[str, float] = "rel_l2"
+    """A term name, ``"rel_l2=1,pde=0.1"`` or ``{rel_l2: 1, pde: 0.1}``: a weighted sum
+    of :data:`kinnsci.train.losses.LOSS_TERMS` (``pde``: the data's PDE residual)."""
     epochs: int = 10
     batch_size: int = 16
     lr: float = 1e-3
@@ -158,6 +160,9 @@ class RunConfig:
         if self.rollout_steps is not None and self.rollout_steps < 1:
             raise ConfigError(f"rollout_steps must be a positive number of steps, got "
                              f"{self.rollout_steps}")
+        from kinnsci.train.losses import parse_loss
+
+        parse_loss(self.loss, f"{source}: loss")
         self.check_ranges(source)
         json.dumps(self.model_config)  # saved in checkpoints: fail early if not JSON-able
 

@@ -148,7 +148,7 @@ def build_run(config: RunConfig, *, progress: bool = True) -> Run:
                                _normalizer(config, ds, names_out, samples["train"]))
     spatial = list(splits["train"].spatial_shape)
     trainer = Trainer(
-        model, splits["train"], splits["val"], loss=config.loss, lr=config.lr,
+        model, splits["train"], splits["val"], loss=run_loss(config, ds), lr=config.lr,
         weight_decay=config.weight_decay, scheduler=config.scheduler, epochs=config.epochs,
         batch_size=config.batch_size, grad_clip=config.grad_clip, amp=config.amp,
         compile=config.compile, channels_last=config.channels_last, seed=config.seed,
@@ -156,6 +156,24 @@ def build_run(config: RunConfig, *, progress: bool = True) -> Run:
         checkpoint_dir=config.out, progress=progress, num_workers=config.num_workers,
         extra_state={"run": config.to_dict(), "spatial_shape": spatial})
     return Run(config, trainer, splits)
+
+
+def run_loss(config: RunConfig, ds):
+    """The Trainer's loss for ``config.loss``: a name, or a weighted sum whose ``pde``
+    term is the residual of the data's equation (read from ``ds``'s generator).
+
+    Raises:
+        ConfigError: ``pde`` for data whose generator has no equation.
+        DataError: the file lacks what the equation needs (one line naming it).
+    """
+    from kinnsci.train.losses import PhysicsResidual, make_loss, parse_loss
+
+    physics = None
+    if "pde" in parse_loss(config.loss):
+        physics = PhysicsResidual.for_data(ds, inputs=config.inputs, targets=config.targets,
+                                           variables=config.variables,
+                                           history=config.history)
+    return make_loss(config.loss, physics)
 
 
 def check_split_sizes(fractions, samples: dict, source: str) -> None:
@@ -202,10 +220,14 @@ def check_data(config: RunConfig, splits: dict) -> None:
     for dataset in splits.values():
         if dataset is not None:
             dataset.check_finite()
-    if config.loss in ("rel_l2", "rel_l1"):
+    from kinnsci.train.losses import parse_loss
+
+    relative = [t for t, w in parse_loss(config.loss).items()
+                if t in ("rel_l2", "rel_l1", "h1") and w > 0]
+    if relative:
         zero = zero_target_items(splits["train"])
         if zero:
-            raise DataError(f"loss {config.loss} is undefined for {len(zero)} training "
+            raise DataError(f"loss {relative[0]} is undefined for {len(zero)} training "
                             f"item(s) of {config.data} whose target is zero everywhere "
                             f"(first: item {zero[0]}); train with --loss mse, or leave those "
                             "samples out")

@@ -39,7 +39,9 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 def _epoch_line(record: dict[str, float], epochs: int) -> str:
     """One plain line per epoch, for logs: loss, validation metrics, time."""
     vals = ", ".join(f"{k[4:]} {v:.4g}" for k, v in record.items() if k.startswith("val_"))
+    terms = ", ".join(f"{k[5:]} {v:.4g}" for k, v in record.items() if k.startswith("loss_"))
     return (f"epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.4g}"
+            + (f" ({terms})" if terms else "")
             + (f", val {vals}" if vals else "") + f" ({_duration(record['seconds'])})")
 
 
@@ -118,8 +120,11 @@ class Trainer:
             physical units. Must carry ``.config`` (``get_model``) to be checkpointed.
         train_data: the training dataset.
         val_data: evaluated after each epoch (optional).
-        loss: ``"rel_l2" | "rel_l1" | "mse" | "cross_entropy"`` or a callable
-            ``(pred, true) -> scalar``.
+        loss: ``"rel_l2" | "rel_l1" | "mse" | "cross_entropy"``, a mapping of term names
+            to weights (``{"rel_l2": 1, "h1": 0.5}``; :mod:`kinnsci.train.losses`), or a
+            callable ``(pred, true) -> scalar`` (``(pred, true, x)`` when it has
+            ``takes_inputs = True``, as the physics loss does; its ``epoch_means()``, if
+            any, are logged as ``loss_<term>``).
         metrics: validation metrics ``{name: (pred, true) -> scalar}``; default the field
             errors of ``kinnsci.train.metrics.METRICS`` (classifiers:
             ``CLASSIFICATION_METRICS``; their targets are integer labels (batch,)).
@@ -173,6 +178,10 @@ class Trainer:
         self.channels_last = channels_last
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
+        if isinstance(loss, Mapping):
+            from kinnsci.train.losses import make_loss
+
+            loss = make_loss(loss)
         self.loss_fn = lookup(LOSSES, loss, "loss") if isinstance(loss, str) else loss
         self.train_data, self.val_data = train_data, val_data
         self.metrics = metrics
@@ -262,7 +271,10 @@ class Trainer:
                 pred = rollout(self.module, x, self.horizon, self.n_variables)
             else:
                 pred = self.module(x)
-        return self.loss_fn(pred.float() if self.amp else pred, y)
+        pred = pred.float() if self.amp else pred
+        if getattr(self.loss_fn, "takes_inputs", False):
+            return self.loss_fn(pred, y, x)
+        return self.loss_fn(pred, y)
 
     def train_step(self, x: Tensor, y: Tensor) -> Tensor:
         """One optimiser step on a batch (gradient clipping and loss scaling included);
@@ -353,6 +365,8 @@ class Trainer:
             record = {"epoch": epoch + 1, "train_loss": total / count,
                       "lr": self.optimizer.param_groups[0]["lr"],
                       "seconds": time.perf_counter() - start}
+            if hasattr(self.loss_fn, "epoch_means"):  # the terms of a weighted-sum loss
+                record.update({f"loss_{k}": v for k, v in self.loss_fn.epoch_means().items()})
             if self.val_data is not None:
                 record.update({f"val_{k}": v for k, v in
                                evaluate(self.model, self.val_data, self.batch_size,

@@ -1,0 +1,153 @@
+"""Physics in training: weighted-sum losses with a PDE term, their per-term logs, the
+errors before training, and physics-only fine-tuning (kinnsci finetune)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from kinnsci.cli.main import main
+from kinnsci.data import OperatorDataset, RolloutDataset, generate, open_dataset
+from kinnsci.errors import ConfigError, DataError
+from kinnsci.train.config import RunConfig
+from kinnsci.train.losses import CompositeLoss, PhysicsResidual, make_loss, parse_loss
+from kinnsci.train.metrics import relative_l2
+
+FNO_16 = '{"n_modes": [8, 7], "hidden_channels": 8}'
+
+
+@pytest.fixture(scope="module")
+def darcy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("darcy")
+    return generate("darcy", root / "darcy.nc", n_samples=16, resolution=16, seed=0,
+                    progress=False)
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("rel_l2", {"rel_l2": 1.0}),
+    ("rel_l2=1, h1=0.5,pde=0.1", {"rel_l2": 1.0, "h1": 0.5, "pde": 0.1}),
+    ({"mse": 2, "pde": "1e-2"}, {"mse": 2.0, "pde": 0.01}),
+])
+def test_loss_specs_parse_to_weights(spec, expected):
+    assert parse_loss(spec) == expected
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("rel_l3", "unknown term 'rel_l3'; terms: rel_l2, rel_l1, mse, h1, pde"),
+    ("rel_l2=-1", "weight of rel_l2 must be a finite number >= 0"),
+    ("rel_l2=nan", "weight of rel_l2 must be a finite number >= 0"),
+    ("rel_l2=0", "at least one term a weight > 0"),
+    ("mse,mse=2", "term 'mse' is given twice"),
+])
+def test_bad_loss_specs_are_refused(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_loss(spec)
+    with pytest.raises(ConfigError, match="loss"):
+        RunConfig.from_mapping({"data": "x.nc", "inputs": ["a"], "targets": ["u"],
+                                "loss": spec})
+
+
+def test_a_single_term_stays_the_plain_loss_and_a_sum_adds_its_weighted_terms():
+    assert make_loss("mse") == "mse"
+    loss = make_loss({"rel_l2": 1.0, "mse": 3.0})
+    pred, true = torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8)
+    expected = relative_l2(pred, true) + 3 * torch.mean((pred - true) ** 2)
+    torch.testing.assert_close(loss(pred, true), expected)
+    means = loss.epoch_means()
+    assert means["mse"] == pytest.approx(float(torch.mean((pred - true) ** 2)))
+    assert loss.epoch_means() == {}  # reset after reading
+    with pytest.raises(ConfigError, match="needs the data's equation"):
+        CompositeLoss({"pde": 1.0})
+
+
+def test_the_pde_term_vanishes_on_the_truth_steady_and_time_dependent(darcy, tmp_path):
+    ds = open_dataset(darcy)
+    physics = PhysicsResidual.for_data(ds, inputs=["a"], targets=["u"])
+    data = OperatorDataset(ds, ["a"], ["u"])
+    x, y = (torch.stack(t) for t in zip(*(data[i] for i in range(4)), strict=True))
+    assert float(physics(y, x)) < 1e-9  # float32 rounding of the stencil (f = 1)
+    assert float(physics(1.01 * y, x)) > 1e-5  # 1 % off: the residual sees it (1e-4)
+    ns = generate("navier_stokes", tmp_path / "ns.nc", n_samples=2, resolution=16,
+                  n_times=6, dt_save=0.005, dt=1e-3, seed=0, progress=False)
+    ds = open_dataset(ns)
+    physics = PhysicsResidual.for_data(ds, variables=["w"], history=2)
+    windows = RolloutDataset(ds, ["w"], 2, 1)
+    x, y = windows[0]
+    true_next = y[0][None]  # (1, V, H, W)
+    clean = float(physics(true_next, x[None]))
+    noisy = float(physics(true_next + 0.01 * true_next.std() * torch.randn_like(true_next),
+                          x[None]))
+    assert noisy > 3 * clean
+
+
+def test_pde_on_data_without_an_equation_or_its_attributes_is_refused_before_training(
+        darcy, tmp_path, capsys):
+    lr = generate("long_range", tmp_path / "lr.nc", n_samples=8, resolution=16, seed=0,
+                  progress=False)
+    assert main(["train", "--model", "fno", "--data", str(lr), "--inputs", "f", "--targets",
+                 "u", "--loss", "rel_l2=1,pde=1", "--out", str(tmp_path / "r"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "generator 'long_range' has no equation" in err and "\n" not in err.strip()
+    assert not (tmp_path / "r").exists()
+    stripped = tmp_path / "stripped.nc"
+    ds = open_dataset(darcy).load()
+    del ds.attrs["param_forcing"]
+    ds.to_netcdf(stripped)
+    assert main(["train", "--model", "fno", "--data", str(stripped), "--inputs", "a",
+                 "--targets", "u", "--loss", "pde=1", "--out", str(tmp_path / "r2"),
+                 "--no-progress"]) == 2
+    assert "param_forcing" in capsys.readouterr().err
+
+
+def test_training_with_a_pde_term_logs_each_term_and_lowers_the_residual(darcy, tmp_path):
+    """Physics-only training from the CLI: each term's epoch mean is in metrics.json and
+    the residual falls over the epochs."""
+    out = tmp_path / "run"
+    assert main(["train", "--model", "fno", "--data", str(darcy), "--inputs", "a",
+                 "--targets", "u", "--epochs", "8", "--batch-size", "4", "--lr", "5e-3",
+                 "--loss", "rel_l2=0,pde=1", "--model-config", FNO_16, "--out", str(out),
+                 "--no-progress", "--no-plots"]) == 0
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    pde = [h["loss_pde"] for h in history]
+    assert all(h["train_loss"] == pytest.approx(h["loss_pde"]) for h in history)
+    assert pde[-1] < 0.85 * pde[0], pde  # measured: 1.00 -> 0.77 in 8 epochs
+
+
+def test_finetune_lowers_the_residual_on_new_inputs_and_writes_a_checkpoint(darcy, tmp_path,
+                                                                            capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--model", "fno", "--data", str(darcy), "--inputs", "a",
+                 "--targets", "u", "--epochs", "2", "--batch-size", "4",
+                 "--model-config", FNO_16, "--out", str(run), "--no-progress",
+                 "--no-plots"]) == 0
+    new = generate("darcy", tmp_path / "new.nc", n_samples=4, resolution=16, seed=7,
+                   progress=False)
+    out = tmp_path / "ft"
+    assert main(["finetune", str(run / "final.pt"), "--data", str(new), "--steps", "30",
+                 "--lr", "3e-3", "--out", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "finetune.json").read_text())
+    assert report["after"]["residual"] < report["before"]["residual"]
+    assert set(report["after"]["test"]) >= {"rel_l2", "nrmse"}
+    assert "darcy residual" in capsys.readouterr().out
+    # the fine-tuned checkpoint evaluates like any other
+    assert main(["evaluate", str(out / "final.pt"), "--data", str(new)]) == 0
+    # a used output folder is refused
+    assert main(["finetune", str(run / "final.pt"), "--data", str(new), "--out",
+                 str(out)]) == 2
+    assert "already holds files" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="steps must be an integer >= 1"):
+        from kinnsci.train.finetune import finetune_checkpoint
+
+        finetune_checkpoint(run / "final.pt", new, steps=0, out=tmp_path / "ft0")
+
+
+def test_the_pde_term_needs_the_equations_variables(darcy):
+    ds = open_dataset(darcy)
+    with pytest.raises(DataError, match="lack a"):
+        PhysicsResidual.for_data(ds, inputs=["u"], targets=["u"])
+    assert np.isfinite(float(PhysicsResidual.for_data(ds, inputs=["a"], targets=["u"])(
+        torch.zeros(1, 1, 16, 16), torch.ones(1, 1, 16, 16))))
