@@ -192,3 +192,58 @@ def test_a_users_equation_registers_by_defining_it(files):
         np.testing.assert_allclose(res["residual"].values, -u, atol=1e-9)
     finally:
         EQUATIONS.pop("test_helmholtz")
+
+
+# --- physics-aware metrics (PDEBench's) ------------------------------------------------------
+def test_the_fourier_bands_partition_the_rmse_and_place_each_mode():
+    from kinnsci.physics.metrics import band_rmse, frmse_high, frmse_low, frmse_mid
+    from kinnsci.train.metrics import rmse
+
+    torch.manual_seed(0)
+    pred, true = torch.randn(3, 1, 40, 40, dtype=torch.float64), torch.zeros(3, 1, 40, 40,
+                                                                            dtype=torch.float64)
+    parts = [f(pred, true, reduction="none") for f in (frmse_low, frmse_mid, frmse_high)]
+    torch.testing.assert_close(sum(p**2 for p in parts), rmse(pred, true, reduction="none")**2)
+    s = 40
+    x = torch.arange(s, dtype=torch.float64) / s
+    for k, band in ((3, "low"), (8, "mid"), (15, "high")):
+        mode = torch.sin(2 * math.pi * k * x)[None, :].expand(s, s)[None, None]
+        for other in ("low", "mid", "high"):
+            value = float(band_rmse(mode, torch.zeros_like(mode), other))
+            expected = math.sqrt(0.5) if other == band else 0.0  # RMS of a sine: 1/sqrt(2)
+            assert value == pytest.approx(expected, abs=1e-12), (k, other)
+
+
+def test_conserved_and_boundary_errors_see_only_their_part():
+    from kinnsci.physics.metrics import brmse, crmse
+
+    true = torch.rand(2, 3, 10, 12)
+    assert float(crmse(true + 0.25, true)) == pytest.approx(0.25)
+    zero_mean = torch.zeros_like(true)
+    zero_mean[..., 0, 0], zero_mean[..., 0, 1] = 1.0, -1.0  # mean unchanged, boundary hit
+    assert float(crmse(true + zero_mean, true)) == pytest.approx(0.0, abs=1e-7)
+    n_boundary = 2 * 10 + 2 * 12 - 4
+    assert float(brmse(true + zero_mean, true)) == pytest.approx(math.sqrt(2 / n_boundary))
+    inside = torch.zeros_like(true)
+    inside[..., 1:-1, 1:-1] = 5.0
+    assert float(brmse(true + inside, true)) == 0.0
+
+
+def test_kinnsci_evaluate_reports_the_physics_metrics_and_the_residual(files, tmp_path, capsys):
+    from kinnsci.cli.main import main
+
+    run = tmp_path / "run"
+    data = generate("darcy", tmp_path / "d.nc", n_samples=8, resolution=16, seed=0,
+                    progress=False)
+    assert main(["train", "--model", "fno", "--data", str(data), "--inputs", "a",
+                 "--targets", "u", "--epochs", "1", "--batch-size", "2", "--model-config", '{"n_modes": [8, 7], "hidden_channels": 8}',
+                 "--out", str(run), "--no-progress", "--no-plots"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run / "final.pt"), "--data", str(data),
+                 "--json", str(tmp_path / "m.json")]) == 0
+    import json
+
+    metrics = json.loads((tmp_path / "m.json").read_text())["test"]
+    for name in ("frmse_low", "frmse_mid", "frmse_high", "crmse", "brmse", "pde_residual"):
+        assert math.isfinite(metrics[name]), name
+    assert metrics["pde_residual"] > 0

@@ -10,7 +10,10 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from kinnsci.physics.metrics import PHYSICS_METRICS
 from kinnsci.train.metrics import MAX_REDUCED, METRICS, PER_SAMPLE
+
+_PER_SAMPLE_FNS = {**{k: METRICS[k] for k in PER_SAMPLE}, **PHYSICS_METRICS}
 
 
 @torch.no_grad()
@@ -41,7 +44,7 @@ def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 16,
             y = y[:, 0]
         pred = model(x)
         for name, fn in metrics.items():
-            if name in PER_SAMPLE and fn is METRICS.get(name):
+            if fn is _PER_SAMPLE_FNS.get(name):  # (batch,) values: NaN-aware averaging
                 values = fn(pred, y, reduction="none")
                 finite = torch.isfinite(values)
                 sums[name] += float(values[finite].double().sum())

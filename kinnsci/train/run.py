@@ -449,14 +449,37 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
             f"to the {dataset.spatial_shape[0]}x{dataset.spatial_shape[1]} grids of {data}; "
             "resample the data to the training grid (ds.interp) or use fno/fkno, which do")
     model = model.to(device)
+    from kinnsci.physics.metrics import PHYSICS_METRICS
+    from kinnsci.train.metrics import METRICS
+
     report: dict[str, Any] = {"test": evaluate(model, dataset, batch_size, device,
+                                               {**METRICS, **PHYSICS_METRICS},
                                                progress=progress)}
+    residual = prediction_residual(model, dataset, ds, run, batch_size, device)
+    if residual is not None:
+        report["test"]["pde_residual"] = residual
     if rollout:
         if run.steady:
             raise ConfigError("--rollout needs a time-dependent model (trained with --variables)")
         errors, _, _ = rollout_errors(model, dataset, rollout, device, progress=progress)
         report["rollout"] = errors.tolist()
     return report, model, dataset
+
+
+def prediction_residual(model: nn.Module, dataset, ds, run: RunConfig, batch_size: int,
+                        device) -> float | None:
+    """Mean square PDE residual of ``model``'s one-step predictions on ``dataset`` (the
+    equation of ``ds``'s generator), or None when the data has no equation or the run's
+    variables do not cover it."""
+    from kinnsci.train.finetune import mean_residual
+    from kinnsci.train.losses import PhysicsResidual
+
+    try:
+        physics = PhysicsResidual.for_data(ds, inputs=run.inputs, targets=run.targets,
+                                           variables=run.variables, history=run.history)
+    except (ConfigError, DataError):
+        return None
+    return mean_residual(model, dataset, physics, batch_size, device)
 
 
 def inspect_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike | None = None,
