@@ -236,7 +236,8 @@ def test_kinnsci_evaluate_reports_the_physics_metrics_and_the_residual(files, tm
     data = generate("darcy", tmp_path / "d.nc", n_samples=8, resolution=16, seed=0,
                     progress=False)
     assert main(["train", "--model", "fno", "--data", str(data), "--inputs", "a",
-                 "--targets", "u", "--epochs", "1", "--batch-size", "2", "--model-config", '{"n_modes": [8, 7], "hidden_channels": 8}',
+                 "--targets", "u", "--epochs", "1", "--batch-size", "2",
+                 "--model-config", '{"n_modes": [8, 7], "hidden_channels": 8}',
                  "--out", str(run), "--no-progress", "--no-plots"]) == 0
     capsys.readouterr()
     assert main(["evaluate", str(run / "final.pt"), "--data", str(data),
