@@ -1,6 +1,8 @@
-"""The Allen-Cahn generator of tutorial 04, as a user keeps it in their own file: a
-kinnsci plug-in. ``KINNSCI_PLUGINS=tutorials/allen_cahn.py kinnsci generate allen_cahn ...``
-imports this file, whose last line registers the generator.
+"""The Allen-Cahn generator of tutorial 04 and its equation, as a user keeps them in their
+own file: a kinnsci plug-in. ``KINNSCI_PLUGINS=tutorials/allen_cahn.py kinnsci generate
+allen_cahn ...`` imports this file, whose last line registers the generator; defining
+``AllenCahnEquation`` registers the equation (``kinnsci.physics.get_equation``), so
+``kinnsci evaluate`` reports its residual and ``--loss rel_l2=1,pde=...`` trains with it.
 
     ∂u/∂t = ε² Δu + u − u³     on the periodic unit square
 """
@@ -15,6 +17,8 @@ from kinnsci.data.cf import cf_dataset
 from kinnsci.data.generators import Generator, register_generator
 from kinnsci.data.generators.base import require, require_positive
 from kinnsci.data.grf import gaussian_random_field
+from kinnsci.physics.equation import Equation, read_parameters, spacing, time_step
+from kinnsci.physics.navier_stokes import Spectral2d
 
 
 def solve_allen_cahn(u0, *, eps, save_times, dt, progress=False):
@@ -55,6 +59,27 @@ class AllenCahn(Generator):
         fields = {"u": (("sample", "time", "y", "x"), u, "order parameter", "1")}
         return cf_dataset(fields, x=grid, y=grid, time=times, title=self.title,
                           generator=self.name)
+
+
+class AllenCahnEquation(Equation):
+    """r = (u_{n+1} − u_n)/Δt − (ε² Δū + ū − ū³) between saved steps, ū their mean;
+    spectral Laplacian (the grid is periodic). ε and the spacings come from the file."""
+
+    name = "allen_cahn"  # the generator's name: get_equation finds it from the data
+    variables = ("u",)
+    steady = False
+
+    def parameters(self, ds):
+        eps = read_parameters(ds, self.name, ("eps",))["eps"]
+        return {"eps": float(eps), "hx": spacing(ds, "x"), "hy": spacing(ds, "y"),
+                "dt": time_step(ds)}
+
+    def residual_tensor(self, fields, params):
+        u = fields["u"]  # (batch, time, y, x)
+        ops = Spectral2d(*u.shape[-2:], params["hy"], params["hx"])
+        mid = 0.5 * (u[:, 1:] + u[:, :-1])
+        rhs = params["eps"] ** 2 * ops.laplacian(mid) + mid - mid**3
+        return {"residual": (u[:, 1:] - u[:, :-1]) / params["dt"] - rhs}
 
 
 register_generator(AllenCahn)
