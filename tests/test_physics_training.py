@@ -151,3 +151,62 @@ def test_the_pde_term_needs_the_equations_variables(darcy):
         PhysicsResidual.for_data(ds, inputs=["u"], targets=["u"])
     assert np.isfinite(float(PhysicsResidual.for_data(ds, inputs=["a"], targets=["u"])(
         torch.zeros(1, 1, 16, 16), torch.ones(1, 1, 16, 16))))
+
+
+# --- the physics experiments' machinery ------------------------------------------------------
+def test_train_samples_trains_on_the_first_n_of_the_training_split(darcy, tmp_path):
+    from kinnsci.train.run import build_run
+
+    config = RunConfig.from_mapping({"data": str(darcy), "inputs": ["a"], "targets": ["u"],
+                                     "split": [0.75, 0.125, 0.125], "split_seed": 0,
+                                     "train_samples": 3, "model_config": {
+                                         "n_modes": [8, 7], "hidden_channels": 8},
+                                     "out": str(tmp_path / "r")})
+    run = build_run(config, progress=False)
+    full = build_run(RunConfig.from_mapping({**config.to_dict(), "train_samples": None}),
+                     progress=False)
+    assert len(run.splits["train"]) == 3
+    assert list(run.splits["train"].samples) == list(full.splits["train"].samples)[:3]
+    assert len(run.splits["test"]) == len(full.splits["test"])
+    with pytest.raises(DataError, match="train_samples 99 exceeds the 12 samples"):
+        build_run(RunConfig.from_mapping({**config.to_dict(), "train_samples": 99}),
+                  progress=False)
+    with pytest.raises(ConfigError, match="train_samples must be an integer >= 1"):
+        RunConfig.from_mapping({**config.to_dict(), "train_samples": 0})
+
+
+def test_finished_runs_keep_their_ids_and_a_new_setting_gets_its_own(monkeypatch):
+    import dataclasses
+
+    from kinnsci.reproduce import get_experiment, runner
+    from kinnsci.train import config as config_module
+
+    plan = get_experiment("darcy").plan("smoke")
+    variant = plan.variant("fno")
+    rid = runner.run_id(plan, variant, 1e-3, 0)
+    # the hash as it was before train_samples existed
+    monkeypatch.setattr(runner, "RESULT_KEYS", tuple(
+        k for k in config_module.RESULT_KEYS if k != "train_samples"))
+    assert runner.run_id(plan, variant, 1e-3, 0) == rid
+    monkeypatch.undo()
+    fewer = dataclasses.replace(variant, train_samples=4)
+    assert runner.run_id(plan, fewer, 1e-3, 0) != rid
+    physics = dataclasses.replace(variant, loss="rel_l2=1,pde=0.003")
+    assert runner.run_id(plan, physics, 1e-3, 0) != rid
+
+
+def test_a_claim_can_compare_a_model_with_itself_on_two_metrics():
+    from kinnsci.reproduce import get_experiment, runner
+
+    plan = get_experiment("physics-superres").plan("smoke")
+    claim = plan.claims[0]
+    assert claim.better == claim.worse and claim.worse_metric != claim.metric
+    runs = [{"variant": key, "lr": 1e-3, "seed": seed, "diverged": False,
+             "test": {claim.metric: 0.1 + 0.001 * seed,
+                      claim.worse_metric: 0.2 + 0.001 * seed}}
+            for key in ("fno", "fno-pde") for seed in range(5)]
+    chosen = {key: {"rel_l2": 1e-3} for key in ("fno", "fno-pde")}
+    judged = runner.judge_claims(plan, runs, chosen)
+    assert judged[0]["mean_better"] == pytest.approx(0.102)
+    assert judged[0]["mean_worse"] == pytest.approx(0.202)
+    assert judged[0]["worse_metric"] == claim.worse_metric

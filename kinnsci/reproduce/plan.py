@@ -76,6 +76,8 @@ class Variant:
             model on the same data trained with another horizon); ``None``: swept itself.
         twin: whether a Kirchhoff model gets a state-cut twin (False for a variant whose
             twin would repeat another one's).
+        loss: its training loss (``kinnsci.train.losses``: a term or ``"rel_l2=1,pde=0.01"``).
+        train_samples: train on the first N samples of the training split only (None: all).
     """
 
     key: str
@@ -85,6 +87,8 @@ class Variant:
     horizon: int = 1
     lr_from: str | None = None
     twin: bool = True
+    loss: str = "rel_l2"
+    train_samples: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ class Claim:
     margin: float = 0.0
     """0: "better beats worse". m > 0: "better is not worse than worse by more than a
     factor 1 + m" (non-inferiority: mean(better) < (1 + m) mean(worse))."""
+    worse_metric: str | None = None
+    """The metric of ``worse`` when it differs from ``metric`` (a model against itself
+    before a change: ``rel_l2@64_ft`` vs ``rel_l2@64``)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,10 @@ class Plan:
     transfer: tuple[int, ...] = ()
     """Grid sizes to evaluate the trained weights at too (steady plans): the data recipe
     at each size with another seed, reported as test metrics ``rel_l2@SIZE``."""
+    finetune: dict[str, Any] | None = None
+    """Physics fine-tuning at each transfer size (``{"steps": N, "lr": LR}``): the
+    weights fine-tuned on the transfer inputs' PDE residual alone (PINO), reported as
+    ``rel_l2@SIZE_ft``; resolution-invariant models only."""
 
     @property
     def steady(self) -> bool:

@@ -125,7 +125,13 @@ def run_config(plan: Plan, variant: Variant, lr: float, seed: int, data: Path,
                      split_seed=plan.split_seed, epochs=plan.epochs,
                      batch_size=plan.batch_size, lr=lr, weight_decay=plan.weight_decay,
                      scheduler=plan.scheduler, seed=seed, out=str(out), plots=False,
+                     loss=variant.loss, train_samples=variant.train_samples,
                      device="cpu" if not torch.cuda.is_available() else None, **names)
+
+
+ADDED_KEYS = ("train_samples",)
+"""Run-deciding keys added after RUN_FORMAT 2: left out of a run's hash while at their
+default (None), so every run finished before they existed keeps its folder."""
 
 
 def run_id(plan: Plan, variant: Variant, lr: float, seed: int) -> str:
@@ -136,8 +142,12 @@ def run_id(plan: Plan, variant: Variant, lr: float, seed: int) -> str:
         key = {"format": RUN_FORMAT, **tabular.run_key(plan, variant, lr, seed)}
         return f"{variant.model}-{content_hash(key)}"
     config = run_config(plan, variant, lr, seed, Path(plan.data.file_name()), Path("."))
+    deciding = {k: v for k, v in config.deciding(RESULT_KEYS).items()
+                if not (k in ADDED_KEYS and v is None)}
     key = {"format": RUN_FORMAT, "data": plan.to_dict()["data"],
-           "rollout_steps": plan.rollout_steps, "config": config.deciding(RESULT_KEYS)}
+           "rollout_steps": plan.rollout_steps, "config": deciding}
+    if plan.finetune and plan.transfer:  # what the fine-tuned transfer metrics depend on
+        key["finetune"] = plan.finetune
     return f"{variant.model}-{content_hash(key)}"
 
 
@@ -254,6 +264,8 @@ def transfer_metrics(plan: Plan, model, device, root: Path) -> dict[str, float]:
         ds = open_dataset(path)
         data = OperatorDataset(ds, list(plan.inputs), list(plan.targets))
         out[f"rel_l2@{resolution}"] = evaluate(model, data, plan.batch_size, device)["rel_l2"]
+        if plan.finetune and getattr(backbone, "resolution_invariant", False):
+            out[f"rel_l2@{resolution}_ft"] = finetuned_error(plan, model, ds, data, device)
         if scaled is not None:
             backbone.reference_resolution = None
             try:
@@ -262,6 +274,22 @@ def transfer_metrics(plan: Plan, model, device, root: Path) -> dict[str, float]:
             finally:
                 backbone.reference_resolution = scaled
     return out
+
+
+def finetuned_error(plan: Plan, model, ds, data, device) -> float:
+    """Relative L2 on ``data`` after fine-tuning a copy of ``model`` on its inputs with
+    the PDE residual alone (``plan.finetune``: steps, lr), the weights left untouched."""
+    import copy
+
+    from kinnsci.train.finetune import finetune_model
+    from kinnsci.train.losses import PhysicsResidual
+
+    physics = PhysicsResidual.for_data(ds, inputs=list(plan.inputs),
+                                       targets=list(plan.targets))
+    tuned = copy.deepcopy(model)
+    finetune_model(tuned, data, physics, steps=plan.finetune["steps"],
+                   lr=plan.finetune["lr"], batch_size=plan.batch_size, device=device)
+    return evaluate(tuned, data, plan.batch_size, device)["rel_l2"]
 
 
 def load_result(run_dir: Path) -> dict[str, Any] | None:
@@ -371,7 +399,9 @@ def _run_experiment(plan: Plan, root: Path, exp_dir: Path, resume: bool, progres
         if "kirchhoff" not in result and not result["diverged"]:
             result["kirchhoff"] = kirchhoff_record(run_dir / "final.pt", data)
             write_json(result, run_dir / "result.json")
-        missing = [n for n in plan.transfer if f"rel_l2@{n}" not in result.get("test", {})]
+        wanted = [f"rel_l2@{n}" for n in plan.transfer] + (
+            [f"rel_l2@{n}_ft" for n in plan.transfer] if plan.finetune else [])
+        missing = [m for m in wanted if m not in result.get("test", {})]
         if missing and not result["diverged"]:
             # a run trained for another experiment (the same model, data and budget) is
             # kept; the evaluations this plan adds are made on its saved weights
@@ -465,11 +495,12 @@ def judge_claims(plan: Plan, runs: list[dict], chosen: dict[str, dict[str, float
     metric. At the ``smoke`` scale the verdict is :data:`SMOKE_VERDICT`."""
     comparisons, sides = [], []
     for claim in plan.claims:
-        def values(key: str, claim=claim) -> list[float]:
+        def values(key: str, metric: str, claim=claim) -> list[float]:
             lr = chosen[key].get(claim.metric, chosen[key][plan.selection_metric])
-            return _metric_values(seed_runs(runs, key, lr), claim.metric)
+            return _metric_values(seed_runs(runs, key, lr), metric)
 
-        a, b = values(claim.better), values(claim.worse)
+        a = values(claim.better, claim.metric)
+        b = values(claim.worse, claim.worse_metric or claim.metric)
         comparisons.append(compare(a, b, claim.margin))
         sides.append((len(a), len(b)))
     judged = []
@@ -479,6 +510,7 @@ def judge_claims(plan: Plan, runs: list[dict], chosen: dict[str, dict[str, float
             result = {**result, "verdict": SMOKE_VERDICT}
         judged.append({"claim": claim.text, "paper": claim.paper, "better": claim.better,
                        "worse": claim.worse, "metric": claim.metric,
+                       "worse_metric": claim.worse_metric or claim.metric,
                        "margin": claim.margin, "n_better": n_a,
                        "n_worse": n_b, **result})
     return judged

@@ -23,7 +23,7 @@ from kinnsci.errors import ConfigError
 MODEL_KEYS = ("model", "model_config")
 DATA_KEYS = ("data", "inputs", "targets", "variables", "history", "horizon", "stride",
              "static_inputs", "sample_dim", "time_dim", "spatial_dims", "channel_dim",
-             "channels", "split", "split_seed", "normalizer")
+             "channels", "split", "split_seed", "normalizer", "train_samples")
 TRAINING_KEYS = ("loss", "epochs", "batch_size", "lr", "weight_decay", "scheduler",
                  "grad_clip", "amp", "compile", "channels_last", "seed", "rollout_steps")
 RESUME_KEYS = MODEL_KEYS + DATA_KEYS
@@ -62,6 +62,9 @@ class RunConfig:
     static_inputs: list[str] | None = None
     split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     split_seed: int | None = None
+    train_samples: int | None = None
+    """Train on the first N samples of the training split only (labelled-data studies;
+    the normalisers are fitted on those N). None: the whole split."""
     stride: int = 1
     normalizer: str = "gaussian"
     loss: str | dict[str, float] = "rel_l2"
@@ -180,6 +183,10 @@ class RunConfig:
         def finite(v: Any) -> bool:
             return isinstance(v, int | float) and math.isfinite(v)
 
+        need(self.train_samples is None or (isinstance(self.train_samples, int)
+                                            and self.train_samples >= 1),
+             "train_samples", self.train_samples, "an integer >= 1, or null for the whole "
+             "training split")
         for key in ("epochs", "batch_size", "history", "horizon"):
             value = getattr(self, key)
             need(isinstance(value, int) and value >= 1, key, value, "an integer >= 1")

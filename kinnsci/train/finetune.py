@@ -34,6 +34,29 @@ def mean_residual(model: nn.Module, dataset, physics, batch_size: int = 16,
     return total / count
 
 
+def finetune_model(model: nn.Module, dataset, physics, *, steps: int, lr: float,
+                   batch_size: int, amp: str | None = None,
+                   device: str | torch.device | None = None, seed: int = 0,
+                   checkpoint_dir: str | os.PathLike | None = None, progress: bool = False,
+                   extra_state: dict[str, Any] | None = None):
+    """Minimise ``physics`` (a :class:`~kinnsci.train.losses.PhysicsResidual`) of
+    ``model``'s predictions on ``dataset``'s inputs, in place: AdamW at a constant ``lr``
+    without weight decay or clipping, about ``steps`` optimiser steps (whole epochs over
+    the dataset). Returns the :class:`~kinnsci.train.Trainer` that ran it."""
+    from kinnsci.train.losses import CompositeLoss
+    from kinnsci.train.trainer import Trainer
+
+    epochs = math.ceil(steps / math.ceil(len(dataset) / batch_size))
+    trainer = Trainer(model, dataset, None, loss=CompositeLoss({"pde": 1.0}, physics),
+                      lr=lr, weight_decay=0.0, scheduler="none", epochs=epochs,
+                      batch_size=batch_size, grad_clip=None, amp=amp, seed=seed,
+                      device=device, checkpoint_dir=checkpoint_dir, progress=progress,
+                      extra_state=extra_state)
+    trainer.fit()
+    model.eval()
+    return trainer
+
+
 def finetune_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, *,
                         steps: int = 100, lr: float = 1e-4, out: str | os.PathLike,
                         batch_size: int | None = None, amp: str | None = None,
@@ -58,9 +81,8 @@ def finetune_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
     from kinnsci._paths import check_output_path
     from kinnsci.train.config import RunConfig
     from kinnsci.train.evaluate import evaluate
-    from kinnsci.train.losses import CompositeLoss, PhysicsResidual
+    from kinnsci.train.losses import PhysicsResidual
     from kinnsci.train.run import _datasets, load_trained, open_run_data
-    from kinnsci.train.trainer import Trainer
 
     if not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"steps must be an integer >= 1, got {steps!r}")
@@ -80,27 +102,27 @@ def finetune_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
     physics = PhysicsResidual.for_data(ds, inputs=run.inputs, targets=run.targets,
                                        variables=run.variables, history=run.history)
     batch = batch_size or min(len(dataset), run.batch_size)
-    epochs = math.ceil(steps / math.ceil(len(dataset) / batch))
-    trainer = Trainer(model, dataset, None, loss=CompositeLoss({"pde": 1.0}, physics),
-                      lr=lr, weight_decay=0.0, scheduler="none", epochs=epochs,
-                      batch_size=batch, grad_clip=None, amp=amp, seed=run.seed,
-                      device=device, checkpoint_dir=out, progress=progress,
-                      extra_state={**extra, "finetuned": {
-                          "from": str(checkpoint), "data": str(data), "steps": steps,
-                          "lr": lr}})
-    device_ = trainer.device
+    from kinnsci.train.distributed import default_device
+
+    device_ = torch.device(device) if device else default_device()
 
     def measure() -> dict[str, Any]:
-        return {"residual": mean_residual(trainer.model, dataset, physics, batch, device_),
-                "test": evaluate(trainer.model, dataset, batch, device_)}
+        where = next(model.parameters()).device
+        return {"residual": mean_residual(model, dataset, physics, batch, where),
+                "test": evaluate(model, dataset, batch, where)}
 
+    model.to(device_)
     before = measure()
     start = time.perf_counter()
-    trainer.fit()
+    trainer = finetune_model(model, dataset, physics, steps=steps, lr=lr, batch_size=batch,
+                             amp=amp, device=device_, seed=run.seed, checkpoint_dir=out,
+                             progress=progress, extra_state={**extra, "finetuned": {
+                                 "from": str(checkpoint), "data": str(data), "steps": steps,
+                                 "lr": lr}})
     seconds = time.perf_counter() - start
     after = measure()
     report = {"checkpoint": str(checkpoint), "data": str(data), "equation":
-              physics.equation.name, "steps": epochs * math.ceil(len(dataset) / batch),
+              physics.equation.name, "steps": trainer.epochs * len(trainer.loader),
               "lr": lr, "samples": len(dataset), "seconds": seconds, "before": before,
               "after": after, "out": str(Path(out) / "final.pt")}
     write_text_atomic(Path(out) / "finetune.json", json.dumps(report, indent=2) + "\n")
@@ -108,4 +130,4 @@ def finetune_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
     return report
 
 
-__all__ = ["finetune_checkpoint", "mean_residual"]
+__all__ = ["finetune_checkpoint", "finetune_model", "mean_residual"]

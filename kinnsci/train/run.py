@@ -137,6 +137,12 @@ def build_run(config: RunConfig, *, progress: bool = True) -> Run:
     split_seed = config.seed if config.split_seed is None else config.split_seed
     samples = split_samples(n_samples, config.split, split_seed)
     check_split_sizes(config.split, samples, config.data)
+    if config.train_samples is not None:
+        if config.train_samples > len(samples["train"]):
+            raise DataError(f"train_samples {config.train_samples} exceeds the "
+                            f"{len(samples['train'])} samples of the training split of "
+                            f"{config.data}; use at most that many")
+        samples = {**samples, "train": samples["train"][:config.train_samples]}
     splits = _datasets(config, ds, samples)
     check_data(config, splits)
     in_channels = len(names_in) * (1 if config.steady else config.history) + len(
