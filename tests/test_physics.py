@@ -248,3 +248,41 @@ def test_kinnsci_evaluate_reports_the_physics_metrics_and_the_residual(files, tm
     for name in ("frmse_low", "frmse_mid", "frmse_high", "crmse", "brmse", "pde_residual"):
         assert math.isfinite(metrics[name]), name
     assert metrics["pde_residual"] > 0
+
+
+def test_conservation_drift_measures_the_mean_and_the_energy():
+    from kinnsci.physics.plots import conservation_drift
+
+    true = torch.rand(3, 4, 2, 8, 8) + 1.0
+    pred = true.clone()
+    pred[:, :, 0] += 0.5  # variable 0 gains 0.5 everywhere
+    drift = conservation_drift(pred, true)
+    np.testing.assert_allclose(drift["conserved_error"][:, 0], 0.5, rtol=1e-6)
+    np.testing.assert_allclose(drift["conserved_error"][:, 1], 0.0, atol=1e-7)
+    expected = 0.5 * ((pred[:, :, 0] ** 2).mean((-2, -1)) / (true[:, :, 0] ** 2).mean(
+        (-2, -1)) + 1.0).mean(0)
+    np.testing.assert_allclose(drift["energy_ratio"], expected.numpy(), rtol=1e-6)
+
+
+def test_evaluate_writes_the_physics_figures_for_rollouts(tmp_path, capsys):
+    from kinnsci.cli.main import main
+
+    data = generate("navier_stokes", tmp_path / "ns.nc", n_samples=8, resolution=16,
+                    n_times=6, dt_save=0.01, dt=1e-3, seed=0, progress=False)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "fno", "--data", str(data), "--variables", "w",
+                 "--history", "2", "--epochs", "1", "--batch-size", "4", "--model-config",
+                 '{"n_modes": [8, 7], "hidden_channels": 8}', "--out", str(run),
+                 "--no-progress", "--no-plots"]) == 0
+    assert main(["evaluate", str(run / "final.pt"), "--data", str(data), "--rollout", "3",
+                 "--plots", str(tmp_path / "plots"), "--json", str(tmp_path / "m.json"),
+                 "--no-progress"]) == 0
+    import json
+
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert len(report["rollout_energy_ratio"]) == 3
+    assert np.asarray(report["rollout_conserved_error"]).shape == (3, 1)
+    assert report["test"]["pde_residual"] > 0
+    for name in ("physics.png", "conservation.png", "predictions.png"):
+        assert (tmp_path / "plots" / name).stat().st_size > 0
+    assert "rollout energy / true energy" in capsys.readouterr().out

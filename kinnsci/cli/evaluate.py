@@ -36,6 +36,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _physics_plots(report, model, dataset, args, model_name, device) -> None:
+    """physics.png (error map, residual map, energy spectra of the first item) and, for
+    rollouts, conservation.png (drift of the spatial means, energy ratio)."""
+    import torch
+
+    from kinnsci.physics.plots import plot_conservation, plot_physics
+
+    x, y = dataset[0]
+    y = y[0] if y.ndim == x.ndim + 1 else y
+    model.eval()
+    with torch.no_grad():
+        pred = model(x[None].to(device))[0].cpu()
+    residual = None
+    from kinnsci.train.run import checkpoint_physics
+
+    physics = checkpoint_physics(args.checkpoint, args.data)
+    if physics is not None:
+        with torch.no_grad():
+            parts = physics.equation.residual_tensor(physics.fields(pred[None], x[None]),
+                                                     physics.params)
+        residual = next(iter(parts.values()))[0]
+        residual = residual[0] if residual.ndim == 3 else residual
+    plot_physics(pred, y, args.plots / "physics.png", residual,
+                 title=f"{model_name} on {args.data}: first item")
+    if "rollout" in report:
+        names = list(getattr(getattr(dataset, "fields", None), "names", []) or [])
+        plot_conservation({"conserved_error": report["rollout_conserved_error"],
+                           "energy_ratio": report["rollout_energy_ratio"]},
+                          args.plots / "conservation.png", names or None,
+                          title=f"{model_name}: {args.rollout}-step rollouts on {args.data}")
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -68,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     if "rollout" in report:
         errs = report["rollout"]
         print(f"rollout rel. L2: step 1 {errs[0]:.4g}, step {len(errs)} {errs[-1]:.4g}")
+        energy = report["rollout_energy_ratio"]
+        print(f"rollout energy / true energy: step 1 {energy[0]:.4g}, step {len(energy)} "
+              f"{energy[-1]:.4g}")
     if args.json:
         write_text_atomic(args.json, json.dumps(report, indent=2))
     if args.plots:
@@ -86,5 +121,6 @@ def run(args: argparse.Namespace) -> int:
                 np.asarray(report["rollout"]), args.plots / "rollout_error.png",
                 title=f"{model_name} from {args.checkpoint}: {args.rollout}-step rollouts "
                 f"on {args.data}", variables=", ".join(names))
+        _physics_plots(report, model, dataset, args, model_name, device)
         print(f"plots in {args.plots.resolve()}")
     return 0

@@ -461,31 +461,45 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
     report: dict[str, Any] = {"test": evaluate(model, dataset, batch_size, device,
                                                {**METRICS, **PHYSICS_METRICS},
                                                progress=progress)}
-    residual = prediction_residual(model, dataset, ds, run, batch_size, device)
-    if residual is not None:
-        report["test"]["pde_residual"] = residual
+    physics = run_physics(ds, run)
+    if physics is not None:
+        from kinnsci.train.finetune import mean_residual
+
+        report["test"]["pde_residual"] = mean_residual(model, dataset, physics, batch_size,
+                                                       device)
     if rollout:
         if run.steady:
             raise ConfigError("--rollout needs a time-dependent model (trained with --variables)")
-        errors, _, _ = rollout_errors(model, dataset, rollout, device, progress=progress)
+        errors, preds, truths = rollout_errors(model, dataset, rollout, device,
+                                               progress=progress)
         report["rollout"] = errors.tolist()
+        from kinnsci.physics.plots import conservation_drift
+
+        drift = conservation_drift(preds, truths)
+        report["rollout_conserved_error"] = drift["conserved_error"].tolist()
+        report["rollout_energy_ratio"] = drift["energy_ratio"].tolist()
     return report, model, dataset
 
 
-def prediction_residual(model: nn.Module, dataset, ds, run: RunConfig, batch_size: int,
-                        device) -> float | None:
-    """Mean square PDE residual of ``model``'s one-step predictions on ``dataset`` (the
-    equation of ``ds``'s generator), or None when the data has no equation or the run's
-    variables do not cover it."""
-    from kinnsci.train.finetune import mean_residual
+def run_physics(ds, run: RunConfig):
+    """The PDE residual (:class:`~kinnsci.train.losses.PhysicsResidual`) of the equation of
+    ``ds``'s generator for ``run``'s variables, or None when the data has no equation,
+    lacks what it needs, or the run's variables do not cover it."""
     from kinnsci.train.losses import PhysicsResidual
 
     try:
-        physics = PhysicsResidual.for_data(ds, inputs=run.inputs, targets=run.targets,
-                                           variables=run.variables, history=run.history)
+        return PhysicsResidual.for_data(ds, inputs=run.inputs, targets=run.targets,
+                                        variables=run.variables, history=run.history)
     except (ConfigError, DataError):
         return None
-    return mean_residual(model, dataset, physics, batch_size, device)
+
+
+def checkpoint_physics(checkpoint: str | os.PathLike, data: str | os.PathLike):
+    """:func:`run_physics` for a trained checkpoint's run on ``data`` (None: no
+    equation)."""
+    _, extra = load_trained(checkpoint)
+    run = RunConfig.from_mapping({**extra["run"], "data": str(data)})
+    return run_physics(open_run_data(run, data), run)
 
 
 def inspect_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike | None = None,
