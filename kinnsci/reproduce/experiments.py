@@ -18,6 +18,9 @@ from kinnsci.reproduce import papers
 from kinnsci.reproduce.plan import SCALES, Claim, DataRecipe, Plan, Variant
 
 STEADY_METRICS = ("rel_l2", "rel_l1", "nrmse", "max_error")
+PHYSICS_METRICS = ("pde_residual", "frmse_low", "frmse_mid", "frmse_high", "crmse", "brmse")
+"""Physics-aware test metrics every run records (``kinnsci.physics.metrics``; the
+residual where the data has an equation); the physics experiments report them."""
 ROLLOUT_METRICS = ("rollout_rel_l2", "rollout_nrmse", "rollout_max_error", "final_rel_l2",
                    "rel_l2", "nrmse", "max_error")
 
@@ -424,7 +427,8 @@ def physics_few_labels(scale: str) -> Plan:
         for model, label in (("fno", "FNO"), ("ukno", "UKNO")) for n in sizes)
     return Plan("physics-few-labels", scale, "Darcy with few labelled samples: data loss "
                 "vs data + PDE residual loss (FNO, UKNO)", "PINO (Li et al.), Darcy",
-                darcy_data(scale), variants, claims, STEADY_METRICS, inputs=("a",),
+                darcy_data(scale), variants, claims, STEADY_METRICS + PHYSICS_METRICS,
+                inputs=("a",),
                 targets=("u",), split=(0.7, 0.15, 0.15),
                 **_budget(scale, lrs=(1e-3, 4e-3) if scale == "small" else
                           BUDGET[scale]["lrs"]),
@@ -458,7 +462,8 @@ def physics_superres(scale: str) -> Plan:
                 f"trained at {train}², tested at {size}², with and without physics "
                 "fine-tuning", "PINO (Li et al.), Darcy super-resolution",
                 darcy_data(scale), variants, claims,
-                (*STEADY_METRICS, f"rel_l2@{size}", f"rel_l2@{size}_ft"), inputs=("a",),
+                (*STEADY_METRICS, "pde_residual", f"rel_l2@{size}", f"rel_l2@{size}_ft"),
+                inputs=("a",),
                 targets=("u",), split=(0.7, 0.15, 0.15), transfer=(size,),
                 finetune={"steps": steps, "lr": 1e-4},
                 **_budget(scale, lrs=(1e-3, 4e-3) if scale == "small" else

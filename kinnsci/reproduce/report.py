@@ -15,7 +15,9 @@ METRIC_NAMES = {
     "max_error": "max error", "rollout_rel_l2": "rollout rel. L2",
     "rollout_nrmse": "rollout nRMSE", "rollout_max_error": "rollout max error",
     "final_rel_l2": "final-step rel. L2", "train_seconds": "train time (s)",
-    "mse": "MSE", "mae": "MAE",
+    "mse": "MSE", "mae": "MAE", "pde_residual": "PDE residual (mean square)",
+    "frmse_low": "fRMSE low", "frmse_mid": "fRMSE mid", "frmse_high": "fRMSE high",
+    "crmse": "cRMSE", "brmse": "bRMSE",
 }
 
 
