@@ -210,3 +210,24 @@ def test_a_claim_can_compare_a_model_with_itself_on_two_metrics():
     assert judged[0]["mean_better"] == pytest.approx(0.102)
     assert judged[0]["mean_worse"] == pytest.approx(0.202)
     assert judged[0]["worse_metric"] == claim.worse_metric
+
+
+@pytest.mark.parametrize("model", ["fno", "ukno"])
+def test_pde_loss_and_finetuning_under_bf16_autocast_keep_a_float32_residual(darcy, tmp_path,
+                                                                              model):
+    """bf16 AMP on CPU: the residual is computed in float32 (its loss is finite and the
+    fine-tuning lowers it) for a spectral and a convolutional Kirchhoff backbone."""
+    config = FNO_16 if model == "fno" else ('{"hidden_channels": [8, 8, 8], "res_blocks": 1, '
+                                            '"directions": 1, "d_state": 4, "ckb_levels": 1}')
+    run = tmp_path / "run"
+    assert main(["train", "--model", model, "--data", str(darcy), "--inputs", "a",
+                 "--targets", "u", "--epochs", "1", "--batch-size", "4", "--amp", "bf16",
+                 "--loss", "rel_l2=1,pde=0.003", "--model-config", config, "--out", str(run),
+                 "--no-progress", "--no-plots"]) == 0
+    history = json.loads((run / "metrics.json").read_text())["history"]
+    assert np.isfinite(history[0]["loss_pde"])
+    from kinnsci.train.finetune import finetune_checkpoint
+
+    report = finetune_checkpoint(run / "final.pt", darcy, steps=10, lr=1e-3, amp="bf16",
+                                 out=tmp_path / "ft")
+    assert report["after"]["residual"] < report["before"]["residual"]
