@@ -41,9 +41,10 @@ from collections import defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 PACKAGE = Path(__file__).resolve().parents[1] / "kinnsci"
-# kinnsci/__init__.py: cells, discretize, scan, data -> layers -> models -> train, export
-# -> reproduce -> cli; the private helpers at the top level sit below all of them.
-LAYERS = {"cells": 1, "discretize": 1, "scan": 1, "data": 1, "layers": 2, "models": 3,
+# kinnsci/__init__.py: cells, discretize, scan, data, physics -> layers -> models -> train,
+# export -> reproduce -> cli; the private helpers at the top level sit below all of them.
+LAYERS = {"cells": 1, "discretize": 1, "scan": 1, "data": 1, "physics": 1, "layers": 2,
+          "models": 3,
           "train": 4, "export": 4, "reproduce": 5, "cli": 6}
 
 

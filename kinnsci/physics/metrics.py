@@ -30,12 +30,21 @@ def _check(pred: Tensor, true: Tensor) -> None:
                           f"{tuple(pred.shape)} and {tuple(true.shape)}")
 
 
-def _reduce(values: Tensor, reduction: str) -> Tensor:
+def reduce_batch(values: Tensor, reduction: str) -> Tensor:
+    """Per-sample ``values`` (batch,) as they are (``"none"``) or their mean (``"mean"``);
+    the reduction of every per-sample metric (``kinnsci.train.metrics`` too).
+
+    Raises:
+        ConfigError: another ``reduction``.
+    """
     if reduction == "none":
         return values
     if reduction != "mean":
         raise ConfigError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     return values.mean()
+
+
+_reduce = reduce_batch
 
 
 def radial_wavenumber(ny: int, nx: int, device=None) -> Tensor:

@@ -75,9 +75,15 @@ def plot_params_vs_error(content: dict[str, Any], path: Path) -> Path:
         ax.errorbar(summary["params"], stats["mean"], yerr=stats["std"] or 0.0, fmt="o",
                     capsize=4, color=f"C{j % 10}", label=summary["label"])
     ax.set_xscale("log")
+    return _finish(fig, ax, content, "trainable parameters",
+                   f"test {METRIC_NAMES.get(metric, metric)} (mean ± std)", path)
+
+
+def _finish(fig, ax, content: dict[str, Any], xlabel: str, ylabel: str, path: Path) -> Path:
+    """Log error axis, labels, the experiment's title, grid and legend; saved."""
     ax.set_yscale("log")
-    ax.set_xlabel("trainable parameters")
-    ax.set_ylabel(f"test {METRIC_NAMES.get(metric, metric)} (mean ± std)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(_wrap(content["title"], 60), fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
@@ -101,13 +107,8 @@ def plot_rollout_bands(content: dict[str, Any], path: Path, metric: str = "rel_l
         ax.plot(steps, mean, color=f"C{j}", label=f"{summary['label']} ({len(curves)} seeds)")
         ax.fill_between(steps, np.maximum(mean - std, 1e-12), mean + std, color=f"C{j}",
                         alpha=0.2)
-    ax.set_yscale("log")
-    ax.set_xlabel("rollout step")
-    ax.set_ylabel(f"test {METRIC_NAMES.get(metric, metric)}")
-    ax.set_title(_wrap(content["title"], 60), fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _finish(fig, ax, content, "rollout step",
+                   f"test {METRIC_NAMES.get(metric, metric)}", path)
 
 
 def plot_samples(content: dict[str, Any], root: Path, path: Path) -> Path | None:

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from kinnsci.errors import ConfigError
+from kinnsci.physics.metrics import reduce_batch as _reduce
 
 
 def _check(pred: Tensor, true: Tensor) -> None:
@@ -45,14 +46,6 @@ def _ratio(num: Tensor, den: Tensor) -> Tensor:
     nRMSE, constant) target is undefined, never a huge number."""
     safe = torch.where(den > 0, den, torch.ones_like(den))
     return torch.where(den > 0, num / safe, torch.full_like(num, float("nan")))
-
-
-def _reduce(values: Tensor, reduction: str) -> Tensor:
-    if reduction == "none":
-        return values
-    if reduction != "mean":
-        raise ConfigError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-    return values.mean()
 
 
 def relative_l2(pred: Tensor, true: Tensor, reduction: str = "mean") -> Tensor:
