@@ -9,6 +9,6 @@ A user's PDE plugs in like a generator: subclass :class:`Equation` with the gene
 from kinnsci._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, globals(), {
-    "EQUATIONS": ".equation", "Equation": ".equation", "generator_of": ".equation",
-    "get_equation": ".equation",
+    "EQUATIONS": ".registry", "Equation": ".equation", "generator_of": ".equation",
+    "get_equation": ".registry",
 })

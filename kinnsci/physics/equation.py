@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kinnsci._registry import lookup, register_class
+from kinnsci._registry import register_class
 from kinnsci.errors import DataError
 
 if TYPE_CHECKING:
@@ -114,17 +114,6 @@ class Equation:
         return {k: float(np.sqrt(np.mean(res[k].values ** 2))) for k in res.data_vars}
 
 
-def get_equation(name: str) -> Equation:
-    """The equation registered under ``name`` (a generator's name), as an instance.
-
-    Raises:
-        ConfigError: no equation has that name (the message lists the known ones).
-    """
-    from kinnsci.physics import darcy, navier_stokes, poisson, shallow_water  # noqa: F401
-
-    return lookup(EQUATIONS, name, "equation")()
-
-
 def generator_of(ds: xr.Dataset) -> str | None:
     """The kinnsci generator that wrote ``ds`` (from its ``source`` attribute), or None."""
     match = re.search(r"generator '([^']+)'", str(ds.attrs.get("source", "")))
@@ -200,5 +189,5 @@ def time_step(ds: xr.Dataset) -> float:
     return float(steps[0])
 
 
-__all__ = ["EQUATIONS", "Equation", "generator_of", "get_equation", "read_parameters",
-           "spacing", "time_seconds", "time_step"]
+__all__ = ["EQUATIONS", "Equation", "generator_of", "read_parameters", "spacing",
+           "time_seconds", "time_step"]

@@ -162,7 +162,7 @@ def _evaluate_split(model, dataset, plan: Plan, device, physics=None
     metrics = evaluate(model, dataset, plan.batch_size, device,
                        {**METRICS, **PHYSICS_METRICS})
     if physics is not None:
-        from kinnsci.train.finetune import mean_residual
+        from kinnsci.train.losses import mean_residual
 
         metrics["pde_residual"] = mean_residual(model, dataset, physics, plan.batch_size,
                                                 device)

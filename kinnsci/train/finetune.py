@@ -18,22 +18,6 @@ from torch import nn
 from kinnsci.errors import ConfigError
 
 
-def mean_residual(model: nn.Module, dataset, physics, batch_size: int = 16,
-                  device: str | torch.device = "cpu") -> float:
-    """The mean square PDE residual of ``model``'s one-step predictions over ``dataset``
-    (every item weighted equally), in physical units."""
-    from torch.utils.data import DataLoader
-
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for x, _ in DataLoader(dataset, batch_size=batch_size):
-            x = x.to(device)
-            total += float(physics(model(x), x)) * len(x)
-            count += len(x)
-    return total / count
-
-
 def finetune_model(model: nn.Module, dataset, physics, *, steps: int, lr: float,
                    batch_size: int, amp: str | None = None,
                    device: str | torch.device | None = None, seed: int = 0,
@@ -81,7 +65,7 @@ def finetune_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
     from kinnsci._paths import check_output_path
     from kinnsci.train.config import RunConfig
     from kinnsci.train.evaluate import evaluate
-    from kinnsci.train.losses import PhysicsResidual
+    from kinnsci.train.losses import PhysicsResidual, mean_residual
     from kinnsci.train.run import _datasets, load_trained, open_run_data
 
     if not isinstance(steps, int) or steps < 1:
@@ -130,4 +114,4 @@ def finetune_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
     return report
 
 
-__all__ = ["finetune_checkpoint", "finetune_model", "mean_residual"]
+__all__ = ["finetune_checkpoint", "finetune_model"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from kinnsci.errors import ConfigError, DataError
 
@@ -117,9 +117,9 @@ class PhysicsResidual:
             ConfigError: the file was not written by a generator with an equation.
             DataError: the file lacks an attribute the equation needs.
         """
-        from kinnsci.physics.equation import EQUATIONS, generator_of, get_equation
+        from kinnsci.physics.equation import generator_of
+        from kinnsci.physics.registry import EQUATIONS, get_equation
 
-        get_equation("darcy")  # imports the shipped equations into EQUATIONS
         name = generator_of(ds)
         if name is None or name not in EQUATIONS:
             known = ", ".join(sorted(EQUATIONS))
@@ -195,6 +195,22 @@ class CompositeLoss:
         return out
 
 
+def mean_residual(model: nn.Module, dataset, physics, batch_size: int = 16,
+                  device: str | torch.device = "cpu") -> float:
+    """The mean square PDE residual of ``model``'s one-step predictions over ``dataset``
+    (every item weighted equally), in physical units."""
+    from torch.utils.data import DataLoader
+
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for x, _ in DataLoader(dataset, batch_size=batch_size):
+            x = x.to(device)
+            total += float(physics(model(x), x)) * len(x)
+            count += len(x)
+    return total / count
+
+
 def make_loss(spec: str | Mapping[str, Any], physics: PhysicsResidual | None = None
               ) -> str | CompositeLoss:
     """A single data term stays a name (the Trainer's plain loss); anything else becomes a
@@ -207,4 +223,4 @@ def make_loss(spec: str | Mapping[str, Any], physics: PhysicsResidual | None = N
 
 
 __all__ = ["LOSS_TERMS", "CompositeLoss", "PhysicsResidual", "h1_relative", "make_loss",
-           "parse_loss"]
+           "mean_residual", "parse_loss"]

@@ -463,7 +463,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
                                                progress=progress)}
     physics = run_physics(ds, run)
     if physics is not None:
-        from kinnsci.train.finetune import mean_residual
+        from kinnsci.train.losses import mean_residual
 
         report["test"]["pde_residual"] = mean_residual(model, dataset, physics, batch_size,
                                                        device)
