@@ -2,28 +2,16 @@
 
 torch takes over a second to import and neuraloperator two more; ``kinnsci --help``, an
 argument error or ``import kinnsci.data.generators`` need neither.
+
+A package that uses it also imports its exports under ``typing.TYPE_CHECKING``, so type
+checkers and editors see (and jump to) every name; no exported name equals a submodule's.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from collections.abc import Callable, Mapping
 from typing import Any
-
-
-class _LazyPackage(types.ModuleType):
-    """A package whose exported name can equal a submodule's (``kinnsci.train.rollout`` is
-    a module and the function it defines): importing the submodule binds the name to the
-    export, as an eager ``from .rollout import rollout`` in ``__init__`` would."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        exports = self.__dict__.get("_lazy_exports", {})
-        if (isinstance(value, types.ModuleType) and name in exports
-                and value.__name__ == f"{self.__name__}.{name}" and hasattr(value, name)):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
 
 
 def lazy_exports(package: str, namespace: dict[str, Any],
@@ -35,8 +23,6 @@ def lazy_exports(package: str, namespace: dict[str, Any],
     Each name is imported once, on first access, and then kept in ``namespace`` (the
     package's ``globals()``), so later accesses are plain lookups.
     """
-    namespace["_lazy_exports"] = dict(exports)
-    sys.modules[package].__class__ = _LazyPackage
     def __getattr__(name: str) -> Any:
         try:
             module = exports[name]

@@ -205,7 +205,7 @@ def test_poseidon_channels_train_from_the_cli_with_a_static_coefficient(tmp_path
 
 
 def test_static_inputs_enter_every_window_and_every_rollout_step(tmp_path):
-    from kinnsci.train.rollout import rollout
+    from kinnsci.train.rollouts import rollout
 
     path = tmp_path / "wave.nc"
     stored = write_poseidon(path)

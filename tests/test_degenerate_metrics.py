@@ -11,7 +11,7 @@ import pytest
 import torch
 import xarray as xr
 
-from kinnsci.train.evaluate import evaluate
+from kinnsci.train.evaluation import evaluate
 from kinnsci.train.metrics import nrmse, relative_l1, relative_l2, rmse
 
 

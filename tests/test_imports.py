@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
 
-@pytest.mark.parametrize("package", ["kinnsci.data", "kinnsci.train"])
+@pytest.mark.parametrize("package", ["kinnsci.data", "kinnsci.train", "kinnsci.physics"])
 def test_every_exported_name_resolves_to_what_it_names(package):
     mod = importlib.import_module(package)
     assert mod.__all__ == sorted(mod.__all__) and mod.__all__
@@ -22,23 +24,34 @@ def test_every_exported_name_resolves_to_what_it_names(package):
         mod.no_such_name  # noqa: B018
 
 
-def test_a_function_named_like_its_submodule_stays_the_function():
-    """``kinnsci.train.rollout`` and ``.evaluate`` are modules and functions; importing the
-    module (as the trainer does) must not replace the exported function."""
-    code = ("import kinnsci.train.trainer, kinnsci.train.rollout, kinnsci.train.evaluate\n"
+def test_no_exported_name_is_also_a_submodule_and_editors_see_every_export():
+    """``kinnsci.train.rollout`` is the function only (the module is ``rollouts``); every
+    lazy export is imported under ``TYPE_CHECKING`` too, so type checkers and editors
+    resolve it (no module needs a special class to keep its exports)."""
+    code = ("import kinnsci.train.trainer, kinnsci.train.rollouts, kinnsci.train.evaluation\n"
             "from kinnsci.train import evaluate, rollout\n"
             "import kinnsci.train as t\n"
             "print(callable(rollout), callable(evaluate), callable(t.rollout), "
-            "callable(t.evaluate))")
+            "callable(t.evaluate), type(t).__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
-    assert out == ["True"] * 4
+    assert out == ["True"] * 4 + ["module"]
+    for package in ("kinnsci.data", "kinnsci.train", "kinnsci.physics"):
+        mod = importlib.import_module(package)
+        path = Path(mod.__file__)
+        tree = ast.parse(path.read_text())
+        guarded = {alias.asname or alias.name
+                   for node in ast.walk(tree) if isinstance(node, ast.If)
+                   and getattr(node.test, "id", None) == "TYPE_CHECKING"
+                   for stmt in node.body if isinstance(stmt, ast.ImportFrom)
+                   for alias in stmt.names}
+        assert guarded == set(mod.__all__), (package, set(mod.__all__) ^ guarded)
+        submodules = {p.stem for p in path.parent.iterdir()}
+        assert not set(mod.__all__) & submodules, package
 
 
 # --- the import structure: layers only import downwards, and no module cycle ----------------
-import ast  # noqa: E402
 from collections import defaultdict  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 PACKAGE = Path(__file__).resolve().parents[1] / "kinnsci"
 # kinnsci/__init__.py: cells, discretize, scan, data, physics -> layers -> models -> train,

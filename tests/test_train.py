@@ -556,7 +556,7 @@ def test_rollout_step_s_is_compared_with_state_history_minus_1_plus_s(tmp_path):
     that map has zero error at every rollout step (off by one step it would be ~11 %)."""
     import xarray as xr
 
-    from kinnsci.train.rollout import rollout_errors
+    from kinnsci.train.rollouts import rollout_errors
 
     w0 = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(0)).numpy()
     states = np.stack([w0[:, 0] * 0.9**t for t in range(7)], axis=1)  # (sample, time, y, x)

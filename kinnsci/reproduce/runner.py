@@ -36,8 +36,8 @@ from kinnsci.reproduce import tabular
 from kinnsci.reproduce.plan import SCHEMA, DataRecipe, Plan, Variant, content_hash
 from kinnsci.reproduce.stats import SMOKE_VERDICT, VERDICTS, compare, summarize, verdicts
 from kinnsci.train.config import RESULT_KEYS, RunConfig
-from kinnsci.train.evaluate import evaluate
-from kinnsci.train.rollout import rollout_metrics
+from kinnsci.train.evaluation import evaluate
+from kinnsci.train.rollouts import rollout_metrics
 from kinnsci.train.run import build_run
 from kinnsci.train.trainer import NonFiniteLossError
 

@@ -64,7 +64,7 @@ def finetune_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
     from kinnsci._atomic import write_text_atomic
     from kinnsci._paths import check_output_path
     from kinnsci.train.config import RunConfig
-    from kinnsci.train.evaluate import evaluate
+    from kinnsci.train.evaluation import evaluate
     from kinnsci.train.losses import PhysicsResidual, mean_residual
     from kinnsci.train.run import _datasets, load_trained, open_run_data
 

@@ -37,9 +37,9 @@ from kinnsci.models import count_parameters, get_model
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import CheckpointError, load_checkpoint
 from kinnsci.train.config import RESUME_KEYS, RunConfig, deciding_values
-from kinnsci.train.evaluate import evaluate
+from kinnsci.train.evaluation import evaluate
 from kinnsci.train.normalized import NormalizedOperator
-from kinnsci.train.rollout import rollout_errors
+from kinnsci.train.rollouts import rollout_errors
 from kinnsci.train.trainer import Trainer
 
 

@@ -28,9 +28,9 @@ from kinnsci.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from kinnsci.train.evaluate import evaluate
+from kinnsci.train.evaluation import evaluate
 from kinnsci.train.metrics import LOSSES
-from kinnsci.train.rollout import rollout
+from kinnsci.train.rollouts import rollout
 
 SCHEDULERS = ("cosine", "step", "none")
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}

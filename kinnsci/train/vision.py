@@ -23,7 +23,7 @@ from kinnsci.errors import ConfigError
 from kinnsci.models import count_parameters, get_model
 from kinnsci.models.flops import count_flops
 from kinnsci.train import distributed as dist_utils
-from kinnsci.train.evaluate import evaluate
+from kinnsci.train.evaluation import evaluate
 from kinnsci.train.metrics import classification_metrics
 from kinnsci.train.run import check_output_dir
 from kinnsci.train.trainer import Trainer
