@@ -46,6 +46,9 @@ SMALL = {
     "ukno": dict(in_channels=3, out_channels=2, hidden_channels=[8, 16, 16], res_blocks=1),
     "kirchhoffnet": dict(in_channels=3, out_channels=2, hidden_channels=1),
     "dynpmnn": dict(in_channels=3, out_channels=2, hidden_channels=4),
+    "mlp": dict(in_channels=3, out_channels=2, hidden_channels=5),
+    "neural_ode": dict(in_channels=3, out_channels=2, hidden_channels=4, field_width=6),
+    "cfc": dict(in_channels=3, out_channels=2, hidden_channels=4, backbone_units=6),
     "kirchhoff_flow": dict(channels=3, repeat=2),
     **{f"kinn_vision{size}": dict(num_classes=5, hidden_channels=8, depths=[1, 1, 1, 1])
        for size in ("", "_tiny", "_small", "_base")},
@@ -117,10 +120,10 @@ def test_fno_is_resolution_independent_on_band_limited_input():
 
 
 def test_unknown_model_and_config_keys_are_listed():
-    with pytest.raises(ValueError, match="known models: dynpmnn, fkno, fno, kinn_vision, "
+    with pytest.raises(ValueError, match="known models: cfc, dynpmnn, fkno, fno, kinn_vision, "
                                          "kinn_vision_base, "
                                          "kinn_vision_small, kinn_vision_tiny, kirchhoff_flow, "
-                                         "kirchhoffnet, ukno, unet"):
+                                         "kirchhoffnet, mlp, neural_ode, ukno, unet"):
         get_model("transformer")
     with pytest.raises(ValueError, match=r"unknown config keys for model 'fno': \['depth'\]"):
         get_model("fno", depth=3)
