@@ -547,6 +547,8 @@ class Experiment:
 # alone, plus the data generation and about 20 s of reports (docs/results.md). These were
 # measured with 3 seeds, before the state-cut twins and the selection runs: the current
 # plans take about 2-3x as long. long-range: 2026-12-04, 5 seeds and its twin, one run.
+# kirchhoffnet-*, dynpmnn-*, physics-*: 2026-12-04, one thread each, two experiments
+# running side by side on the 2 cores (one wall-clock run each).
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("darcy", darcy, {"smoke": 0.05, "small": 33.3, "paper": None}),
     Experiment("darcy-matched", darcy_matched, {"smoke": None, "small": 9.2, "paper": None}),
@@ -563,13 +565,13 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("resolution-transfer", resolution_transfer,
                {"smoke": None, "small": None, "paper": None}),
     Experiment("kirchhoffnet-diabetes", papers.kirchhoffnet_diabetes,
-               {"smoke": None, "small": None, "paper": None}),
+               {"smoke": None, "small": 20.1, "paper": None}),
     Experiment("kirchhoffnet-friedman1", papers.kirchhoffnet_friedman,
-               {"smoke": None, "small": None, "paper": None}),
+               {"smoke": None, "small": 22.1, "paper": None}),
     Experiment("dynpmnn-diabetes", papers.dynpmnn_diabetes,
-               {"smoke": None, "small": None, "paper": None}),
+               {"smoke": None, "small": 4.8, "paper": None}),
     Experiment("dynpmnn-friedman1", papers.dynpmnn_friedman,
-               {"smoke": None, "small": None, "paper": None}),
+               {"smoke": None, "small": 4.7, "paper": None}),
     Experiment("physics-few-labels", physics_few_labels,
                {"smoke": None, "small": None, "paper": None}),
     Experiment("physics-superres", physics_superres,
