@@ -215,7 +215,8 @@ def overview(results: list[dict[str, Any]]) -> str:
     for content in results:
         summary = content["summary"]
         for c in content["claims"]:
-            a, b = summary[c["better"]][c["metric"]], summary[c["worse"]][c["metric"]]
+            a = summary[c["better"]][c["metric"]]
+            b = summary[c["worse"]][c.get("worse_metric") or c["metric"]]
             ours = (f"{mean_std(a)} vs {mean_std(b)} ({METRIC_NAMES.get(c['metric'], c['metric'])}"
                     f", n = {a['n']}, {b['n']})")
             lines.append(f"| {content['experiment']} ({content['scale']}) | {c['claim']} | "
@@ -261,7 +262,8 @@ def claims_overview(root: str | Path, scale: str) -> str:
             continue
         summary = content["summary"]
         for c in content["claims"]:
-            a, b = summary[c["better"]][c["metric"]], summary[c["worse"]][c["metric"]]
+            a = summary[c["better"]][c["metric"]]
+            b = summary[c["worse"]][c.get("worse_metric") or c["metric"]]
             ours = (f"{mean_std(a)} vs {mean_std(b)} ({METRIC_NAMES.get(c['metric'], c['metric'])}"
                     f", n = {a['n']}, {b['n']})")
             note = f" ({c['note']})" if c.get("note") else ""
