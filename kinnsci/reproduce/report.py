@@ -188,7 +188,8 @@ def render(content: dict[str, Any]) -> str:
         data_line(plan), "",
         f"Wall time of this invocation: {_duration(content['wall_seconds'])}; compute in all "
         f"runs: {_duration(content['compute_seconds'])} ({content['device']}, "
-        f"{content['threads']} threads, torch {content['torch']}).", "",
+        f"{content['threads']} thread{'s' if content['threads'] != 1 else ''}, torch "
+        f"{content['torch']}).", "",
     ]
     if plan.get("note"):
         lines += [plan["note"], ""]
