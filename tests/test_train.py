@@ -187,7 +187,9 @@ def test_nan_loss_stops_and_saves_the_last_good_state(darcy, tmp_path):
     assert all(torch.isfinite(t).all() for t in good["model"]["state"].values())
 
 
-def test_ddp_on_two_cpu_processes_matches_single_process_training(tmp_path):
+@pytest.mark.parametrize("loss", ["rel_l2", "pde"])
+def test_ddp_on_two_cpu_processes_matches_single_process_training(tmp_path, loss):
+    """Also with a physics loss term (relative L2 + the Poisson residual)."""
     torchrun = shutil.which("torchrun")
     if torchrun is None:
         pytest.skip("torchrun is not on PATH")
@@ -196,10 +198,11 @@ def test_ddp_on_two_cpu_processes_matches_single_process_training(tmp_path):
     env.pop("WORLD_SIZE", None)
     (tmp_path / "ddp").mkdir()
     (tmp_path / "single").mkdir()
-    subprocess.run([torchrun, "--nproc-per-node", "2", "--master-port", "29533", worker,
-                    str(tmp_path / "ddp")], check=True, env=env, timeout=240)
-    subprocess.run([sys.executable, worker, str(tmp_path / "single")], check=True, env=env,
-                   timeout=240)
+    port = "29533" if loss == "rel_l2" else "29534"
+    subprocess.run([torchrun, "--nproc-per-node", "2", "--master-port", port, worker,
+                    str(tmp_path / "ddp"), loss], check=True, env=env, timeout=240)
+    subprocess.run([sys.executable, worker, str(tmp_path / "single"), loss], check=True,
+                   env=env, timeout=240)
     r0 = torch.load(tmp_path / "ddp" / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "ddp" / "rank1.pt", weights_only=True)
     single = torch.load(tmp_path / "single" / "rank0.pt", weights_only=True)
