@@ -74,9 +74,10 @@ def _table_name(recipe: TableRecipe) -> str:
 
 def kirchhoffnet_sizes(recipe: TableRecipe, n_features: int) -> dict[str, tuple]:
     """Per size: (KirchhoffNet hidden nodes, MLP width, paper's KirchhoffNet, paper's MLP).
-    Built-in tables use Table I's node counts and the MLP width closest to the paper's
-    MLP count; another table (a CSV) the rule behind Table I's sizes (14 and 19 nodes for
-    m and l) and the MLP width closest to its KirchhoffNet's count."""
+    Built-in tables, and a CSV with 8 features whose file name contains "hous" (taken as
+    California Housing), use Table I's node counts, its figures and the MLP width closest
+    to the paper's MLP count; another CSV the rule behind Table I's sizes (14 and 19
+    nodes for m and l) and the MLP width closest to its KirchhoffNet's count."""
     paper = TABLE_I.get(_table_name(recipe))
     if paper is None and n_features == 8:  # California Housing has 8 features
         paper = TABLE_I["housing"] if "hous" in recipe.name.lower() else None
