@@ -269,3 +269,16 @@ def test_a_builtin_table_experiment_runs_and_judges_non_inferiority(tmp_path):
     assert {c["worse"] for c in content["claims"]} == {"node", "cfc"}
     assert all(c["margin"] == 0.1 for c in content["claims"])
     assert all(r["test"]["mse"] >= 0 for r in content["runs"])
+
+
+def test_a_california_housing_csv_gets_table_is_housing_sizes_and_figures(tmp_path):
+    rng = np.random.default_rng(0)
+    header = ",".join([f"f{i}" for i in range(8)] + ["MedHouseVal"])
+    rows = [",".join(f"{v:.4f}" for v in rng.random(9)) for _ in range(30)]
+    path = _write_csv(tmp_path / "california_housing.csv", rows, header=header)
+    plan = table_plan("kirchhoffnet", "small", path, "MedHouseVal")
+    counts = [count_parameters(get_model("kirchhoffnet", in_channels=8, out_channels=1,
+                                         **plan.variant(f"kirchhoffnet-{s}").model_config))
+              for s in ("s", "m", "l")]
+    assert counts == [360, 840, 1520]  # Table I's Housing column
+    assert "1.55e-2 / 360" in plan.claims[0].paper
