@@ -36,8 +36,9 @@ class Equation:
     Class attributes:
         name: the generator's registry name (``"darcy"``); defining the class registers it.
         variables: the data variables the residual reads (``("a", "u")``).
-        components: names of the residual fields (``("residual",)``; shallow water:
-            mass and two momenta).
+        components: names of the residual fields (``("residual",)``; Darcy and Poisson
+            add ``"boundary"``, their Dirichlet condition; shallow water: mass and two
+            momenta).
         steady: False when the residual needs consecutive time steps (a ``time`` axis
             of length >= 2 in every variable).
     """
@@ -60,7 +61,8 @@ class Equation:
                         ) -> dict[str, Tensor]:
         """Residual components from ``fields[name]`` of shape (batch, y, x) (steady) or
         (batch, time, y, x) (time-dependent, >= 2 steps); each component (batch, y', x')
-        or (batch, time - 1, y', x'), where y', x' are the points it is defined at."""
+        or (batch, time - 1, y', x'), where y', x' are the points it is defined at, or
+        (batch, [time - 1,] n) for a condition on the n boundary points."""
         raise NotImplementedError
 
     def interior(self, ds: xr.Dataset) -> dict[str, slice]:
@@ -105,8 +107,11 @@ class Equation:
         if not self.steady:
             t = time_seconds(ds)
             coords["time"] = 0.5 * (t[1:] + t[:-1])
-        return xr.Dataset({name: (dims, value.numpy()) for name, value in out.items()},
-                          coords=coords, attrs={"equation": self.name})
+        # a component on the grid has its dims; one on the boundary ring (Dirichlet
+        # conditions) is (sample, [time,] boundary_point)
+        data = {name: (dims if value.ndim == len(dims) else (*dims[:-2], "boundary_point"),
+                       value.numpy()) for name, value in out.items()}
+        return xr.Dataset(data, coords=coords, attrs={"equation": self.name})
 
     def residual_rms(self, ds: xr.Dataset) -> dict[str, float]:
         """Root mean square of each residual component over every point of ``ds``."""

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor
 
+from kinnsci.physics.darcy import dirichlet_boundary
 from kinnsci.physics.equation import Equation, spacing
 
 if TYPE_CHECKING:
@@ -22,17 +23,21 @@ def five_point_laplacian(u: Tensor, hx: float, hy: float) -> Tensor:
 
 class Poisson(Equation):
     """Residual r = −Δu − f at the interior nodes with the generator's five-point
-    Laplacian (its DST solve makes r vanish to rounding)."""
+    Laplacian (its DST solve makes r vanish to rounding), and ``boundary`` = u / h² on
+    the boundary nodes (u = 0 there)."""
 
     name = "poisson"
     variables = ("f", "u")
+    components = ("residual", "boundary")
 
     def parameters(self, ds: xr.Dataset) -> dict[str, float]:
         return {"hx": spacing(ds, "x"), "hy": spacing(ds, "y")}
 
     def residual_tensor(self, fields, params):
-        lap = five_point_laplacian(fields["u"], params["hx"], params["hy"])
-        return {"residual": -lap - fields["f"][..., 1:-1, 1:-1]}
+        u, hx, hy = fields["u"], params["hx"], params["hy"]
+        lap = five_point_laplacian(u, hx, hy)
+        return {"residual": -lap - fields["f"][..., 1:-1, 1:-1],
+                "boundary": dirichlet_boundary(u, hx, hy)}
 
     def interior(self, ds):
         return {"y": slice(1, -1), "x": slice(1, -1)}

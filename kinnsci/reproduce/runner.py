@@ -42,6 +42,9 @@ from kinnsci.train.run import build_run
 from kinnsci.train.trainer import NonFiniteLossError
 
 RUN_FORMAT = 2  # bump when a change to training or evaluation changes a run's numbers
+PHYSICS_FORMAT = 2
+"""Version of the PDE residuals (``kinnsci.physics``; 2: Dirichlet boundary terms), part
+of the id of every run that trains with, fine-tunes with or reports a residual."""
 
 
 SELECTION_SEED = 1000
@@ -148,6 +151,11 @@ def run_id(plan: Plan, variant: Variant, lr: float, seed: int) -> str:
            "rollout_steps": plan.rollout_steps, "config": deciding}
     if plan.finetune and plan.transfer:  # what the fine-tuned transfer metrics depend on
         key["finetune"] = plan.finetune
+    from kinnsci.train.losses import parse_loss
+
+    if "pde" in parse_loss(variant.loss) or "pde_residual" in plan.metrics or (
+            plan.finetune and plan.transfer):
+        key["physics"] = PHYSICS_FORMAT
     return f"{variant.model}-{content_hash(key)}"
 
 
