@@ -575,7 +575,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("physics-few-labels", physics_few_labels,
                {"smoke": None, "small": 24.1, "paper": None}),
     Experiment("physics-superres", physics_superres,
-               {"smoke": None, "small": None, "paper": None}),
+               {"smoke": None, "small": 12.0, "paper": None}),
 )}
 
 GROUPS: dict[str, tuple[str, ...]] = {
