@@ -208,6 +208,13 @@ def write_report(content: dict[str, Any], path: Path) -> Path:
     return write_text_atomic(path, render(content))
 
 
+def _metrics_of(claim: dict[str, Any]) -> str:
+    """The claim's metric, or "M vs M'" when its worse side is read on another metric."""
+    metric, worse = claim["metric"], claim.get("worse_metric") or claim["metric"]
+    name = METRIC_NAMES.get(metric, metric)
+    return name if worse == metric else f"{name} vs {METRIC_NAMES.get(worse, worse)}"
+
+
 def overview(results: list[dict[str, Any]]) -> str:
     """One row per paper claim across experiments: the paper's figure, ours (mean ± std
     of both models and the number of seeds) and the verdict."""
@@ -218,8 +225,7 @@ def overview(results: list[dict[str, Any]]) -> str:
         for c in content["claims"]:
             a = summary[c["better"]][c["metric"]]
             b = summary[c["worse"]][c.get("worse_metric") or c["metric"]]
-            ours = (f"{mean_std(a)} vs {mean_std(b)} ({METRIC_NAMES.get(c['metric'], c['metric'])}"
-                    f", n = {a['n']}, {b['n']})")
+            ours = f"{mean_std(a)} vs {mean_std(b)} ({_metrics_of(c)}, n = {a['n']}, {b['n']})"
             lines.append(f"| {content['experiment']} ({content['scale']}) | {c['claim']} | "
                          f"{c['paper']} | {ours} | **{c['verdict']}** |")
     return "\n".join(lines)
@@ -265,8 +271,7 @@ def claims_overview(root: str | Path, scale: str) -> str:
         for c in content["claims"]:
             a = summary[c["better"]][c["metric"]]
             b = summary[c["worse"]][c.get("worse_metric") or c["metric"]]
-            ours = (f"{mean_std(a)} vs {mean_std(b)} ({METRIC_NAMES.get(c['metric'], c['metric'])}"
-                    f", n = {a['n']}, {b['n']})")
+            ours = f"{mean_std(a)} vs {mean_std(b)} ({_metrics_of(c)}, n = {a['n']}, {b['n']})"
             note = f" ({c['note']})" if c.get("note") else ""
             lines.append(f"| {name} ({scale}) | {c['claim']} | {c['paper']} | {ours} | "
                          f"{ratio_cell(c)} | **{c['verdict']}**{note} |")
