@@ -78,6 +78,20 @@ class BaseModel(nn.Module):
         return model
 
 
+def check_rows(model: nn.Module, x: Tensor) -> None:
+    """Refuse an input that is not ``(batch, model.in_channels)`` (the vector models:
+    KirchhoffNet, DynPMNN, MLP, NeuralODE, CfC).
+
+    Raises:
+        ConfigError: naming the model, the expected and the given shape.
+    """
+    if x.ndim != 2 or x.shape[-1] != model.in_channels:
+        from kinnsci.errors import ConfigError
+
+        raise ConfigError(f"{type(model).__name__} expects (batch, {model.in_channels}) "
+                          f"inputs, got {tuple(x.shape)}")
+
+
 def instantiate(cls: type[BaseModel], config: dict[str, Any]) -> nn.Module:
     """``cls(**config)`` with JSON lists read as tuples; the constructor translates old
     argument names and records ``config = {"name": cls.name, **arguments}`` under the new

@@ -9,7 +9,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from kinnsci.errors import ConfigError
-from kinnsci.models.base import BaseModel
+from kinnsci.models.base import BaseModel, check_rows
 
 
 def _ncps_cfc():
@@ -58,9 +58,7 @@ class CfC(BaseModel):
         Raises:
             ConfigError: ``x`` is not ``(batch, in_channels)``.
         """
-        if x.ndim != 2 or x.shape[-1] != self.in_channels:
-            raise ConfigError(f"CfC expects (batch, {self.in_channels}) inputs, got "
-                              f"{tuple(x.shape)}")
+        check_rows(self, x)
         # (ncps's per-sample ``timespans`` do not broadcast against the state in 1.0.1:
         # the default span is used)
         h0 = x.new_zeros(x.shape[0], self.hidden_channels)

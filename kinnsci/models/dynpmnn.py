@@ -8,7 +8,7 @@ from kinnsci._deprecation import renamed_arguments
 from kinnsci.cells.fitzhugh_nagumo import FitzHughNagumoCell
 from kinnsci.discretize import Discretizer, get_discretizer
 from kinnsci.errors import ConfigError
-from kinnsci.models.base import BaseModel
+from kinnsci.models.base import BaseModel, check_rows
 
 
 class FHNLayer(nn.Module):
@@ -82,9 +82,7 @@ class DynPMNN(BaseModel):
         Raises:
             ConfigError: ``x`` is not ``(batch, in_channels)``.
         """
-        if x.ndim != 2 or x.shape[-1] != self.in_channels:
-            raise ConfigError(f"DynPMNN expects (batch, {self.in_channels}) inputs, got "
-                             f"{tuple(x.shape)}")
+        check_rows(self, x)
         for layer in self.layers:
             x = layer(x)
         return self.readout(x)

@@ -15,7 +15,7 @@ from kinnsci.cells.circuit import CircuitCell
 from kinnsci.cells.topology import fully_connected, neighbour_emphasizing, projection
 from kinnsci.discretize.adaptive import Adaptive
 from kinnsci.errors import ConfigError
-from kinnsci.models.base import BaseModel
+from kinnsci.models.base import BaseModel, check_rows
 
 TOPOLOGIES = ("fc", "ne", "proj")
 
@@ -102,9 +102,7 @@ class KirchhoffNet(BaseModel):
         Raises:
             ConfigError: ``x`` is not ``(batch, in_channels)``.
         """
-        if x.ndim != 2 or x.shape[-1] != self.in_channels:
-            raise ConfigError(f"KirchhoffNet expects (batch, {self.in_channels}) inputs, got "
-                              f"{tuple(x.shape)}")
+        check_rows(self, x)
         return torch.cat([x, x.new_zeros(x.shape[0], self.n_nodes - self.in_channels)], dim=-1)
 
     def forward(self, x: Tensor) -> Tensor:

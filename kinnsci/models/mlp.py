@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from kinnsci.errors import ConfigError
-from kinnsci.models.base import BaseModel
+from kinnsci.models.base import BaseModel, check_rows
 
 
 class MLP(BaseModel):
@@ -42,9 +42,7 @@ class MLP(BaseModel):
         Raises:
             ConfigError: ``x`` is not ``(batch, in_channels)``.
         """
-        if x.ndim != 2 or x.shape[-1] != self.in_channels:
-            raise ConfigError(f"MLP expects (batch, {self.in_channels}) inputs, got "
-                              f"{tuple(x.shape)}")
+        check_rows(self, x)
         return self.net(x)
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from kinnsci.errors import ConfigError
-from kinnsci.models.base import BaseModel
+from kinnsci.models.base import BaseModel, check_rows
 
 
 class _VectorField(nn.Module):
@@ -63,9 +63,7 @@ class NeuralODE(BaseModel):
         """
         import torchdiffeq
 
-        if x.ndim != 2 or x.shape[-1] != self.in_channels:
-            raise ConfigError(f"NeuralODE expects (batch, {self.in_channels}) inputs, got "
-                              f"{tuple(x.shape)}")
+        check_rows(self, x)
         solve = torchdiffeq.odeint_adjoint if self.adjoint else torchdiffeq.odeint
         times = torch.tensor([0.0, self.t_end], dtype=x.dtype, device=x.device)
         h = solve(self.field, self.encoder(x), times, rtol=self.rtol, atol=self.atol,
