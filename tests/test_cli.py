@@ -127,7 +127,9 @@ def test_the_choices_listed_in_help_are_the_registries():
 
     train, vision = CHOICES["train"], CHOICES["train-vision"]
     assert set(vision["model"]) == {n for n in MODELS if n.startswith("kinn_vision")}
-    from kinnsci.train.losses import LOSS_TERMS
+    from kinnsci.train.losses import AGGREGATORS, LOSS_TERMS
+
+    assert tuple(train["loss_aggregator"]) == AGGREGATORS
 
     # every term of a weighted-sum loss; cross-entropy is a classification loss
     assert set(train["loss"]) == set(LOSS_TERMS) == set(LOSSES) - {"cross_entropy"} | {

@@ -231,3 +231,25 @@ def test_pde_loss_and_finetuning_under_bf16_autocast_keep_a_float32_residual(dar
     report = finetune_checkpoint(run / "final.pt", darcy, steps=10, lr=1e-3, amp="bf16",
                                  out=tmp_path / "ft")
     assert report["after"]["residual"] < report["before"]["residual"]
+
+
+def test_an_adaptive_aggregator_weights_the_slower_term_up():
+    """SoftAdapt (neuraloperator's): after a step where one term halved and the other did
+    not move, the one that did not move gets the larger weight; Relobralo runs too."""
+    from kinnsci.train.losses import CompositeLoss
+
+    loss = CompositeLoss({"mse": 1.0, "rel_l1": 1.0}, aggregator="softadapt")
+    true = torch.ones(2, 1, 4, 4)
+    first = loss(torch.full_like(true, 2.0), true)  # mse 1, rel_l1 1
+    torch.testing.assert_close(first, torch.tensor(2.0))
+    # mse 0.25 (quartered), rel_l1 0.5 (halved): rel_l1 moved less, weigh it up
+    loss(torch.full_like(true, 1.5), true)
+    assert loss.last_weights["rel_l1"] > loss.last_weights["mse"]
+    relo = CompositeLoss({"mse": 1.0, "rel_l1": 1.0}, aggregator="relobralo")
+    for value in (2.0, 1.5, 1.2):
+        assert torch.isfinite(relo(torch.full_like(true, value), true))
+    with pytest.raises(ConfigError, match="loss_aggregator must be one of softadapt"):
+        CompositeLoss({"mse": 1.0}, aggregator="adam")
+    with pytest.raises(ConfigError, match="loss_aggregator must be one of softadapt"):
+        RunConfig.from_mapping({"data": "x.nc", "inputs": ["a"], "targets": ["u"],
+                                "loss_aggregator": "softadpt"})

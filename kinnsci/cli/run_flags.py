@@ -17,6 +17,7 @@ CONFIG_SWITCHES = ("model_config", "compile", "channels_last", "plots")
 CHOICES = {
     "train": {"model": ("fno", "fkno", "unet", "ukno"),
               "loss": ("rel_l2", "rel_l1", "mse", "h1", "pde"),
+              "loss_aggregator": ("softadapt", "relobralo"),
               "scheduler": ("cosine", "step", "none"),
               "amp": ("bf16", "fp16"),
               "normalizer": ("gaussian", "minmax", "none")},
@@ -45,6 +46,8 @@ HELP = {
     "normalizer": "per-channel normalisation fitted on the training split",
     "loss": "training loss: a term, or a weighted sum such as rel_l2=1,h1=0.5,pde=0.1 "
             "(pde: the residual of the data's PDE, kinnsci.physics)",
+    "loss_aggregator": "adaptive weights of the loss terms (neuraloperator's; default: "
+                       "the fixed weights of --loss)",
     "num_workers": "DataLoader worker processes",
     "image_size": "side of the square training crops, pixels",
     "mode": "image mode the images are converted to (PIL), e.g. RGB or L",

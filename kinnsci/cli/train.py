@@ -28,7 +28,8 @@ EXAMPLES = """examples:
 FLAGS = {
     "model": str, "data": str, "history": int, "horizon": int, "epochs": int,
     "batch_size": int, "lr": float, "weight_decay": float, "scheduler": str, "seed": int,
-    "out": str, "device": str, "amp": str, "normalizer": str, "loss": str, "num_workers": int,
+    "out": str, "device": str, "amp": str, "normalizer": str, "loss": str,
+    "loss_aggregator": str, "num_workers": int,
 }
 
 

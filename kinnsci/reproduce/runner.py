@@ -132,7 +132,7 @@ def run_config(plan: Plan, variant: Variant, lr: float, seed: int, data: Path,
                      device="cpu" if not torch.cuda.is_available() else None, **names)
 
 
-ADDED_KEYS = ("train_samples",)
+ADDED_KEYS = ("train_samples", "loss_aggregator")
 """Run-deciding keys added after RUN_FORMAT 2: left out of a run's hash while at their
 default (None), so every run finished before they existed keeps its folder."""
 

@@ -24,8 +24,9 @@ MODEL_KEYS = ("model", "model_config")
 DATA_KEYS = ("data", "inputs", "targets", "variables", "history", "horizon", "stride",
              "static_inputs", "sample_dim", "time_dim", "spatial_dims", "channel_dim",
              "channels", "split", "split_seed", "normalizer", "train_samples")
-TRAINING_KEYS = ("loss", "epochs", "batch_size", "lr", "weight_decay", "scheduler",
-                 "grad_clip", "amp", "compile", "channels_last", "seed", "rollout_steps")
+TRAINING_KEYS = ("loss", "loss_aggregator", "epochs", "batch_size", "lr", "weight_decay",
+                 "scheduler", "grad_clip", "amp", "compile", "channels_last", "seed",
+                 "rollout_steps")
 RESUME_KEYS = MODEL_KEYS + DATA_KEYS
 RESULT_KEYS = MODEL_KEYS + DATA_KEYS + TRAINING_KEYS
 
@@ -70,6 +71,8 @@ class RunConfig:
     loss: str | dict[str, float] = "rel_l2"
     """A term name, ``"rel_l2=1,pde=0.1"`` or ``{rel_l2: 1, pde: 0.1}``: a weighted sum
     of :data:`kinnsci.train.losses.LOSS_TERMS` (``pde``: the data's PDE residual)."""
+    loss_aggregator: str | None = None
+    """None (fixed weights), ``"softadapt"`` or ``"relobralo"`` (adaptive weights)."""
     epochs: int = 10
     batch_size: int = 16
     lr: float = 1e-3
@@ -166,6 +169,11 @@ class RunConfig:
         from kinnsci.train.losses import parse_loss
 
         parse_loss(self.loss, f"{source}: loss")
+        from kinnsci.train.losses import AGGREGATORS
+
+        if self.loss_aggregator is not None and self.loss_aggregator not in AGGREGATORS:
+            raise ConfigError(f"{source}: loss_aggregator must be one of "
+                              f"{', '.join(AGGREGATORS)} or null, got {self.loss_aggregator!r}")
         self.check_ranges(source)
         json.dumps(self.model_config)  # saved in checkpoints: fail early if not JSON-able
 

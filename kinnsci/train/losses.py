@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 LOSS_TERMS = ("rel_l2", "rel_l1", "mse", "h1", "pde")
 """The named terms a loss can combine."""
+AGGREGATORS = ("softadapt", "relobralo")
+"""Adaptive weightings of the terms (neuraloperator's ``SoftAdapt`` and ``Relobralo``:
+each term's weight follows its relative progress), on top of the fixed weights."""
 
 
 def parse_loss(spec: str | Mapping[str, Any], source: str = "loss") -> dict[str, float]:
@@ -153,13 +156,24 @@ class PhysicsResidual:
 class CompositeLoss:
     """``sum(weight * term(pred, true))`` over the named terms; ``pde`` needs a
     :class:`PhysicsResidual`. Called as ``loss(pred, true, x)`` by the Trainer
-    (``takes_inputs``); :meth:`epoch_means` returns and resets each term's mean."""
+    (``takes_inputs``); :meth:`epoch_means` returns and resets each term's mean.
+
+    ``aggregator`` (``"softadapt"`` or ``"relobralo"``, neuraloperator's) reweights the
+    fixed-weighted terms at every training step by their relative progress; its weights
+    of the last step are in ``last_weights``. Its state is per process and is not saved
+    in checkpoints (a resumed run starts it afresh)."""
 
     takes_inputs = True
 
-    def __init__(self, weights: Mapping[str, float], physics: PhysicsResidual | None = None):
+    def __init__(self, weights: Mapping[str, float], physics: PhysicsResidual | None = None,
+                 aggregator: str | None = None):
         from kinnsci.train.metrics import LOSSES
 
+        if aggregator is not None and aggregator not in AGGREGATORS:
+            raise ConfigError(f"loss_aggregator must be one of {', '.join(AGGREGATORS)} or "
+                              f"none, got {aggregator!r}")
+        self.aggregator_name, self._aggregator, self._step = aggregator, None, 0
+        self.last_weights: dict[str, float] = {}
         self.weights = {k: float(v) for k, v in weights.items()}
         if "pde" in self.weights and physics is None:
             raise ConfigError("loss term pde needs the data's equation (PhysicsResidual); "
@@ -179,12 +193,27 @@ class CompositeLoss:
                 raise ConfigError("loss term pde needs the model inputs: call loss(pred, "
                                   "true, x)")
             values["pde"] = self.physics(pred, x)
-        total = sum(self.weights[k] * v for k, v in values.items())
+        if self.aggregator_name is not None and torch.is_grad_enabled():
+            total = self._aggregate(values, pred.device)
+        else:
+            total = sum(self.weights[k] * v for k, v in values.items())
         if torch.is_grad_enabled():  # training batches only: the logged epoch means stay
             n = len(pred)  # on the device (no sync per batch), weighted as train_loss is
             for k, v in values.items():
                 self._sums[k] = self._sums.get(k, 0.0) + v.detach().double() * n
             self._count += n
+        return total
+
+    def _aggregate(self, values: dict[str, Tensor], device) -> Tensor:
+        from neuralop.losses.meta_losses import Relobralo, SoftAdapt
+
+        if self._aggregator is None:
+            cls = SoftAdapt if self.aggregator_name == "softadapt" else Relobralo
+            self._aggregator = cls([torch.zeros((), device=device)], len(values),
+                                   weights=self.weights)
+        total, lmbda = self._aggregator(values, self._step)
+        self._step += 1
+        self.last_weights = dict(zip(values, lmbda.detach().tolist(), strict=True))
         return total
 
     def epoch_means(self) -> dict[str, float]:
@@ -211,16 +240,16 @@ def mean_residual(model: nn.Module, dataset, physics, batch_size: int = 16,
     return total / count
 
 
-def make_loss(spec: str | Mapping[str, Any], physics: PhysicsResidual | None = None
-              ) -> str | CompositeLoss:
-    """A single data term stays a name (the Trainer's plain loss); anything else becomes a
-    :class:`CompositeLoss`."""
+def make_loss(spec: str | Mapping[str, Any], physics: PhysicsResidual | None = None,
+              aggregator: str | None = None) -> str | CompositeLoss:
+    """A single data term stays a name (the Trainer's plain loss); anything else, or any
+    loss with an ``aggregator``, becomes a :class:`CompositeLoss`."""
     weights = parse_loss(spec)
     if len(weights) == 1 and "pde" not in weights and "h1" not in weights \
-            and next(iter(weights.values())) == 1.0:
+            and next(iter(weights.values())) == 1.0 and aggregator is None:
         return next(iter(weights))
-    return CompositeLoss(weights, physics)
+    return CompositeLoss(weights, physics, aggregator)
 
 
-__all__ = ["LOSS_TERMS", "CompositeLoss", "PhysicsResidual", "h1_relative", "make_loss",
-           "mean_residual", "parse_loss"]
+__all__ = ["AGGREGATORS", "LOSS_TERMS", "CompositeLoss", "PhysicsResidual", "h1_relative",
+           "make_loss", "mean_residual", "parse_loss"]

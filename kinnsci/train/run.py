@@ -179,7 +179,7 @@ def run_loss(config: RunConfig, ds):
         physics = PhysicsResidual.for_data(ds, inputs=config.inputs, targets=config.targets,
                                            variables=config.variables,
                                            history=config.history)
-    return make_loss(config.loss, physics)
+    return make_loss(config.loss, physics, config.loss_aggregator)
 
 
 def check_split_sizes(fractions, samples: dict, source: str) -> None:
