@@ -251,7 +251,7 @@ def test_kinnsci_evaluate_reports_the_physics_metrics_and_the_residual(files, tm
 
 
 def test_conservation_drift_measures_the_mean_and_the_energy():
-    from kinnsci.physics.plots import conservation_drift
+    from kinnsci.physics.metrics import conservation_drift
 
     true = torch.rand(3, 4, 2, 8, 8) + 1.0
     pred = true.clone()

@@ -253,3 +253,23 @@ def test_an_adaptive_aggregator_weights_the_slower_term_up():
     with pytest.raises(ConfigError, match="loss_aggregator must be one of softadapt"):
         RunConfig.from_mapping({"data": "x.nc", "inputs": ["a"], "targets": ["u"],
                                 "loss_aggregator": "softadpt"})
+
+
+def test_reproduce_rollouts_record_conservation_and_energy(tmp_path):
+    """Every time-dependent reproduce run records, per rollout step, the error of the
+    conserved spatial means and the energy ratio, and their final values."""
+    import dataclasses
+
+    from kinnsci.reproduce import get_experiment, run_experiment
+
+    plan = get_experiment("shallow-water").plan("smoke")
+    plan = dataclasses.replace(plan, variants=(plan.variant("fno"),), claims=(),
+                               lrs=(1e-3,), seeds=1)
+    content = run_experiment(plan, tmp_path, progress=False, log=lambda s: None)
+    run = content["runs"][0]
+    steps = plan.rollout_steps
+    assert len(run["test_curves"]["energy_ratio"]) == steps
+    assert len(run["test_curves"]["conserved_error"]) == steps
+    assert run["test"]["final_energy_ratio"] == pytest.approx(
+        run["test_curves"]["energy_ratio"][-1])
+    assert run["test"]["final_conserved_error"] >= 0

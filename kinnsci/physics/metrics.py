@@ -15,6 +15,7 @@ return the batch mean (``reduction="none"``: per sample).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -125,5 +126,19 @@ def energy_spectrum(field: Tensor) -> tuple[Tensor, Tensor]:
     return torch.arange(n), spectrum
 
 
-__all__ = ["BANDS", "PHYSICS_METRICS", "band_rmse", "boundary_mask", "brmse", "crmse",
-           "energy_spectrum", "frmse_high", "frmse_low", "frmse_mid", "radial_wavenumber"]
+def conservation_drift(pred: Tensor, true: Tensor) -> dict[str, np.ndarray]:
+    """Per rollout step, from (B, steps, V, H, W): the error of each variable's spatial
+    mean (the conserved quantity: mass for a depth, mean vorticity), RMS over the batch,
+    and the energy ratio mean(pred²) / mean(true²) averaged over the batch and variables.
+
+    Returns ``{"conserved_error": (steps, V), "energy_ratio": (steps,)}``.
+    """
+    mean_err = pred.mean(dim=(-2, -1)) - true.mean(dim=(-2, -1))  # (B, steps, V)
+    energy = pred.pow(2).mean(dim=(-2, -1)) / true.pow(2).mean(dim=(-2, -1)).clamp_min(1e-30)
+    return {"conserved_error": mean_err.pow(2).mean(0).sqrt().numpy(),
+            "energy_ratio": energy.mean(dim=(0, 2)).numpy()}
+
+
+__all__ = ["BANDS", "PHYSICS_METRICS", "band_rmse", "boundary_mask", "brmse",
+           "conservation_drift", "crmse", "energy_spectrum", "frmse_high", "frmse_low",
+           "frmse_mid", "radial_wavenumber"]

@@ -67,19 +67,6 @@ def plot_physics(pred: Tensor, true: Tensor, path: str | os.PathLike,
     return _save(physics_figure(pred, true, residual, title), path)
 
 
-def conservation_drift(pred: Tensor, true: Tensor) -> dict[str, np.ndarray]:
-    """Per rollout step, from (B, steps, V, H, W): the error of each variable's spatial
-    mean (the conserved quantity: mass for a depth, mean vorticity), RMS over the batch,
-    and the energy ratio mean(pred²) / mean(true²) averaged over the batch and variables.
-
-    Returns ``{"conserved_error": (steps, V), "energy_ratio": (steps,)}``.
-    """
-    mean_err = pred.mean(dim=(-2, -1)) - true.mean(dim=(-2, -1))  # (B, steps, V)
-    energy = pred.pow(2).mean(dim=(-2, -1)) / true.pow(2).mean(dim=(-2, -1)).clamp_min(1e-30)
-    return {"conserved_error": mean_err.pow(2).mean(0).sqrt().numpy(),
-            "energy_ratio": energy.mean(dim=(0, 2)).numpy()}
-
-
 def plot_conservation(drift: dict[str, np.ndarray], path: str | os.PathLike,
                       variables: list[str] | None = None, title: str = "") -> Path:
     """Conserved-quantity error (left, per variable) and energy ratio (right) against
@@ -109,4 +96,4 @@ def plot_conservation(drift: dict[str, np.ndarray], path: str | os.PathLike,
     return _save(fig, path)
 
 
-__all__ = ["conservation_drift", "physics_figure", "plot_conservation", "plot_physics"]
+__all__ = ["physics_figure", "plot_conservation", "plot_physics"]

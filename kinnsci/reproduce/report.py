@@ -17,7 +17,8 @@ METRIC_NAMES = {
     "final_rel_l2": "final-step rel. L2", "train_seconds": "train time (s)",
     "mse": "MSE", "mae": "MAE", "pde_residual": "PDE residual (mean square)",
     "frmse_low": "fRMSE low", "frmse_mid": "fRMSE mid", "frmse_high": "fRMSE high",
-    "crmse": "cRMSE", "brmse": "bRMSE",
+    "crmse": "cRMSE", "brmse": "bRMSE", "final_conserved_error": "final-step mean error",
+    "final_energy_ratio": "final-step energy ratio",
 }
 
 

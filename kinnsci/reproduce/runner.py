@@ -187,6 +187,15 @@ def _evaluate_split(model, dataset, plan: Plan, device, physics=None
                        rollout_nrmse=float(np.mean(per_step["nrmse"])),
                        rollout_max_error=float(np.max(per_step["max_error"])),
                        final_rel_l2=float(per_step["rel_l2"][-1]))
+        # conserved quantities and energy over the rollout (its first batch of
+        # trajectories): the error of each variable's spatial mean, and the energy ratio
+        from kinnsci.physics.metrics import conservation_drift
+
+        drift = conservation_drift(preds, truths)
+        curves.update(conserved_error=drift["conserved_error"].mean(1).tolist(),
+                      energy_ratio=drift["energy_ratio"].tolist())
+        metrics.update(final_conserved_error=float(drift["conserved_error"][-1].mean()),
+                       final_energy_ratio=float(drift["energy_ratio"][-1]))
         start = dataset.trajectory(0)[plan.history - 1]
         sample = (start[:1], truths[0, -1, :1], preds[0, -1, :1])
     return metrics, curves, sample

@@ -473,7 +473,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
         errors, preds, truths = rollout_errors(model, dataset, rollout, device,
                                                progress=progress)
         report["rollout"] = errors.tolist()
-        from kinnsci.physics.plots import conservation_drift
+        from kinnsci.physics.metrics import conservation_drift
 
         drift = conservation_drift(preds, truths)
         report["rollout_conserved_error"] = drift["conserved_error"].tolist()
