@@ -18,6 +18,8 @@ from kinnsci.errors import ConfigError, DataError, InputNotFoundError
 
 BUILTIN_TABLES = ("diabetes", "friedman1")
 """Tables made on this machine (scikit-learn: ``pip install -e ".[papers]"``)."""
+DIABETES_ROWS = 442
+"""Rows of scikit-learn's Diabetes table."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,8 @@ def _sklearn():
 
 def builtin_table(name: str, *, n_samples: int | None = None, n_features: int | None = None,
                   noise: float = 0.0, seed: int = 0) -> Table:
-    """``"diabetes"`` (442 rows, 10 features; ``n_samples`` takes the first rows) or
-    ``"friedman1"`` (``make_friedman1(n_samples, n_features, noise, random_state=seed)``,
+    """``"diabetes"`` (:data:`DIABETES_ROWS` rows, 10 features; ``n_samples`` takes the
+    first rows) or ``"friedman1"`` (``make_friedman1(n_samples, n_features, noise, random_state=seed)``,
     5 informative features and ``n_features - 5`` of noise).
 
     Raises:
@@ -197,5 +199,5 @@ def scaled_splits(table: Table, split: tuple[float, float, float], seed: int = 0
         x_range, y_range)
 
 
-__all__ = ["BUILTIN_TABLES", "ScaledSplits", "Table", "builtin_table", "file_sha256",
-           "min_rows", "read_csv_table", "scaled_splits", "split_counts"]
+__all__ = ["BUILTIN_TABLES", "DIABETES_ROWS", "ScaledSplits", "Table", "builtin_table",
+           "file_sha256", "min_rows", "read_csv_table", "scaled_splits", "split_counts"]

@@ -45,8 +45,6 @@ def reduce_batch(values: Tensor, reduction: str) -> Tensor:
     return values.mean()
 
 
-_reduce = reduce_batch
-
 
 def radial_wavenumber(ny: int, nx: int, device=None) -> Tensor:
     """|k| of each coefficient of ``torch.fft.fft2`` on an (ny, nx) grid, in cycles per
@@ -69,7 +67,7 @@ def band_rmse(pred: Tensor, true: Tensor, band: str, reduction: str = "mean") ->
     k = radial_wavenumber(ny, nx, err.device)
     inside = (k > lo) & (k <= hi)
     per_channel = (power * inside).sum(dim=(-2, -1))  # (batch, channels)
-    return _reduce(per_channel.mean(dim=1).sqrt().to(pred.dtype), reduction)
+    return reduce_batch(per_channel.mean(dim=1).sqrt().to(pred.dtype), reduction)
 
 
 def frmse_low(pred: Tensor, true: Tensor, reduction: str = "mean") -> Tensor:
@@ -88,7 +86,7 @@ def crmse(pred: Tensor, true: Tensor, reduction: str = "mean") -> Tensor:
     """RMS over channels of the error of each channel's spatial mean, per sample."""
     _check(pred, true)
     diff = pred.mean(dim=(-2, -1)) - true.mean(dim=(-2, -1))  # (batch, channels)
-    return _reduce(diff.pow(2).mean(dim=1).sqrt(), reduction)
+    return reduce_batch(diff.pow(2).mean(dim=1).sqrt(), reduction)
 
 
 def boundary_mask(ny: int, nx: int, device=None) -> Tensor:
@@ -103,7 +101,7 @@ def brmse(pred: Tensor, true: Tensor, reduction: str = "mean") -> Tensor:
     _check(pred, true)
     mask = boundary_mask(*pred.shape[-2:], device=pred.device)
     err = (pred - true)[..., mask]  # (batch, channels, n_boundary)
-    return _reduce(err.pow(2).mean(dim=(1, 2)).sqrt(), reduction)
+    return reduce_batch(err.pow(2).mean(dim=(1, 2)).sqrt(), reduction)
 
 
 PHYSICS_METRICS = {"frmse_low": frmse_low, "frmse_mid": frmse_mid, "frmse_high": frmse_high,

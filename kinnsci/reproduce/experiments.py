@@ -548,7 +548,8 @@ class Experiment:
 # measured with 3 seeds, before the state-cut twins and the selection runs: the current
 # plans take about 2-3x as long. long-range: 2026-12-04, 5 seeds and its twin, one run.
 # kirchhoffnet-*, dynpmnn-*, physics-*: 2026-12-04, one thread each, two experiments
-# running side by side on the 2 cores (one wall-clock run each).
+# running side by side on the 2 cores (one wall-clock run each; kirchhoffnet-* and
+# dynpmnn-* also shared the machine with test runs): upper bounds.
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
     Experiment("darcy", darcy, {"smoke": 0.05, "small": 33.3, "paper": None}),
     Experiment("darcy-matched", darcy_matched, {"smoke": None, "small": 9.2, "paper": None}),

@@ -248,6 +248,9 @@ def dynpmnn_friedman(scale: str) -> Plan:
 
 def table_rows(plan: Plan) -> int:
     """Training rows of a tabular plan (its share of the table; time estimates)."""
+    from kinnsci.data.tabular import DIABETES_ROWS
+
     recipe = plan.data
-    n = recipe.n_samples or (442 if recipe.source == "diabetes" else 1000)
+    # a CSV's rows are not known without reading it: 1000 stands in for the estimate
+    n = recipe.n_samples or (DIABETES_ROWS if recipe.source == "diabetes" else 1000)
     return math.floor(plan.split[0] * n)

@@ -36,7 +36,7 @@ from kinnsci.reproduce import tabular
 from kinnsci.reproduce.plan import SCHEMA, DataRecipe, Plan, Variant, content_hash
 from kinnsci.reproduce.stats import SMOKE_VERDICT, VERDICTS, compare, summarize, verdicts
 from kinnsci.train.config import RESULT_KEYS, RunConfig
-from kinnsci.train.evaluation import evaluate
+from kinnsci.train.evaluation import evaluate, evaluate_with_physics
 from kinnsci.train.rollouts import rollout_metrics
 from kinnsci.train.run import build_run
 from kinnsci.train.trainer import NonFiniteLossError
@@ -161,19 +161,10 @@ def run_id(plan: Plan, variant: Variant, lr: float, seed: int) -> str:
 
 def _evaluate_split(model, dataset, plan: Plan, device, physics=None
                     ) -> tuple[dict, dict, tuple]:
-    from kinnsci.physics.metrics import PHYSICS_METRICS
-    from kinnsci.train.metrics import METRICS
-
     # the physics-aware metrics are recorded for every run (PDEBench's fRMSE bands,
     # cRMSE, bRMSE; the PDE residual where the data has an equation); a plan's summary
     # shows those in its ``metrics``
-    metrics = evaluate(model, dataset, plan.batch_size, device,
-                       {**METRICS, **PHYSICS_METRICS})
-    if physics is not None:
-        from kinnsci.train.losses import mean_residual
-
-        metrics["pde_residual"] = mean_residual(model, dataset, physics, plan.batch_size,
-                                                device)
+    metrics = evaluate_with_physics(model, dataset, plan.batch_size, device, physics)
     curves: dict[str, list[float]] = {}
     if plan.steady:
         x, y = dataset[0]
@@ -232,15 +223,12 @@ def train_and_evaluate(plan: Plan, variant: Variant, lr: float, seed: int, data:
     result["train_loss"] = [h["train_loss"] for h in history]
     start = time.perf_counter()
     model, device = run.trainer.model, run.trainer.device
-    from kinnsci.train.run import open_run_data, run_physics
-
-    physics = run_physics(open_run_data(config), config)
     for split in ("val", "test"):
         if result["diverged"]:
             result[split], result[f"{split}_curves"] = {}, {}
             continue
         metrics, curves, sample = _evaluate_split(model, run.splits[split], plan, device,
-                                                  physics)
+                                                  run.physics)
         result[split], result[f"{split}_curves"] = metrics, curves
         if split == "test":
             with atomic_path(run_dir / "sample.npz") as tmp, open(tmp, "wb") as fh:

@@ -66,3 +66,20 @@ def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 16,
                           f"{why}; {rest}", stacklevel=3)
     return {k: (v if k in MAX_REDUCED else v / counts[k] if counts[k] else float("nan"))
             for k, v in sums.items()}
+
+
+def evaluate_with_physics(model: nn.Module, dataset: Dataset, batch_size: int = 16,
+                          device: torch.device | str = "cpu", physics=None,
+                          progress: bool = False) -> dict[str, float]:
+    """:func:`evaluate` with the field errors and the physics-aware metrics
+    (:data:`kinnsci.physics.metrics.PHYSICS_METRICS`), plus ``pde_residual``, the mean
+    square PDE residual of the predictions, when ``physics`` (a
+    :class:`~kinnsci.train.losses.PhysicsResidual`) is given. What ``kinnsci evaluate``
+    and every ``kinnsci reproduce`` run report."""
+    metrics = evaluate(model, dataset, batch_size, device, {**METRICS, **PHYSICS_METRICS},
+                       progress=progress)
+    if physics is not None:
+        from kinnsci.train.losses import mean_residual
+
+        metrics["pde_residual"] = mean_residual(model, dataset, physics, batch_size, device)
+    return metrics

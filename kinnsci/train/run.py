@@ -37,7 +37,7 @@ from kinnsci.models import count_parameters, get_model
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import CheckpointError, load_checkpoint
 from kinnsci.train.config import RESUME_KEYS, RunConfig, deciding_values
-from kinnsci.train.evaluation import evaluate
+from kinnsci.train.evaluation import evaluate, evaluate_with_physics
 from kinnsci.train.normalized import NormalizedOperator
 from kinnsci.train.rollouts import rollout_errors
 from kinnsci.train.trainer import Trainer
@@ -48,6 +48,8 @@ class Run:
     config: RunConfig
     trainer: Trainer
     splits: dict[str, Any]
+    physics: Any = None
+    """The PDE residual of the data's equation (:func:`run_physics`), or None."""
 
 
 def _datasets(config: RunConfig, ds, samples: dict) -> dict[str, Any]:
@@ -153,20 +155,22 @@ def build_run(config: RunConfig, *, progress: bool = True) -> Run:
     model = NormalizedOperator(backbone, _input_normalizer(config, ds, samples["train"]),
                                _normalizer(config, ds, names_out, samples["train"]))
     spatial = list(splits["train"].spatial_shape)
+    physics = run_physics(ds, config)
     trainer = Trainer(
-        model, splits["train"], splits["val"], loss=run_loss(config, ds), lr=config.lr,
+        model, splits["train"], splits["val"], loss=run_loss(config, ds, physics),
+        lr=config.lr,
         weight_decay=config.weight_decay, scheduler=config.scheduler, epochs=config.epochs,
         batch_size=config.batch_size, grad_clip=config.grad_clip, amp=config.amp,
         compile=config.compile, channels_last=config.channels_last, seed=config.seed,
         device=config.device,
         checkpoint_dir=config.out, progress=progress, num_workers=config.num_workers,
         extra_state={"run": config.to_dict(), "spatial_shape": spatial})
-    return Run(config, trainer, splits)
+    return Run(config, trainer, splits, physics)
 
 
-def run_loss(config: RunConfig, ds):
+def run_loss(config: RunConfig, ds, physics=None):
     """The Trainer's loss for ``config.loss``: a name, or a weighted sum whose ``pde``
-    term is the residual of the data's equation (read from ``ds``'s generator).
+    term is ``physics``, the residual of the data's equation (:func:`run_physics`).
 
     Raises:
         ConfigError: ``pde`` for data whose generator has no equation.
@@ -174,8 +178,8 @@ def run_loss(config: RunConfig, ds):
     """
     from kinnsci.train.losses import PhysicsResidual, make_loss, parse_loss
 
-    physics = None
-    if "pde" in parse_loss(config.loss):
+    if "pde" in parse_loss(config.loss) and physics is None:
+        # no residual for this data: build it again to raise the reason in one line
         physics = PhysicsResidual.for_data(ds, inputs=config.inputs, targets=config.targets,
                                            variables=config.variables,
                                            history=config.history)
@@ -455,18 +459,8 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
             f"to the {dataset.spatial_shape[0]}x{dataset.spatial_shape[1]} grids of {data}; "
             "resample the data to the training grid (ds.interp) or use fno/fkno, which do")
     model = model.to(device)
-    from kinnsci.physics.metrics import PHYSICS_METRICS
-    from kinnsci.train.metrics import METRICS
-
-    report: dict[str, Any] = {"test": evaluate(model, dataset, batch_size, device,
-                                               {**METRICS, **PHYSICS_METRICS},
-                                               progress=progress)}
-    physics = run_physics(ds, run)
-    if physics is not None:
-        from kinnsci.train.losses import mean_residual
-
-        report["test"]["pde_residual"] = mean_residual(model, dataset, physics, batch_size,
-                                                       device)
+    report: dict[str, Any] = {"test": evaluate_with_physics(
+        model, dataset, batch_size, device, run_physics(ds, run), progress=progress)}
     if rollout:
         if run.steady:
             raise ConfigError("--rollout needs a time-dependent model (trained with --variables)")
