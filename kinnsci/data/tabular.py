@@ -49,8 +49,8 @@ def _sklearn():
 def builtin_table(name: str, *, n_samples: int | None = None, n_features: int | None = None,
                   noise: float = 0.0, seed: int = 0) -> Table:
     """``"diabetes"`` (:data:`DIABETES_ROWS` rows, 10 features; ``n_samples`` takes the
-    first rows) or ``"friedman1"`` (``make_friedman1(n_samples, n_features, noise, random_state=seed)``,
-    5 informative features and ``n_features - 5`` of noise).
+    first rows) or ``"friedman1"`` (``make_friedman1(n_samples, n_features, noise,
+    random_state=seed)``, 5 informative features and ``n_features - 5`` of noise).
 
     Raises:
         ConfigError: an unknown name, a size out of range, or scikit-learn missing.
