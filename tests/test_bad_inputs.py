@@ -762,3 +762,58 @@ def test_messages_name_the_real_cause(workdir, capsys, darcy_file):
     # a folder given as --config
     run_refused(["train", "--config", str(workdir)], "is a folder; pass the YAML/JSON file",
                 workdir, capsys)
+
+
+# --- physics in training, fine-tuning, tables ---------------------------------------------------
+@pytest.fixture(scope="module")
+def trained_darcy(darcy_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("trained") / "run"
+    assert main(steady(darcy_file, out) + ["--no-plots"]) == 0
+    return out / "final.pt"
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--loss", "rel_l3"], "unknown term 'rel_l3'; terms: rel_l2, rel_l1, mse, h1, pde"),
+    (["--loss", "rel_l2=1,pde=nan"], "the weight of pde must be a finite number >= 0"),
+    (["--loss", "rel_l2=0"], "give at least one term a weight > 0"),
+    (["--loss", "rel_l2=1,pde=1", "--loss-aggregator", "adam"],
+     "loss_aggregator must be one of softadapt, relobralo"),
+])
+def test_bad_loss_settings_are_refused_before_training(darcy_file, workdir, capsys, extra,
+                                                         message):
+    run_refused(steady(darcy_file, workdir / "run") + extra, message, workdir, capsys)
+
+
+def test_a_pde_loss_on_a_file_without_the_equations_attributes(darcy_file, workdir, capsys):
+    with xr.open_dataset(darcy_file) as ds:
+        ds = ds.load()
+    del ds.attrs["param_forcing"]
+    stripped = workdir.parent / "stripped.nc"
+    ds.to_netcdf(stripped)
+    run_refused(steady(stripped, workdir / "run") + ["--loss", "rel_l2=1,pde=1"],
+                "needs the file attributes param_forcing", workdir, capsys)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--steps", "0"], "steps must be an integer >= 1, got 0"),
+    (["--lr", "0"], "lr must be a finite learning rate > 0"),
+    (["--lr", "nan"], "lr must be a finite learning rate > 0"),
+])
+def test_finetune_refuses_bad_settings(trained_darcy, darcy_file, workdir, capsys, extra,
+                                       message):
+    run_refused(["finetune", str(trained_darcy), "--data", str(darcy_file), "--out",
+                 str(workdir / "ft"), *extra], message, workdir, capsys)
+
+
+def test_finetune_never_writes_into_a_folder_that_holds_files(trained_darcy, darcy_file,
+                                                              workdir, capsys):
+    run_refused(["finetune", str(trained_darcy), "--data", str(darcy_file), "--out",
+                 str(workdir)], "already holds files", workdir, capsys)
+
+
+def test_a_table_with_text_in_a_column_is_refused(workdir, capsys):
+    table = workdir.parent / "table.csv"
+    table.write_text("a,b,y\n1,2,3\n4,five,6\n")
+    run_refused(["reproduce", "kirchhoffnet", "--data", str(table), "--scale", "smoke",
+                 "--out", str(workdir / "repro")],
+                "column 'b' is not numeric (row 3 of the file holds 'five')", workdir, capsys)

@@ -286,3 +286,17 @@ def test_evaluate_writes_the_physics_figures_for_rollouts(tmp_path, capsys):
     for name in ("physics.png", "conservation.png", "predictions.png"):
         assert (tmp_path / "plots" / name).stat().st_size > 0
     assert "rollout energy / true energy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["darcy", "poisson"])
+def test_the_dirichlet_condition_closes_the_residuals_null_space(files, name):
+    """u + c (a constant, boundary included) leaves the interior stencil's residual at
+    rounding: only the boundary term sees it. Without that term, physics-only
+    fine-tuning could drift along such fields."""
+    ds = open_dataset(files[name]).load()
+    shifted = ds.copy()
+    shifted["u"] = ds["u"] + 0.01
+    rms = get_equation(name).residual_rms(shifted)
+    h = float(ds["x"][1] - ds["x"][0])
+    assert rms["residual"] < 1e-9
+    assert rms["boundary"] == pytest.approx(0.01 / h**2, rel=1e-6)
