@@ -313,3 +313,58 @@ def test_a_set_of_files_reads_across_file_boundaries_without_dask(tmp_path):
         np.testing.assert_allclose(x.numpy(), w[s, t:t + 2], rtol=1e-6)
         np.testing.assert_allclose(y[0, 0].numpy(), w[s, t + 2], rtol=1e-6)
     assert plan_for(ds.isel(sample=[6, 0])["w"].variable) is None
+
+
+class NpzEngine(xr.backends.BackendEntrypoint):
+    """A third-party format, as a user would plug it in: numpy ``.npz`` files whose arrays
+    are (sample, y, x) fields, read lazily through xarray's BackendArray."""
+
+    description = "numpy .npz fields (a test's example plugin)"
+
+    def open_dataset(self, filename_or_obj, *, drop_variables=None):
+        arrays = np.load(filename_or_obj)
+        data = {name: (("sample", "y", "x"), xr.core.indexing.LazilyIndexedArray(
+            _NpzArray(arrays, name))) for name in arrays.files}
+        return xr.Dataset(data)
+
+    def guess_can_open(self, filename_or_obj):
+        return str(filename_or_obj).endswith(".npz")
+
+
+class _NpzArray(xr.backends.BackendArray):
+    def __init__(self, arrays, name):
+        self.arrays, self.name = arrays, name
+        self.shape, self.dtype = arrays[name].shape, arrays[name].dtype
+
+    def __getitem__(self, key):
+        return xr.core.indexing.explicit_indexing_adapter(
+            key, self.shape, xr.core.indexing.IndexingSupport.BASIC,
+            lambda k: self.arrays[self.name][k])
+
+
+def test_a_third_party_engine_reads_through_the_same_path(tmp_path, monkeypatch):
+    """A user's format is an xarray engine: passed by class, or installed (its entry point
+    lists it in ``xr.backends.list_engines``) and picked by its ``guess_can_open``; the
+    datasets then read it like any other file, missing values checked."""
+    from kinnsci.data import OperatorDataset
+    from kinnsci.errors import DataError
+
+    rng = np.random.default_rng(3)
+    a, u = rng.random((6, 8, 8)), rng.random((6, 8, 8))
+    np.savez(tmp_path / "fields.npz", a=a, u=u)
+    by_class = OperatorDataset(open_dataset(tmp_path / "fields.npz", engine=NpzEngine),
+                               ["a"], ["u"])
+    x, y = zip(*by_class.__getitems__([4, 1]), strict=True)
+    np.testing.assert_allclose(torch.stack(x)[:, 0].numpy(), a[[4, 1]], rtol=1e-6)
+    np.testing.assert_allclose(torch.stack(y)[:, 0].numpy(), u[[4, 1]], rtol=1e-6)
+    with pytest.raises(DataError, match="not a netCDF, HDF5 or Zarr file"):
+        open_dataset(tmp_path / "fields.npz")  # not installed: the format error
+    installed = {**xr.backends.list_engines(), "npz": NpzEngine()}
+    monkeypatch.setattr(xr.backends, "list_engines", lambda: installed)
+    guessed = open_dataset(tmp_path / "fields.npz")
+    np.testing.assert_allclose(guessed["u"].values, u)
+    u[2, 3, 4] = np.nan
+    np.savez(tmp_path / "gap.npz", a=a, u=u)
+    data = OperatorDataset(open_dataset(tmp_path / "gap.npz", engine=NpzEngine), ["a"], ["u"])
+    with pytest.raises(DataError, match=r"'u'.*sample 2, \(row, column\) = \(3, 4\)"):
+        data.check_finite()

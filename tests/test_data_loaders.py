@@ -138,10 +138,10 @@ def test_rollout_batches_equal_single_windows_with_one_read_per_variable(ns_file
     ``__getitem__`` does, for duplicates, negative indices and strides, reading each
     variable once per batch; windows far apart in time are read per sample instead."""
     ds = open_dataset(ns_file)
-    if lazy:  # the xarray path (not the direct netCDF4 reader)
+    if lazy:  # the xarray path (not the engine's own reader)
         ds = ds.isel(x=slice(None, None, -1))
     data = RolloutDataset(ds, ["w"], history=2, horizon=2, samples=[2, 0, 1], stride=1)
-    assert (data.fields._direct is None) == lazy
+    assert (data.fields._plans[0] is None) == lazy
     reads = []
     real = data.fields._read_arrays
     monkeypatch.setattr(data.fields, "_read_arrays", lambda key: reads.append(key) or real(key))

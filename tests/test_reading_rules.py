@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from kinnsci.data import OperatorDataset, open_dataset
 from kinnsci.errors import DataError
@@ -91,3 +94,23 @@ def test_never_written_packed_values_read_as_missing(tmp_path, layout):
     paths = _write(layout, tmp_path, values)
     with pytest.raises(DataError, match=r"has NaN/inf at sample 1, \(row, column\) = \(0, 1\)"):
         _reads(paths)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=hnp.arrays(np.float32, st.integers(1, 40),
+                         elements=st.floats(-1e6, 1e6, width=32)),
+       fill=st.floats(-1e6, 1e6, width=32), low=st.floats(-1e6, 1e6, width=32),
+       span=st.floats(0, 2e6, width=32), pick=st.integers(0, 39))
+def test_the_range_test_never_passes_values_a_mask_would_catch(values, fill, low, span, pick):
+    """The readers skip the mask when min/max lie clear of every fill value and valid
+    limit (``MissingRules.excluded_by_range``); a value equal to a fill or outside a limit
+    must always send them to the mask."""
+    from kinnsci.data.missing import MissingRules
+
+    values = values.copy()
+    if pick % 3 == 0:  # plant the fill value itself
+        values[pick % values.size] = fill
+    for rules in (MissingRules((fill,)), MissingRules((), low, low + span),
+                  MissingRules((fill,), low, low + span)):
+        if rules.condition(values).any():
+            assert not rules.excluded_by_range(float(values.min()), float(values.max()))

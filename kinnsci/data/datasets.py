@@ -6,18 +6,16 @@ slices from the file, so datasets larger than memory work.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
 
-import netCDF4
 import numpy as np
 import torch
 import xarray as xr
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from kinnsci.data.direct import plan_for, untouched_source
+from kinnsci.data.direct import plan_for
 from kinnsci.data.missing import missing_rules
 from kinnsci.data.open import require_variables
 from kinnsci.errors import DataError
@@ -83,35 +81,11 @@ class _Fields:
                             f"{sorted(shapes)} in {self.source}")
         self.shape = self.variables[0].shape  # (sample, [time], *spatial)
         self.missing = [missing_rules(ds[n]) for n in self.names]
-        # the file the variables can be read from straight through netCDF4, if any
-        self._direct = _direct_source(ds, self.names) if sample_dim is not None else None
-        # otherwise, each variable's plan to read its backend arrays without dask, if any
+        # each variable's plan to read the engine's arrays without dask, if any (else xarray)
         self._plans = ([plan_for(v) for v in self.variables]
-                       if sample_dim is not None and not self._direct else [None] * len(names))
-        self._handle: tuple[int, netCDF4.Dataset] | None = None
-
-    def _file(self) -> netCDF4.Dataset:
-        # One handle per process: DataLoader workers must not share a forked HDF5 handle.
-        pid = os.getpid()
-        if self._handle is None or self._handle[0] != pid:
-            self._handle = (pid, netCDF4.Dataset(self._direct))
-        return self._handle[1]
-
-    def __getstate__(self):
-        return {**self.__dict__, "_handle": None}
+                       if sample_dim is not None else [None] * len(names))
 
     def _read_arrays(self, key: tuple) -> list[np.ndarray]:
-        if self._direct:
-            # Straight from netCDF4: xarray/dask add per-read overhead that dominates small
-            # random reads. Fill values become NaN so the finiteness check reports them.
-            nc = self._file()
-            arrays = []
-            for n in self.names:
-                a = nc[n][key]
-                if np.ma.isMaskedArray(a):
-                    a = a.filled(np.nan) if np.ma.getmask(a).any() else a.data
-                arrays.append(a)
-            return arrays
         return [np.asarray(plan.read(key)) if plan is not None else np.asarray(v[key].values)
                 for v, plan in zip(self.variables, self._plans, strict=True)]
 
@@ -124,10 +98,24 @@ class _Fields:
         arrays = self._read_arrays(key)
         out = np.empty(arrays[0].shape[:-2] + (len(arrays),) + arrays[0].shape[-2:],
                        dtype=torch.empty((), dtype=self.dtype).numpy().dtype)
+        clean, largest = True, float(np.finfo(out.dtype).max)
         with np.errstate(over="ignore"):
             for j, (a, rules) in enumerate(zip(arrays, self.missing, strict=True)):
-                out[..., j, :, :] = rules.mask(a)
-        if not np.isfinite(out).all():
+                if rules.none:  # only NaN/inf are missing: the finiteness pass decides
+                    out[..., j, :, :] = a
+                    clean = False
+                    continue
+                # min/max propagate NaN and inf: finite, representable in the training
+                # dtype and clear of every fill value and valid limit means nothing is
+                # missing, without a mask pass per rule and a finiteness pass after
+                lo, hi = float(a.min()), float(a.max())
+                if (np.isfinite(lo) and np.isfinite(hi) and max(-lo, hi) <= largest
+                        and rules.excluded_by_range(lo, hi)):
+                    out[..., j, :, :] = a
+                else:
+                    out[..., j, :, :] = rules.mask(a)
+                    clean = False
+        if not clean and not np.isfinite(out).all():
             raise DataError(self._where_not_finite(out, sample, time, arrays))
         return torch.from_numpy(out)
 
@@ -404,41 +392,6 @@ def check_time_axis(times: xr.DataArray, time_dim: str, source: str) -> None:
         warnings.warn(f"time coordinate {time_dim!r} in {source} has uneven steps (step {k} "
                       f"is {steps[k]:g} s, step 0 is {steps[0]:g} s); rollout windows treat "
                       "every step as one model step", stacklevel=3)
-
-
-def _direct_source(ds: xr.Dataset, names: Sequence[str]) -> str | None:
-    """The netCDF file that every ``ds[name]`` is still exactly the lazily opened variable
-    of (not loaded, sliced, transposed, computed on, nor merged in from another file), so
-    netCDF4 can read them directly; None when any of them is not."""
-    variables = [ds[n].variable for n in names]
-    sources = {v.encoding.get("source") for v in variables}
-    source = sources.pop() if len(sources) == 1 else None
-    if source is None or not os.path.isfile(source):
-        return None
-    if any(v.encoding.get("compression") == "lzf" for v in variables):
-        return None  # netCDF-C cannot decode h5py's LZF filter
-    if any(np.dtype(v.encoding.get("dtype", v.dtype)) == np.float16 for v in variables):
-        return None  # netCDF-C crashes (segfault) on HDF5 float16 data
-    for var in variables:
-        if not _untouched_lazy_read(var):
-            return None
-    try:
-        with netCDF4.Dataset(source) as nc:
-            same = all(n in nc.variables and tuple(nc[n].dimensions) == v.dims
-                       for n, v in zip(names, variables, strict=True))
-    except OSError:
-        return None
-    return source if same else None
-
-
-def _untouched_lazy_read(var: xr.Variable) -> bool:
-    """Whether ``var`` is a dask array that only reads its file: a dask graph of nothing but
-    xarray's ``open_dataset`` layers. Any indexing (a reversed axis, samples in another
-    order), rechunking or arithmetic adds a layer; the file then no longer holds what the
-    variable does, and reading it directly would return other values. In-memory and
-    non-dask lazy variables are read through xarray."""
-    return untouched_source(var) is not None and (
-        var.encoding.get("original_shape") == var.shape)
 
 
 def _check_samples(samples: Sequence[int] | None, n: int) -> np.ndarray:

@@ -13,6 +13,7 @@ for; anything else is read through xarray and dask.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -96,21 +97,68 @@ def untouched_source(var: xr.Variable):
     return _backend_reader(values[0]) if len(values) == 1 else None
 
 
+_PASS_THROUGH = ("ImplicitToExplicitIndexingAdapter", "CopyOnWriteArray",
+                 "LazilyIndexedArray", "MemoryCachedArray")
+"""xarray's wrappers that hand values through unchanged (a LazilyIndexedArray only with a
+full key); any other layer between the engine's array and the variable (CF decoding,
+xarray's ``_ElementwiseFunctionArray``) changes values and keeps xarray's adapter."""
+
+
 def _backend_reader(source):
-    """kinnsci's own HDF5 views are read through their raw reader: xarray's adapter would
-    turn the sample index into a slice plus a numpy copy, which costs as much as the read.
-    Other backends' arrays are used through xarray's adapter (it applies CF decoding)."""
+    """The reader under ``source`` that the engine that opened the file provides, when
+    nothing between them changes values; else ``source`` (xarray's adapter, with its CF
+    decoding). Each engine's raw reader takes a plain tuple key, where xarray's adapter
+    turns a sample index into an outer indexer, a slice and a numpy copy, which costs ~10 %
+    of a batch's read (``benchmarks/bench_data.py``):
+
+    * kinnsci's HDF5 views (engines ``the_well``, ``pdebench``): their own reader;
+    * xarray's ``netcdf4`` engine: netCDF4 itself, one handle per process, values left as
+      stored, exactly as the engine reads them (``set_auto_maskandscale(False)``).
+    """
+    from xarray.backends.netCDF4_ import NetCDF4ArrayWrapper
+
     from kinnsci.data.formats.hdf5_array import HDF5View
 
     inner = source
-    for _ in range(4):  # ImplicitToExplicit -> CopyOnWrite -> LazilyIndexed -> backend
+    for _ in range(5):
         inner = getattr(inner, "array", None)
         if isinstance(inner, HDF5View):
             return _RawKey(inner)
+        if isinstance(inner, NetCDF4ArrayWrapper):
+            return _NetCDF4Variable(inner.get_array())
+        if type(inner).__name__ not in _PASS_THROUGH:
+            break
         key = getattr(getattr(inner, "key", None), "tuple", None)
         if key is not None and not all(k == slice(None) for k in key):
             break  # a lazily indexed subset: keep xarray's adapter
     return source
+
+
+class _NetCDF4Variable:
+    """``variable[key]`` straight from netCDF4, through a handle of this process: DataLoader
+    workers must not share an HDF5 handle inherited through fork."""
+
+    def __init__(self, variable):
+        group = variable.group()
+        self.path, self.group, self.name = group.filepath(), group.path, variable.name
+        self._handle = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_handle": None}
+
+    def _variable(self):
+        pid = os.getpid()
+        if self._handle is None or self._handle[0] != pid:
+            import netCDF4
+
+            nc = netCDF4.Dataset(self.path)
+            variable = (nc if self.group == "/" else nc[self.group])[self.name]
+            variable.set_auto_maskandscale(False)  # as xarray's engine: values as stored
+            self._handle = (pid, nc, variable)
+        return self._handle[2]
+
+    def __getitem__(self, key: tuple) -> np.ndarray:
+        return np.asarray(self._variable()[key])
 
 
 class _RawKey:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from xarray.backends import BackendEntrypoint
 
 from kinnsci.data.direct import register_concat
 from kinnsci.errors import ConfigError, DataError, InputNotFoundError
@@ -23,13 +24,42 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-def file_format(path: Path) -> str:
+def file_format(path: Path, plugins: bool = False) -> str:
     """``"netcdf3"``, ``"hdf5"`` (netCDF-4 is HDF5) or ``"zarr"`` (a store folder, or a
-    zip of one) from the file's first bytes or the folder's metadata.
+    zip of one) from the file's first bytes or the folder's metadata; with ``plugins``,
+    ``"plugin:NAME"`` for another file an installed xarray engine says it can open.
 
     Raises:
-        DataError: neither netCDF, HDF5 nor Zarr.
+        DataError: neither netCDF, HDF5 nor Zarr (nor, with ``plugins``, a plugin's).
     """
+    try:
+        return _known_format(path)
+    except DataError:
+        plugin = _plugin_for(path) if plugins else None
+        if plugin is None:
+            raise
+        return f"plugin:{plugin}"
+
+
+def _plugin_for(path: Path) -> str | None:
+    """The first installed xarray engine, other than xarray's and kinnsci's own, whose
+    ``guess_can_open`` accepts ``path``."""
+    for name, engine in xr.backends.list_engines().items():
+        if name in _OWN_ENGINES:
+            continue
+        try:
+            if engine.guess_can_open(path):
+                return name
+        except Exception:  # a plugin's guess must not hide the format error
+            continue
+    return None
+
+
+_XARRAY_ENGINES = ("netcdf4", "h5netcdf", "scipy", "zarr")
+_OWN_ENGINES = (*_XARRAY_ENGINES, "store", "pydap", "the_well", "pdebench")
+
+
+def _known_format(path: Path) -> str:
     if path.is_dir():
         if is_zarr_store(path):
             return "zarr"
@@ -41,7 +71,7 @@ def file_format(path: Path) -> str:
         return "netcdf3"
     if head == _HDF5_MAGIC:
         return "hdf5"
-    if head[:4] == _ZIP_MAGIC:
+    if head[:4] == _ZIP_MAGIC and _zip_holds_zarr(path):  # not every zip (.npz) is a store
         return "zarr"
     raise DataError(
         f"{path} is not a netCDF, HDF5 or Zarr file (its first bytes are {head!r}); kinnsci "
@@ -50,10 +80,22 @@ def file_format(path: Path) -> str:
     )
 
 
+def _zip_holds_zarr(path: Path) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return any(n.rsplit("/", 1)[-1] in _ZARR_METADATA for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return True  # a broken zip: let the zarr engine say what is wrong
+
+
+_ZARR_METADATA = (".zgroup", ".zattrs", ".zmetadata", "zarr.json")
+
+
 def is_zarr_store(path: Path) -> bool:
     """Whether a folder is a Zarr store (format 2 or 3)."""
-    return path.is_dir() and any((path / m).exists()
-                                 for m in (".zgroup", ".zattrs", ".zmetadata", "zarr.json"))
+    return path.is_dir() and any((path / m).exists() for m in _ZARR_METADATA)
 
 
 DATA_SUFFIXES = (".nc", ".nc4", ".cdf", ".h5", ".hdf5", ".hdf", ".zarr", ".zip")
@@ -97,6 +139,7 @@ def open_dataset(
     sample_dim: str = "sample",
     channel_dim: str | None = None,
     channels: Sequence[int | str] | Mapping[str, int | str] | None = None,
+    engine: str | type[BackendEntrypoint] | None = None,
 ) -> xr.Dataset:
     """Open a simulation file, or a set of them, lazily.
 
@@ -130,6 +173,10 @@ def open_dataset(
             coordinate's labels), lazily; see :func:`~kinnsci.data.formats.channels.split_channels`.
         channels: with ``channel_dim``, which channels to keep and their names: indices
             or labels, or ``{new name: index or label}``.
+        engine: the xarray engine to read with (a name, e.g. an installed plugin's, or a
+            ``BackendEntrypoint`` class); None chooses by the file's format
+            (:func:`choose_engine`), and a file of no format kinnsci knows goes to the
+            installed engines that say they can open it (``guess_can_open``).
 
     Returns:
         ``xarray.Dataset``; its ``encoding["source"]`` is the path (for several files:
@@ -145,7 +192,7 @@ def open_dataset(
         raise ConfigError("channels: pass channel_dim= too, the dimension the channels "
                           "are numbered along")
     paths = data_files(path)
-    ds = _open_set(paths, None if channel_dim else variables, chunks, sample_dim)
+    ds = _open_set(paths, None if channel_dim else variables, chunks, sample_dim, engine)
     if channel_dim is not None:
         from kinnsci.data.formats.channels import split_channels
 
@@ -162,10 +209,11 @@ def _source(paths: Sequence[Path]) -> str:
         f"{paths[0]} and {len(paths) - 1} more file(s)")
 
 
-def _open_set(paths: Sequence[Path], variables, chunks, sample_dim: str) -> xr.Dataset:
+def _open_set(paths: Sequence[Path], variables, chunks, sample_dim: str,
+              engine=None) -> xr.Dataset:
     if len(paths) == 1:
-        return _open_one(paths[0], variables, chunks)
-    parts = [_open_one(p, variables, chunks) for p in paths]
+        return _open_one(paths[0], variables, chunks, engine)
+    parts = [_open_one(p, variables, chunks, engine) for p in paths]
     check_parts_agree(parts, paths, sample_dim)
     ds = xr.concat(parts, dim=sample_dim, data_vars="minimal", coords="minimal",
                    compat="override", join="override", combine_attrs="drop_conflicts")
@@ -219,14 +267,24 @@ def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _open_one(path: Path, variables: Sequence[str] | None,
-              chunks: str | int | dict | None) -> xr.Dataset:
+              chunks: str | int | dict | None, engine=None) -> xr.Dataset:
     if not path.exists():
         raise InputNotFoundError(f"data file {path} does not exist (check the path; "
                                 "`kinnsci generate --help` makes one)")
-    fmt = file_format(path)
+    what, fmt = f"engine {engine!r} cannot read {path}", None
+    if engine is None:
+        fmt = file_format(path, plugins=True)
+        what = (f"{path} looks like a {fmt} file but cannot be read" if ":" not in fmt else
+                f"engine {fmt.split(':')[1]!r} guessed it can open {path} but cannot read it")
     try:
-        ds = (_xr_open(path, chunks, engine="scipy") if fmt == "netcdf3" else
-              _open_zarr(path, chunks) if fmt == "zarr" else _open_hdf5(path, chunks))
+        engine = engine or choose_engine(path, fmt)
+        try:
+            ds = _xr_open(path, chunks, engine=engine)
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, DataError) or engine != "netcdf4" or fmt != "hdf5":
+                raise
+            # Plain HDF5 written by h5py has no dimension scales; h5netcdf names them.
+            ds = _xr_open(path, chunks, engine="h5netcdf_phony")
     except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
         if isinstance(exc, DataError):
             raise
@@ -235,15 +293,55 @@ def _open_one(path: Path, variables: Sequence[str] | None,
         # malformed (not truncated) file is only explained by it.
         reason = " ".join(str(exc).split()) or "no reason given"
         raise DataError(
-            f"{path} looks like a {fmt} file but cannot be read ({type(exc).__name__}: "
-            f"{reason}); fix what the reason names, or, if the file was copied or "
-            "downloaded, it may be truncated: copy or generate it again") from exc
+            f"{what} ({type(exc).__name__}: {reason}); fix what the reason names, or, if "
+            "the file was copied or downloaded, it may be truncated: copy or generate it "
+            "again") from exc
     ds.encoding["source"] = str(path)
     if variables is not None:
         require_variables(ds, variables)
         ds = ds[list(variables)]
         ds.encoding["source"] = str(path)
     return ds
+
+
+def choose_engine(path: Path, fmt: str | None = None) -> str | type[BackendEntrypoint]:
+    """The xarray engine that reads ``path``, by its format
+    (:func:`file_format`). The one table of how kinnsci reads each format:
+
+    * netCDF3: ``scipy``; Zarr (a folder or a zip): ``zarr``;
+    * HDF5: kinnsci's ``the_well`` or ``pdebench`` engine for those layouts; ``h5netcdf``
+      for files with LZF-compressed or float16 data (netCDF-C fails on every read of LZF,
+      h5py's own filter, and crashes on HDF5 float16); else ``netcdf4`` (netCDF-4 files;
+      plain HDF5 without dimension scales falls back to ``h5netcdf`` with phony dims);
+    * any other file: the installed xarray engine (a plugin) that says it can open it.
+    """
+    fmt = fmt or file_format(path, plugins=True)
+    if fmt == "netcdf3":
+        return "scipy"
+    if fmt == "zarr":
+        return "zarr"
+    if fmt.startswith("plugin:"):  # the class: xarray takes it whatever it is installed as
+        return type(xr.backends.list_engines()[fmt.removeprefix("plugin:")])
+    import h5py
+
+    from kinnsci.data.formats import engines
+
+    with h5py.File(path, "r") as fh:
+        if engines.is_the_well(fh):
+            return engines.TheWellBackendEntrypoint
+        if engines.pdebench_layout(fh):
+            return engines.PDEBenchBackendEntrypoint
+        filters, kinds = set(), set()
+
+        def visit(_: str, obj) -> None:
+            if isinstance(obj, h5py.Dataset):
+                filters.add(obj.compression)
+                kinds.add(obj.dtype.str[1:])
+
+        fh.visititems(visit)
+    if "lzf" in filters or "f2" in kinds:
+        return "h5netcdf_phony"
+    return "netcdf4"
 
 
 def require_variables(ds: xr.Dataset, names: Sequence[str], argument: str = "variables"):
@@ -277,36 +375,6 @@ def _groups(source: object) -> list[str]:
         return []
 
 
-def _open_hdf5(path: Path, chunks) -> xr.Dataset:
-    import h5py
-
-    from kinnsci.data.formats import engines
-
-    with h5py.File(path, "r") as fh:
-        engine = (engines.TheWellBackendEntrypoint if engines.is_the_well(fh) else
-                  engines.PDEBenchBackendEntrypoint if engines.pdebench_layout(fh) else None)
-        filters, kinds = set(), set()
-
-        def visit(_: str, obj) -> None:
-            if isinstance(obj, h5py.Dataset):
-                filters.add(obj.compression)
-                kinds.add(obj.dtype.str[1:])
-
-        fh.visititems(visit)
-    if engine is not None:
-        return xr.open_dataset(path, engine=engine, chunks=chunks)
-    if "lzf" in filters or "f2" in kinds:
-        # LZF (PDEBench's writers, h5py/h5netcdf compression="lzf") is h5py's own filter:
-        # netCDF-C opens such files but fails on every read; and netCDF-C crashes the
-        # process (a segfault) on HDF5 float16 data, which h5netcdf writes. h5py reads both.
-        return _xr_open(path, chunks, engine="h5netcdf", phony_dims="sort")
-    try:
-        return _xr_open(path, chunks, engine="netcdf4")
-    except (OSError, ValueError):
-        # Plain HDF5 written by h5py has no dimension scales; h5netcdf names them.
-        return _xr_open(path, chunks, engine="h5netcdf", phony_dims="sort")
-
-
 def _open_zarr(path: Path, chunks) -> xr.Dataset:
     try:
         import zarr
@@ -314,10 +382,10 @@ def _open_zarr(path: Path, chunks) -> xr.Dataset:
         raise DataError(f"{path} is a Zarr store; reading Zarr needs the zarr package: "
                         "pip install 'kinnsci[zarr]'") from None
     if path.is_dir():
-        return _xr_open(path, chunks, engine="zarr")
+        return _open_plain(path, chunks, engine="zarr")
     store = zarr.storage.ZipStore(path, mode="r")
     try:
-        ds = _xr_open(store, chunks, engine="zarr")
+        ds = _open_plain(store, chunks, engine="zarr")
     except BaseException:
         store.close()
         raise
@@ -325,11 +393,21 @@ def _open_zarr(path: Path, chunks) -> xr.Dataset:
     return ds
 
 
-def _xr_open(path: Path, chunks, **kwargs) -> xr.Dataset:
+def _xr_open(path: Path, chunks, engine) -> xr.Dataset:
+    if engine == "zarr":
+        return _open_zarr(path, chunks)
+    if engine == "h5netcdf_phony":  # h5netcdf naming undeclared dims
+        return _open_plain(path, chunks, engine="h5netcdf", phony_dims="sort")
+    return _open_plain(path, chunks, engine=engine)
+
+
+def _open_plain(path: Path, chunks, **kwargs) -> xr.Dataset:
+    if kwargs["engine"] in _XARRAY_ENGINES:  # times stay numbers; other engines decide
+        kwargs["decode_times"] = False
     try:
-        return xr.open_dataset(path, chunks=chunks, decode_times=False, **kwargs)
+        return xr.open_dataset(path, chunks=chunks, **kwargs)
     except NotImplementedError:
         # dask cannot auto-chunk text (object) variables; chunk the numeric ones only.
-        ds = xr.open_dataset(path, chunks=None, decode_times=False, **kwargs)
+        ds = xr.open_dataset(path, chunks=None, **kwargs)
         numeric = [n for n, v in ds.data_vars.items() if v.dtype.kind in "biufc"]
         return ds.assign({n: ds[n].chunk(chunks) for n in numeric})
