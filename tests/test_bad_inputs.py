@@ -671,7 +671,7 @@ def _scan_inputs():
         *_scan_inputs(), backend="cuda"), r"backend must be one of \('auto', 'cpp', "),
     (lambda: __import__("kinnsci.scan", fromlist=["selective_scan"]).selective_scan(
         *_scan_inputs(), discretizer="adaptive", backend="cpp"),
-     r"backend='cpp' needs .* use backend='pytorch'"),
+     r"backend='cpp' cannot run this scan: it implements exactly .* use backend='pytorch'"),
     (lambda: __import__("kinnsci.cells", fromlist=["get_cell"]).get_cell(
         "kirchhoff_node", channels=2)(0.0, __import__("torch").zeros(1, 2)),
      r"has 2 inputs: call it as cell\(t, h, u\)"),

@@ -10,6 +10,7 @@ from kinnsci.models import (
     UKNO,
     count_parameters,
     get_model,
+    save_model,
     set_dtype,
 )
 
@@ -326,3 +327,50 @@ def test_a_model_built_directly_saves_and_loads_like_a_registry_one(tmp_path):
             loaded.eval()
             with torch.no_grad():
                 assert torch.equal(loaded(x), model(x)), name
+
+
+def test_one_loader_reads_every_file_kinnsci_writes(tmp_path):
+    """``load_model`` reads a model file (this format and kinnsci 0.2's), a training
+    checkpoint, a run folder and a saved trained model, each giving back the same
+    function; ``load_trained`` still works, with a deprecation warning."""
+    from kinnsci.cli.main import main
+    from kinnsci.data.generators import generate
+    from kinnsci.models import LoadedModel, NormalizedOperator, load_model
+    from kinnsci.train import load_trained
+
+    data = generate("darcy", tmp_path / "darcy.nc", n_samples=8, resolution=16, seed=0,
+                    progress=False)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--inputs", "a", "--targets", "u", "--model",
+                 "fno", "--model-config", '{"hidden_channels": 4, "n_modes": [4, 4]}',
+                 "--epochs", "1", "--batch-size", "4", "--out", str(out), "--no-progress",
+                 "--no-plots"]) == 0
+    x = torch.randn(2, 1, 16, 16)
+    from_folder = load_model(out)
+    assert isinstance(from_folder, LoadedModel) and from_folder.kind == "checkpoint"
+    assert from_folder.path == out / "final.pt"
+    assert isinstance(from_folder.model, NormalizedOperator) and not from_folder.model.training
+    assert from_folder.extra["run"]["targets"] == ["u"]
+    with torch.no_grad():
+        expected = from_folder.model(x)
+        for path in (out / "final.pt", out / "last.pt"):
+            torch.testing.assert_close(load_model(path, expected="fno").model(x), expected)
+        from_folder.model.backbone.save(tmp_path / "backbone.pt")  # only the backbone
+        saved = tmp_path / "trained.pt"
+        save_model(from_folder.model, saved)  # the trained model: normalisers in its state
+        again = load_model(saved)
+        assert again.kind == "model" and isinstance(again.model, NormalizedOperator)
+        torch.testing.assert_close(again.model(x), expected, rtol=0, atol=0)
+        backbone = from_folder.model.backbone
+        torch.testing.assert_close(load_model(tmp_path / "backbone.pt").model(x), backbone(x))
+        torch.testing.assert_close(FNO.load(out / "final.pt")(x), backbone(x))
+        old = tmp_path / "old.pt"  # kinnsci 0.2's model file
+        torch.save({"format": 1, "config": dict(backbone.config),
+                    "state_dict": backbone.state_dict(), "normalizer": None}, old)
+        torch.testing.assert_close(load_model(old).model(x), backbone(x))
+        with pytest.warns(DeprecationWarning, match="load_model"):
+            model, extra = load_trained(out / "final.pt")
+        torch.testing.assert_close(model(x), expected)
+    (tmp_path / "plots_only").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"without final.pt, best.pt, last.pt"):
+        load_model(tmp_path / "plots_only")

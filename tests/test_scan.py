@@ -346,3 +346,70 @@ def test_a_fused_backend_refuses_a_discretizer_subclass():
     with pytest.raises(ConfigError, match="not a subclass"):
         selective_scan(*scan_inputs(1, 4, 2, 2, torch.float64), discretizer=_HalvedZOH(),
                        backend="cpp")
+
+
+def _declared_cases():
+    """(backend, discretizer) for every backend of the table that runs on this machine's
+    CPU tensors and every discretizer it declares (any: the registered ones with a
+    closed-form step and a subclass the kernels must not take)."""
+    from kinnsci.discretize import DISCRETIZERS, Bilinear
+    from kinnsci.scan.backends import SCAN_BACKENDS
+
+    class ShiftedBilinear(Bilinear):  # a subclass: only the PyTorch path runs its maths
+        def coefficients(self, A, B, dt):
+            a, b = super().coefficients(A, B, dt)
+            return 0.9 * a, b
+
+    linear = [c for n, c in DISCRETIZERS.items() if n in ("zoh", "euler", "bilinear")]
+    cases = []
+    for name, backend in SCAN_BACKENDS.items():
+        if name == "meta":
+            continue
+        for cls in backend.discretizers or (*linear, ShiftedBilinear):
+            ready = backend.why_not(torch.zeros(1, 1, 1), cls(), False) is None
+            mark = pytest.mark.skipif(not ready, reason=f"{name} does not run here")
+            cases.append(pytest.param(name, cls, marks=mark, id=f"{name}-{cls.__name__}"))
+    return cases
+
+
+@pytest.mark.parametrize(("backend", "cls"), _declared_cases())
+@pytest.mark.parametrize("reverse", [False, True])
+def test_every_backend_runs_every_discretizer_it_declares_like_the_reference(backend, cls,
+                                                                           reverse):
+    """One check over the backend table (kinnsci.scan.backends): a backend added there is
+    held to the reference loop, which calls the discretizer's ``coefficients`` (the one
+    specification of its maths), in float64, forward and gradients."""
+    disc = cls()
+    inputs = scan_inputs(2, 70, 5, 3, torch.float64, seed=3, requires_grad=True)
+    with torch.no_grad():  # Euler's stable range, as above
+        inputs[2].mul_(min(1.0, 1.9 / float(inputs[1].max() * inputs[2].abs().max())))
+    torch.manual_seed(0)
+    y_ref, g_ref = grads(lambda *a: reference_scan(*a, discretizer=disc, reverse=reverse),
+                         inputs)
+    torch.manual_seed(0)
+    y, g = grads(lambda *a: selective_scan(*a, discretizer=disc, chunk_size=16,
+                                           backend=backend, reverse=reverse), inputs)
+    torch.testing.assert_close(y, y_ref, atol=1e-12, rtol=1e-12)
+    for a, r in zip(g, g_ref, strict=True):
+        torch.testing.assert_close(a, r, atol=1e-12, rtol=1e-10)
+
+
+def test_auto_picks_by_capability_and_a_named_backend_says_what_it_lacks():
+    from kinnsci.discretize import Bilinear
+    from kinnsci.errors import ConfigError
+    from kinnsci.scan.backends import choose_backend
+
+    class Sub(Bilinear):
+        pass
+
+    x = torch.zeros(1, 4, 2)
+    assert choose_backend("auto", x, Sub()).name == "pytorch"  # no kernel runs a subclass
+    assert choose_backend("auto", x.to("meta"), Sub()).name == "meta"  # FLOP counting
+    if cpu_kernel.available():
+        assert choose_backend("auto", x, Bilinear()).name == "cpp"
+    with pytest.raises(ConfigError, match=r"backend='cpp' cannot run this scan: .*Sub"):
+        choose_backend("cpp", x, Sub())
+    with pytest.raises(ConfigError, match=r"takes .*float32.* inputs, got torch.int64"):
+        choose_backend("pytorch", x.long(), Bilinear())
+    with pytest.raises(ConfigError, match=r"backend must be one of \('auto', 'cpp'"):
+        choose_backend("fast", x, Bilinear())

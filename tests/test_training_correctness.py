@@ -75,9 +75,8 @@ def test_bf16_autocast_training_on_cpu_keeps_physical_outputs_at_float32_accurac
                  '{"hidden_channels": 8, "n_modes": [6, 5], "projection_channels": 8}',
                  "--epochs", "1", "--batch-size", "4", "--amp", "bf16", "--device", "cpu",
                  "--out", str(out), "--no-progress", "--no-plots"]) == 0
-    from kinnsci.train.run import load_trained
 
-    model, _ = load_trained(out / "final.pt")
+    model = load_model(out).model
     x = torch.tensor(warm["a"].values[:4, None], dtype=torch.float32)
     with torch.no_grad():
         full = model(x)

@@ -111,7 +111,8 @@ def test_backend_triton_says_what_it_needs():
     from kinnsci.errors import ConfigError
 
     inputs = _inputs(1, 4, 2, 2, torch.float64)
-    with pytest.raises(ConfigError, match="backend='triton' needs exactly the discretizer class"):
+    with pytest.raises(ConfigError, match="backend='triton' cannot run this scan: it "
+                                          "implements exactly the discretizer classes"):
         selective_scan(*inputs, discretizer="adaptive", backend="triton")
 
 

@@ -112,11 +112,9 @@ def test_a_checkpoint_with_0_1_config_keys_loads_with_a_warning(tmp_path):
     model = get_model("fno", in_channels=1, hidden_channels=4, n_modes=(4, 3),
                       projection_channels=8)
     path = tmp_path / "fno.pt"
-    model.save(path)
-    payload = torch.load(path, weights_only=True)
-    payload["config"] = {"name": "fno", "in_channels": 1, "width": 4, "modes": 2,
-                         "projection": 8}  # what kinnsci 0.1 wrote
-    torch.save(payload, path)
+    torch.save({"format": 1, "config": {"name": "fno", "in_channels": 1, "width": 4, "modes": 2,
+                                        "projection": 8},  # what kinnsci 0.1 wrote
+                "state_dict": model.state_dict(), "normalizer": None}, path)
     with _deprecated(r"FNO\((width|modes|projection)=\.\.\.\)"):
         loaded, _ = load_model(path)
     assert loaded.config == {"name": "fno", "in_channels": 1, "hidden_channels": 4,

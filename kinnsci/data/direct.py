@@ -13,7 +13,6 @@ for; anything else is read through xarray and dask.
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -112,8 +111,8 @@ def _backend_reader(source):
     of a batch's read (``benchmarks/bench_data.py``):
 
     * kinnsci's HDF5 views (engines ``the_well``, ``pdebench``): their own reader;
-    * xarray's ``netcdf4`` engine: netCDF4 itself, one handle per process, values left as
-      stored, exactly as the engine reads them (``set_auto_maskandscale(False)``).
+    * xarray's ``netcdf4`` engine: the engine's netCDF4 variable, values left as stored
+      (``set_auto_maskandscale(False)``), exactly as the engine reads them.
     """
     from xarray.backends.netCDF4_ import NetCDF4ArrayWrapper
 
@@ -125,7 +124,7 @@ def _backend_reader(source):
         if isinstance(inner, HDF5View):
             return _RawKey(inner)
         if isinstance(inner, NetCDF4ArrayWrapper):
-            return _NetCDF4Variable(inner.get_array())
+            return _NetCDF4Variable(inner)
         if type(inner).__name__ not in _PASS_THROUGH:
             break
         key = getattr(getattr(inner, "key", None), "tuple", None)
@@ -135,30 +134,16 @@ def _backend_reader(source):
 
 
 class _NetCDF4Variable:
-    """``variable[key]`` straight from netCDF4, through a handle of this process: DataLoader
-    workers must not share an HDF5 handle inherited through fork."""
+    """``variable[key]`` straight from netCDF4, through the handle of the xarray engine that
+    opened the file (its file manager: closed with the dataset, reopened on demand) and
+    under the engine's lock, as xarray itself reads it, without its indexing adapter."""
 
-    def __init__(self, variable):
-        group = variable.group()
-        self.path, self.group, self.name = group.filepath(), group.path, variable.name
-        self._handle = None
-
-    def __getstate__(self):
-        return {**self.__dict__, "_handle": None}
-
-    def _variable(self):
-        pid = os.getpid()
-        if self._handle is None or self._handle[0] != pid:
-            import netCDF4
-
-            nc = netCDF4.Dataset(self.path)
-            variable = (nc if self.group == "/" else nc[self.group])[self.name]
-            variable.set_auto_maskandscale(False)  # as xarray's engine: values as stored
-            self._handle = (pid, nc, variable)
-        return self._handle[2]
+    def __init__(self, wrapper):
+        self.wrapper = wrapper
 
     def __getitem__(self, key: tuple) -> np.ndarray:
-        return np.asarray(self._variable()[key])
+        with self.wrapper.datastore.lock:
+            return np.asarray(self.wrapper.get_array(needs_lock=False)[key])
 
 
 class _RawKey:

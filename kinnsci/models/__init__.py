@@ -12,12 +12,13 @@ from kinnsci.models.fno import FKNO, FNO, grid_coordinates
 from kinnsci.models.io import save_model
 from kinnsci.models.kirchhoff_flow import KirchhoffFlow
 from kinnsci.models.kirchhoffnet import KirchhoffNet
+from kinnsci.models.loading import LoadedModel, load_model
 from kinnsci.models.mlp import MLP
 from kinnsci.models.neural_ode import NeuralODE
+from kinnsci.models.normalized import NormalizedOperator
 from kinnsci.models.registry import (
     count_parameters,
     get_model,
-    load_model,
     set_dtype,
     valid_config_keys,
 )
@@ -39,9 +40,11 @@ __all__ = [
     "KINNVision",
     "KirchhoffFlow",
     "KirchhoffNet",
+    "LoadedModel",
     "MLP",
     "MODELS",
     "NeuralODE",
+    "NormalizedOperator",
     "UKNO",
     "UNet",
     "count_flops",

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from kinnsci._deprecation import Rename, translate_arguments
 from kinnsci._registry import register_class
-from kinnsci.models.io import read_model_file, save_model
+from kinnsci.models.io import read_model_entry, save_model
 
 MODELS: dict[str, type[nn.Module]] = {}
 
@@ -65,16 +65,20 @@ class BaseModel(nn.Module):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> nn.Module:
-        """Rebuild a model of this class from a file written by :meth:`save`.
+        """Rebuild a model of this class from a file written by :meth:`save` (or the
+        backbone of a checkpoint); :func:`kinnsci.models.load_model` reads the same files
+        and gives back what came with them.
 
         Raises:
             InputNotFoundError: ``path`` does not exist.
-            CheckpointError: not a kinnsci model file, or a file of another model.
+            CheckpointError: not a kinnsci file, or a file of another model.
         """
-        payload = read_model_file(path, expected=cls.name)
-        config = {k: v for k, v in payload["config"].items() if k != "name"}
+        entry = read_model_entry(path, expected=cls.name)
+        config = {k: v for k, v in entry["config"].items() if k != "name"}
         model = instantiate(cls, config)
-        model.load_state_dict(payload["state_dict"])
+        prefix = "backbone." if "input_normalizer.shift" in entry["state"] else ""
+        model.load_state_dict({k.removeprefix(prefix): v for k, v in entry["state"].items()
+                               if k.startswith(prefix)})
         return model
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from kinnsci._registry import lookup
 from kinnsci.errors import ConfigError
@@ -23,7 +22,6 @@ from kinnsci.models import (  # noqa: F401
     vision,
 )
 from kinnsci.models.base import MODELS, instantiate
-from kinnsci.models.io import read_model_file
 
 # The model modules above register their classes in MODELS when they are defined
 # (kinnsci.models.base.BaseModel); importing them here makes the registry complete.
@@ -61,23 +59,6 @@ def get_model(name: str, **config) -> nn.Module:
         raise ConfigError(f"the config of model {name!r} must hold JSON values only "
                           f"(numbers, strings, lists, dicts): {exc}") from exc
     return instantiate(cls, config)
-
-
-def load_model(
-    path: str | os.PathLike, expected: str | None = None
-) -> tuple[nn.Module, dict[str, Tensor] | None]:
-    """Rebuild a model saved by :func:`kinnsci.models.save_model`; returns ``(model,
-    normalizer)``. ``expected`` (a registry name) makes loading another model's file an
-    error.
-
-    Raises:
-        InputNotFoundError: ``path`` does not exist.
-        CheckpointError: see :func:`kinnsci.models.io.read_model_file`.
-    """
-    payload = read_model_file(path, expected)
-    model = get_model(**payload["config"])
-    model.load_state_dict(payload["state_dict"])
-    return model, payload.get("normalizer")
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -247,9 +247,10 @@ def kirchhoff_record(checkpoint: Path, data: Path) -> dict[str, Any] | None:
     of its data): per KNC the state's share of the output and the median |A|dt, and the
     prediction change on a discretizer swap; None for a model without KNCs."""
     from kinnsci.layers import KNC
-    from kinnsci.train.run import inspect_checkpoint, load_trained
+    from kinnsci.models import load_model
+    from kinnsci.train.run import inspect_checkpoint
 
-    model, _ = load_trained(checkpoint)
+    model = load_model(checkpoint).model
     if not any(isinstance(m, KNC) for m in model.modules()):
         return None
     report = inspect_checkpoint(checkpoint, data, n_samples=8)
@@ -427,9 +428,9 @@ def _run_experiment(plan: Plan, root: Path, exp_dir: Path, resume: bool, progres
         if missing and not result["diverged"]:
             # a run trained for another experiment (the same model, data and budget) is
             # kept; the evaluations this plan adds are made on its saved weights
-            from kinnsci.train.run import load_trained
+            from kinnsci.models import load_model
 
-            trained, _ = load_trained(run_dir / "final.pt")
+            trained = load_model(run_dir).model
             result["test"].update(transfer_metrics(plan, trained, "cpu", root))
             write_json(result, run_dir / "result.json")
         # The run may have been made for another experiment: label it with this one's key.

@@ -23,21 +23,23 @@ import torch
 from torch import Tensor
 from torch.utils.flop_counter import register_flop_formula
 
-from kinnsci.discretize import Discretizer
+from kinnsci.discretize import ZOH, Bilinear, Discretizer, Euler
 
 KERNEL_MODULES = {"cpp": "kinnsci.scan.cpu_kernel", "triton": "kinnsci.scan.triton_kernel"}
 MODES = {"zoh": 0, "euler": 1, "bilinear": 2}
 """The fused kernels' ``mode`` argument per discretizer they implement."""
 
 
+KERNEL_DISCRETIZERS = (ZOH, Euler, Bilinear)
+"""The discretizer classes the fused kernels implement (exactly these classes)."""
+
+
 def kernel_mode(discretizer: Discretizer) -> int | None:
     """The fused kernels' mode for ``discretizer``, or None where they do not implement
     its maths. Decided by the exact class, never the name: a subclass (of ZOH, say) may
     override ``coefficients``, and only the PyTorch scan calls it."""
-    from kinnsci.discretize import ZOH, Bilinear, Euler
-
-    return {ZOH: MODES["zoh"], Euler: MODES["euler"],
-            Bilinear: MODES["bilinear"]}.get(type(discretizer))
+    cls = type(discretizer)
+    return MODES[cls.name] if cls in KERNEL_DISCRETIZERS else None
 
 
 def _kernel(name: str):

@@ -2,65 +2,17 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from kinnsci._deprecation import renamed_arguments, warn_deprecated
 from kinnsci.discretize import Discretizer, get_discretizer
 from kinnsci.errors import ConfigError
-from kinnsci.scan import cpu_kernel, triton_kernel
+from kinnsci.scan.backends import BACKENDS, choose_backend
 from kinnsci.scan.checks import CHUNK_SIZE, check_scan_inputs
 from kinnsci.scan.linear_recurrence import linear_recurrence
-from kinnsci.scan.op import kernel_mode, state_dtype
-from kinnsci.scan.pytorch_scan import pytorch_selective_scan
 
-BACKENDS = ("auto", "cpp", "triton", "pytorch")
+__all__ = ["BACKENDS", "selective_scan", "time_invariant_scan"]
 RENAMED_BACKENDS = {"fused": "cpp", "blocked": "pytorch"}  # kinnsci 0.1's names
-
-
-def _backend(backend: str) -> str:
-    if backend in RENAMED_BACKENDS:
-        warn_deprecated(f"selective_scan(backend={backend!r})",
-                        f"backend={RENAMED_BACKENDS[backend]!r}", stacklevel=4)
-        return RENAMED_BACKENDS[backend]
-    if backend not in BACKENDS:
-        raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    return backend
-
-
-def fused_kernel(x: Tensor, mode: int | None, backend: str = "auto") -> str | None:
-    """The fused kernel that runs a scan of ``x`` (``"cpp"``, ``"triton"``) or None for
-    the PyTorch path; ``mode`` is the discretizer's kernel mode (None: a discretizer the
-    kernels do not know).
-
-    Raises:
-        ConfigError: ``backend`` asks for a kernel that cannot run this scan (the message
-            says why).
-    """
-    if backend == "pytorch":
-        return None
-    device = x.device.type
-    if backend == "cpp":
-        if device == "cpu" and mode is not None and cpu_kernel.available():
-            return "cpp"
-        raise ConfigError("backend='cpp' needs CPU tensors, exactly the discretizer class "
-                          "ZOH, Euler or Bilinear (not a subclass: the kernel would not run "
-                          "its maths) and the compiled kernel (" + cpu_kernel.status()
-                          + "); use backend='pytorch'")
-    if backend == "triton":
-        ready, why = triton_kernel.usable(x)
-        if ready and mode is not None:
-            return "triton"
-        raise ConfigError("backend='triton' needs exactly the discretizer class ZOH, Euler "
-                          "or Bilinear (not a subclass: the kernel would not run its maths) "
-                          f"and Triton ({why}); use backend='pytorch'")
-    if mode is None:
-        return None
-    if device == "cpu" and cpu_kernel.available():
-        return "cpp"
-    if device == "cuda" and triton_kernel.usable(x)[0]:
-        return "triton"
-    return None
 
 
 @renamed_arguments(chunk="chunk_size")
@@ -78,7 +30,9 @@ def selective_scan(
 ) -> Tensor:
     """Selective scan; arguments and result as :func:`kinnsci.scan.selective_scan_ref`
     (x, delta (batch, length, D); A (D, N); B, C (batch, length, N); D (D,) ->
-    y (batch, length, D)).
+    y (batch, length, D)). Checks the call, then runs the backend
+    :func:`~kinnsci.scan.backends.choose_backend` picks from the table of backends and
+    their capabilities (:data:`~kinnsci.scan.backends.SCAN_BACKENDS`).
 
     ``backend``:
       * ``"cpp"``: the compiled C++ CPU kernel (:mod:`kinnsci.scan.cpu_kernel`), for CPU
@@ -107,25 +61,13 @@ def selective_scan(
     check_scan_inputs(x, delta, A, B, C, D)
     if chunk_size is not None and chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1 positions, got {chunk_size}")
-    backend = _backend(backend)
+    if backend in RENAMED_BACKENDS:
+        warn_deprecated(f"selective_scan(backend={backend!r})",
+                        f"backend={RENAMED_BACKENDS[backend]!r}", stacklevel=4)
+        backend = RENAMED_BACKENDS[backend]
     disc = get_discretizer(discretizer)
-    mode = kernel_mode(disc)
-    kernel = fused_kernel(x, mode, backend)
-    if x.is_meta:  # shape propagation (FLOP counting): the operator's fake implementation
-        kernel, mode = kernel or "cpp", mode or 0
-    if kernel is not None:
-        skip = D if D is not None else x.new_zeros(x.shape[-1])
-        y, _ = torch.ops.kinnsci.selective_scan(x, delta, A, B, C, skip, mode,
-                                                 chunk_size or CHUNK_SIZE, reverse, kernel)
-        return y
-    out_dtype = x.dtype
-    state = state_dtype(x.dtype, A.dtype)  # the fused kernels' rule: float32 for 16 bits
-    x, delta, A, B, C = (t.to(state) for t in (x, delta, A, B, C))
-    if reverse:
-        x, delta, B, C = (t.flip(1) for t in (x, delta, B, C))
-    y = pytorch_selective_scan(x, delta, A, B, C, disc, chunk_size or CHUNK_SIZE)
-    y = y if D is None else y + D.to(state) * x
-    return (y.flip(1) if reverse else y).to(out_dtype)
+    chosen = choose_backend(backend, x, disc, reverse)
+    return chosen.run(x, delta, A, B, C, D, disc, chunk_size or CHUNK_SIZE, reverse)
 
 
 @renamed_arguments(chunk="chunk_size")

@@ -10,6 +10,7 @@ from kinnsci._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what the lazy exports below resolve to, for type checkers and editors
     from kinnsci.errors import CheckpointError
+    from kinnsci.models.normalized import NormalizedOperator
     from kinnsci.train.checkpoint import load_checkpoint, save_checkpoint
     from kinnsci.train.config import RunConfig
     from kinnsci.train.evaluation import evaluate
@@ -21,7 +22,6 @@ if TYPE_CHECKING:  # what the lazy exports below resolve to, for type checkers a
         relative_l2,
         rmse,
     )
-    from kinnsci.train.normalized import NormalizedOperator
     from kinnsci.train.rollouts import rollout, rollout_errors, rollout_metrics
     from kinnsci.train.run import (
         build_run,
@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # what the lazy exports below resolve to, for type checkers a
 __getattr__, __dir__, __all__ = lazy_exports(__name__, globals(), {
     "CheckpointError": "kinnsci.errors",
     "NonFiniteLossError": ".trainer", "Trainer": ".trainer",
-    "NormalizedOperator": ".normalized",
+    "NormalizedOperator": "kinnsci.models.normalized",
     "RunConfig": ".config",
     "build_run": ".run", "evaluate_checkpoint": ".run", "inspect_checkpoint": ".run",
     "load_trained": ".run",

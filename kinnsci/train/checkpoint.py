@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -12,10 +11,10 @@ import numpy as np
 import torch
 
 from kinnsci._atomic import atomic_path
-from kinnsci.errors import CheckpointError, InputNotFoundError
+from kinnsci.errors import CheckpointError
+from kinnsci.models.io import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, read_torch_file
 
-FORMAT = "kinnsci-checkpoint"
-VERSION = 1
+FORMAT, VERSION = CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 
 
 def rng_state() -> dict[str, Any]:
@@ -53,7 +52,9 @@ def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike, expected_model: str | None = None) -> dict:
-    """Read a checkpoint with ``torch.load(weights_only=True)`` and check what it is.
+    """Read a checkpoint (``torch.load(weights_only=True)``, through
+    :func:`kinnsci.models.io.read_torch_file`) and check what it is; to resume training.
+    A trained model comes back with :func:`kinnsci.models.load_model`.
 
     Raises:
         InputNotFoundError: ``path`` does not exist.
@@ -61,24 +62,7 @@ def load_checkpoint(path: str | os.PathLike, expected_model: str | None = None) 
             (with ``expected_model``) another model's.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "unsupported global" not in str(exc).lower():  # no Python object: a damaged file
-            raise CheckpointError(f"checkpoint {path} is corrupt or truncated (not a torch file "
-                                  "kinnsci can read); use an earlier checkpoint or retrain"
-                                  ) from exc
-        raise CheckpointError(
-            f"{path} holds pickled Python objects (e.g. a whole nn.Module saved with "
-            "torch.save(model)), which kinnsci never unpickles: loading them can run "
-            "arbitrary code. Use a checkpoint written by kinnsci train or model.save()"
-        ) from exc
-    except Exception as exc:
-        raise CheckpointError(
-            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc}); use an "
-            "earlier checkpoint or retrain") from exc
+    payload = read_torch_file(path, "checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a torch file but not a kinnsci training checkpoint "
                               "(model files from model.save() load with kinnsci.models)")

@@ -63,10 +63,11 @@ def finetune_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
 
     from kinnsci._atomic import write_text_atomic
     from kinnsci._paths import check_output_path
+    from kinnsci.models import load_model
     from kinnsci.train.config import RunConfig
     from kinnsci.train.evaluation import evaluate
     from kinnsci.train.losses import PhysicsResidual, mean_residual
-    from kinnsci.train.run import _datasets, load_trained, open_run_data
+    from kinnsci.train.run import _datasets, open_run_data
 
     if not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"steps must be an integer >= 1, got {steps!r}")
@@ -78,7 +79,8 @@ def finetune_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
 
         raise OutputExistsError(f"--out {out} already holds files; choose another folder",
                                 path=out, what="already holds files")
-    model, extra = load_trained(checkpoint)
+    loaded = load_model(checkpoint)
+    model, extra = loaded.model, loaded.extra
     run = RunConfig.from_mapping({**extra["run"], "data": str(data), "horizon": 1})
     ds = open_run_data(run, data)
     n = ds.sizes[run.sample_dim] if run.sample_dim else 1

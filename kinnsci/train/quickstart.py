@@ -63,12 +63,12 @@ def plot_comparison(out: Path, data: Path, train_fraction: float, test_fraction:
     """``out/comparison.png``: every trained model on the same test samples, one error
     colour scale for all of them."""
     from kinnsci.data import OperatorDataset, open_dataset, split_samples
+    from kinnsci.models import load_model
     from kinnsci.train.plots import plot_model_comparison
-    from kinnsci.train.run import load_trained
 
     ds = open_dataset(data)
     test = split_samples(ds.sizes["sample"], (train_fraction, 0.0, test_fraction), seed)["test"]
-    models = {name: load_trained(out / name / "final.pt")[0] for name in MODELS}
+    models = {name: load_model(out / name).model for name in MODELS}
     return plot_model_comparison(models, OperatorDataset(ds, ["a"], ["u"], test),
                                  out / "comparison.png",
                                  title="FNO, U-Net and UKNO on the same Darcy test samples")

@@ -20,6 +20,7 @@ import yaml
 from torch import nn
 
 from kinnsci._atomic import write_text_atomic
+from kinnsci._deprecation import warn_deprecated
 from kinnsci._lock import output_lock
 from kinnsci._paths import check_output_path
 from kinnsci.data import (
@@ -33,12 +34,12 @@ from kinnsci.data import (
 from kinnsci.data.direct import register_transpose
 from kinnsci.data.open import require_variables
 from kinnsci.errors import ConfigError, OutputExistsError
-from kinnsci.models import count_parameters, get_model
+from kinnsci.models import count_parameters, get_model, load_model
+from kinnsci.models.normalized import NormalizedOperator
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import CheckpointError, load_checkpoint
 from kinnsci.train.config import RESUME_KEYS, RunConfig, deciding_values
 from kinnsci.train.evaluation import evaluate, evaluate_with_physics
-from kinnsci.train.normalized import NormalizedOperator
 from kinnsci.train.rollouts import rollout_errors
 from kinnsci.train.trainer import Trainer
 
@@ -413,26 +414,12 @@ def _train_run(config: RunConfig, resume, overwrite: bool, progress: bool) -> di
 
 
 def load_trained(checkpoint: str | os.PathLike) -> tuple[NormalizedOperator, dict[str, Any]]:
-    """The trained model (physical units in/out, eval mode) and the checkpoint's extras.
-
-    Raises:
-        InputNotFoundError, CheckpointError: see :func:`kinnsci.train.checkpoint.load_checkpoint`;
-            also weights that do not fit the saved config.
-    """
-    payload = load_checkpoint(checkpoint)
-    config = dict(payload["model"]["config"])
-    backbone = get_model(**config)
-    state = payload["model"]["state"]
-    model = NormalizedOperator(
-        backbone,
-        Normalizer.identity(state["input_normalizer.shift"].numel()),
-        Normalizer.identity(state["output_normalizer.shift"].numel()))
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{checkpoint}: weights do not fit the saved {config['name']!r} "
-                              f"config ({exc})") from exc
-    return model.eval(), payload.get("extra", {})
+    """Deprecated: ``loaded = kinnsci.models.load_model(checkpoint)`` gives ``loaded.model``
+    and ``loaded.extra``, for every file kinnsci writes."""
+    warn_deprecated("kinnsci.train.load_trained(path)", "kinnsci.models.load_model(path) "
+                    "(.model, .extra)")
+    loaded = load_model(checkpoint)
+    return loaded.model, loaded.extra
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, *,
@@ -446,7 +433,8 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
         ConfigError: a grid the model cannot take, or ``rollout`` for a steady model.
         DataError: the data lacks the run's variables or holds NaN/inf.
     """
-    model, extra = load_trained(checkpoint)
+    loaded = load_model(checkpoint)
+    model, extra = loaded.model, loaded.extra
     run = RunConfig.from_mapping({**extra["run"], "data": str(data)})
     ds = open_run_data(run, data)
     n = ds.sizes[run.sample_dim] if run.sample_dim else 1
@@ -491,7 +479,7 @@ def run_physics(ds, run: RunConfig):
 def checkpoint_physics(checkpoint: str | os.PathLike, data: str | os.PathLike):
     """:func:`run_physics` for a trained checkpoint's run on ``data`` (None: no
     equation)."""
-    _, extra = load_trained(checkpoint)
+    extra = load_model(checkpoint).extra
     run = RunConfig.from_mapping({**extra["run"], "data": str(data)})
     return run_physics(open_run_data(run, data), run)
 
@@ -504,7 +492,7 @@ def inspect_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike | 
     trained on), in physical units through its normalisers.
 
     Raises:
-        InputNotFoundError, CheckpointError: as :func:`load_trained`.
+        InputNotFoundError, CheckpointError: as :func:`kinnsci.models.load_model`.
         DataError: ``data`` lacks the run's variables, or no ``data`` and the training
             file is gone.
         ConfigError: the model has no KNC (nothing to inspect) or ``n_samples < 1``.
@@ -513,7 +501,8 @@ def inspect_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike | 
 
     if n_samples < 1:
         raise ConfigError(f"n_samples must be >= 1, got {n_samples}")
-    model, extra = load_trained(checkpoint)
+    loaded = load_model(checkpoint)
+    model, extra = loaded.model, loaded.extra
     if not any(isinstance(m, KNC) for m in model.modules()):
         raise ConfigError(f"{checkpoint} holds a {extra['run']['model']!r} model, which has no "
                           "Kirchhoff cells to inspect (fkno, ukno and kinn_vision have)")
