@@ -11,6 +11,19 @@ if not torch.cuda.is_available():
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _a_cache_folder_of_the_tests_own(tmp_path_factory):
+    """Stamps of passed data checks go to a folder of this test session, never the user's
+    ~/.cache (a test that wants an empty cache sets KINNSCI_CACHE_DIR itself)."""
+    old = os.environ.get("KINNSCI_CACHE_DIR")
+    os.environ["KINNSCI_CACHE_DIR"] = str(tmp_path_factory.mktemp("kinnsci-cache"))
+    yield
+    if old is None:
+        os.environ.pop("KINNSCI_CACHE_DIR", None)
+    else:
+        os.environ["KINNSCI_CACHE_DIR"] = old
+
+
 @pytest.fixture(params=DEVICES)
 def device(request):
     return torch.device(request.param)

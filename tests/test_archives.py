@@ -193,7 +193,8 @@ def test_poseidon_channels_train_from_the_cli_with_a_static_coefficient(tmp_path
     write_poseidon(path)
     metrics = _train(tmp_path, path, "--sample-dim", "trajectory", "--channel-dim", "channel",
                      "--channels", "0", "3", "--variables", "data_0", "data_3",
-                     "--static-inputs", "c", "--history", "2", "--rollout", "2")
+                     "--static-inputs", "c", "--history", "2", "--horizon", "2",
+                     "--rollout", "2")  # unrolled: the static block is kept at each step
     assert np.isfinite(metrics["test"]["rel_l2"]) and len(metrics["rollout"]) == 2
     payload = torch.load(tmp_path / "run" / "final.pt", weights_only=True)
     assert payload["model"]["config"]["in_channels"] == 2 * 2 + 1  # k·V + S
@@ -213,9 +214,14 @@ def test_static_inputs_enter_every_window_and_every_rollout_step(tmp_path):
     data = RolloutDataset(ds, ["data_0"], history=2, sample_dim="trajectory",
                           static_inputs=["c"])
     assert data.n_static == 1
+    assert data.input_layout.groups == (("states", 2), ("static", 1))
     x, _ = data[data.windows_per_sample * 3 + 1]  # trajectory 3, window 1
-    np.testing.assert_array_equal(x[-1].numpy(), _yx(stored["c"][3]))
-    np.testing.assert_array_equal(x[0].numpy(), _yx(stored["data"][3, 1, 0]))
+    parts = data.input_layout.split(x, dim=0)  # named blocks, not channel positions
+    np.testing.assert_array_equal(parts["static"][0].numpy(), _yx(stored["c"][3]))
+    np.testing.assert_array_equal(parts["states"][0].numpy(), _yx(stored["data"][3, 1, 0]))
+    assert torch.equal(data.input_layout.join(parts, dim=0), x)
+    with pytest.raises(ValueError, match=r"inputs have 2 channels on axis 0; the layout"):
+        data.input_layout.split(x[:2], dim=0)
     seen = []
 
     def model(inputs):

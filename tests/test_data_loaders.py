@@ -439,3 +439,54 @@ def test_kinnsci_train_reads_a_glob_of_files(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     report = __import__("json").loads((tmp_path / "run" / "metrics.json").read_text())
     assert np.isfinite(report["test"]["rel_l2"])
+
+
+def test_data_checks_stream_in_bounded_reads_and_find_zero_targets_in_the_same_pass(
+        ns_file, monkeypatch):
+    """``check_finite`` reads every (sample, time) once in reads of at most the budget
+    (a trajectory larger than it a time window at a time); the zero-target windows it
+    finds equal the definition (targets read through a DataLoader)."""
+    import kinnsci.data.datasets as datasets
+
+    ds = open_dataset(ns_file).load()
+    ds["w"][1, 4:6] = 0.0  # two states of trajectory 1 are zero everywhere
+    data = RolloutDataset(ds, ["w"], history=2, horizon=2, samples=[2, 1, 0], stride=1)
+    fields = data.fields
+    state = 16 * 16 * (8 + 4)  # float64 file values + their float32 copy
+    reads = []
+    real = fields.read
+    monkeypatch.setattr(fields, "read", lambda s, t=None: reads.append((s, t)) or real(s, t))
+    monkeypatch.setattr(datasets, "CHECK_BLOCK_BYTES", 3 * state)
+    for budget in (3 * state, 7 * state, 100 * state):
+        reads.clear()
+        zero = fields.scan(data.samples, budget=budget)
+        seen = np.zeros((3, 7), dtype=int)
+        for sample, time in reads:
+            block = real(sample, time)
+            assert block.numel() * 12 // 4 <= max(budget, state)  # bounded
+            seen[np.atleast_1d(sample)[:, None], np.arange(7)[time or slice(None)]] += 1
+        assert (seen == 1).all()  # one pass
+        assert zero.shape == (3, 7) and zero[1, 4:6].all() and zero.sum() == 2
+    expected = [i for i, (_, y) in enumerate(DataLoader(data, batch_size=1))
+                if float(y.abs().max()) == 0]
+    data.check_finite()
+    assert data.zero_target_items() == expected == [data.windows_per_sample + 2]
+
+
+def test_a_nan_in_a_late_time_window_is_located_in_file_coordinates(ns_file, monkeypatch):
+    import kinnsci.data.datasets as datasets
+
+    ds = open_dataset(ns_file).load()
+    ds["w"][2, 6, 3, 5] = np.nan
+    data = RolloutDataset(ds, ["w"], history=2, samples=[0, 2])
+    monkeypatch.setattr(datasets, "CHECK_BLOCK_BYTES", 2 * 16 * 16 * 12)  # 2 states a read
+    with pytest.raises(DataError, match=r"sample 2, time index 6, \(row, column\) = \(3, 5\)"):
+        data.check_finite()
+
+
+def test_operator_zero_targets_come_from_the_check_pass(darcy_file):
+    ds = open_dataset(darcy_file).load()
+    ds["u"][3] = 0.0
+    data = OperatorDataset(ds, ["a"], ["u"], samples=[5, 3, 1])
+    data.check_finite()
+    assert data.zero_target_items() == [1]

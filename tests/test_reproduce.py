@@ -14,7 +14,9 @@ from kinnsci.models import get_model
 from kinnsci.reproduce import (
     EXPERIMENTS,
     SCALES,
+    Results,
     ResultsError,
+    RunRecord,
     check_results,
     get_experiment,
     run_experiment,
@@ -128,7 +130,9 @@ def finished(tmp_path_factory):
 def test_results_json_follows_the_schema(finished):
     plan, out, content = finished
     stored = strict_json(out / "darcy" / "results.json")
-    check_results(stored)
+    _follows(stored, Results)  # the declared structure (kinnsci.reproduce.plan)
+    for run in stored["runs"]:
+        _follows(run, RunRecord)
     assert stored["schema"] == runner.SCHEMA and stored["scale"] == "smoke"
     # every selection run (its own seed, never a test seed) and every seed of every model
     # at each chosen learning rate, each with validation and test metrics
@@ -162,19 +166,26 @@ def test_results_json_follows_the_schema(finished):
     assert all(f"| darcy (smoke) | {c['claim']} |" in overview for c in stored["claims"])
 
 
-def test_check_results_names_what_is_wrong(finished):
+def _follows(record: dict, declared) -> None:
+    """Every key the TypedDict declares is present with a value of its type."""
+    import typing
+
+    for key, kind in typing.get_type_hints(declared).items():
+        assert key in record, key
+        origin = typing.get_origin(kind) or kind
+        expected = (int, float) if origin is float else origin
+        assert isinstance(record[key], expected) and not (
+            origin in (int, float) and isinstance(record[key], bool)), (key, record[key])
+
+
+def test_check_results_is_deprecated_and_checks_the_format_version(finished):
     _, out, _ = finished
     content = strict_json(out / "darcy" / "results.json")
-    del content["runs"][0]["test"]
-    with pytest.raises(ResultsError, match=r"runs\[0\]: missing key 'test'"):
+    with pytest.warns(DeprecationWarning, match="check_results"):
         check_results(content)
-    content = strict_json(out / "darcy" / "results.json")
-    content["wall_seconds"] = "fast"
-    with pytest.raises(ResultsError, match="'wall_seconds' should be float"):
-        check_results(content)
-    content = strict_json(out / "darcy" / "results.json")
-    content["claims"][0]["verdict"] = "probably"
-    with pytest.raises(ResultsError, match="bad verdict"):
+    content["schema"] = "kinnsci.reproduce/1"
+    with pytest.raises(ResultsError, match="schema 'kinnsci.reproduce/1', expected"), \
+            pytest.warns(DeprecationWarning):
         check_results(content)
 
 

@@ -574,3 +574,43 @@ def test_rollout_step_s_is_compared_with_state_history_minus_1_plus_s(tmp_path):
     errors, pred, truth = rollout_errors(Exact(), data, 5)
     assert np.all(errors < 1e-5), errors
     torch.testing.assert_close(truth[:, 0], torch.from_numpy(states[:, 2:3]).float())
+
+
+def test_data_checks_are_skipped_only_for_data_that_passed_them_unchanged(tmp_path, capsys,
+                                                                          monkeypatch):
+    """``--skip-data-checks`` skips the pass after a first run checked the same files
+    (stamp: paths, sizes, modification times, variables, split); never-checked or changed
+    data is checked anyway and its NaN still stops the run."""
+    import xarray as xr
+
+    import kinnsci.data.datasets as datasets
+
+    monkeypatch.setenv("KINNSCI_CACHE_DIR", str(tmp_path / "cache"))
+    data = generate("darcy", tmp_path / "d.nc", n_samples=8, resolution=16, seed=0,
+                    progress=False)
+    reads = []
+    real = datasets._Fields.scan
+    monkeypatch.setattr(datasets._Fields, "scan",
+                        lambda self, *a, **k: reads.append(self.names) or real(self, *a, **k))
+
+    def train(name, *extra):
+        return cli(["train", "--model", "fno", "--data", str(data), "--inputs", "a",
+                    "--targets", "u", "--model-config", '{"hidden_channels": 4, "n_modes": '
+                    '[4, 4]}', "--epochs", "1", "--batch-size", "4", "--out",
+                    str(tmp_path / name), "--no-progress", "--no-plots", *extra])
+
+    assert train("first", "--skip-data-checks") == 0  # never checked: checked now
+    assert "has not passed the checks before" in capsys.readouterr().err and reads
+    reads.clear()
+    assert train("second", "--skip-data-checks") == 0
+    assert "data checks skipped" in capsys.readouterr().err and not reads
+    assert train("third") == 0 and reads  # without the flag: always checked
+    with xr.open_dataset(data) as ds:
+        bad = ds.load()
+    bad["u"][2, 3, 3] = np.nan
+    bad.to_netcdf(tmp_path / "bad.nc")
+    os.replace(tmp_path / "bad.nc", data)  # the same path, changed since its check
+    reads.clear()
+    assert train("fourth", "--skip-data-checks") == 2
+    err = capsys.readouterr().err
+    assert "has not passed the checks before" in err and "NaN/inf at sample 2" in err

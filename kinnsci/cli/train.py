@@ -62,6 +62,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "coefficient c(x, y), fed to a time-dependent model at every step")
     p.add_argument("--rollout", type=int, dest="rollout_steps",
                    help="after training, evaluate N-step rollouts on the test split")
+    p.add_argument("--skip-data-checks", action="store_true", default=None,
+                   help="skip the pass over the data (NaN/inf, zero targets) before training "
+                        "when this data passed it before, unchanged (default: check)")
     p.set_defaults(func=run)
 
 
@@ -73,7 +76,8 @@ def config_from_args(args: argparse.Namespace):
         base = RunConfig.from_file(args.config)
         values = base.to_dict()
     for key in [*FLAGS, "inputs", "targets", "variables", "rollout_steps", "time_dim",
-                "spatial_dims", "channel_dim", "channels", "static_inputs", *CONFIG_SWITCHES]:
+                "spatial_dims", "channel_dim", "channels", "static_inputs", "skip_data_checks",
+                *CONFIG_SWITCHES]:
         value = getattr(args, key, None)
         if value is not None:
             values[key] = value

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # what the lazy exports below resolve to, for type checkers a
         TrainTransform,
         make_shapes_image_folder,
     )
+    from kinnsci.data.layout import InputLayout
     from kinnsci.data.normalizer import Normalizer
     from kinnsci.data.open import open_dataset
     from kinnsci.errors import DataError
@@ -35,6 +36,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, globals(), {
     "register_generator": ".generators",
     "EvalTransform": ".images", "ImageFolder": ".images", "TrainTransform": ".images",
     "make_shapes_image_folder": ".images",
+    "InputLayout": ".layout",
     "Normalizer": ".normalizer",
     "open_dataset": ".open",
 })

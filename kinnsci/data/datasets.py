@@ -16,9 +16,15 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from kinnsci.data.direct import plan_for
+from kinnsci.data.layout import InputLayout
 from kinnsci.data.missing import missing_rules
 from kinnsci.data.open import require_variables
 from kinnsci.errors import DataError
+
+CHECK_BLOCK_BYTES = 64 * 2**20
+"""The most bytes one read of the data checks holds: a trajectory larger than this (The
+Well's are ~210 MB) is checked a time window at a time, so memory stays bounded whatever
+the data set's size."""
 
 
 def split_samples(
@@ -119,11 +125,56 @@ class _Fields:
             raise DataError(self._where_not_finite(out, sample, time, arrays))
         return torch.from_numpy(out)
 
-    def check_finite(self, samples: np.ndarray, batch: int = 16) -> None:
-        """Read every value of ``samples`` once; raise ``DataError`` at the first NaN/inf
-        (with its variable, sample, time and grid position)."""
-        for start in range(0, len(samples), batch):
-            self.read(np.sort(samples[start:start + batch]))
+    def check_blocks(self, samples: np.ndarray, budget: int | None = None
+                     ) -> list[tuple[np.ndarray | int, slice | None]]:
+        """Reads ``(samples, time window)`` that cover ``samples`` (sorted, each once), each
+        holding at most ``budget`` bytes (the file's values and their float copy), and at
+        least one state: whole trajectories several at a time when they fit, else one
+        trajectory a time window at a time. ``budget`` defaults to ``CHECK_BLOCK_BYTES``."""
+        budget = CHECK_BLOCK_BYTES if budget is None else budget
+        unique = np.unique(np.asarray(samples))
+        per_value = (np.dtype(self.variables[0].dtype).itemsize
+                     + torch.empty((), dtype=self.dtype).element_size())
+        state = int(np.prod(self.shape[-2:])) * len(self.names) * per_value
+        steps = self.shape[1] if len(self.shape) == 4 else 1
+        if state * steps <= budget:
+            k = max(1, budget // (state * steps))
+            return [(unique[i:i + k], None) for i in range(0, len(unique), k)]
+        window = max(1, budget // state)
+        return [(int(s), slice(t, min(t + window, steps))) for s in unique
+                for t in range(0, steps, window)]
+
+    def scan(self, samples: np.ndarray, budget: int | None = None,
+             progress: bool = False) -> np.ndarray:
+        """One pass over ``samples`` in reads of at most ``budget`` bytes
+        (:meth:`check_blocks`): raise ``DataError`` at the first NaN/inf (its variable,
+        sample, time and grid position); return where a state is zero everywhere (every
+        variable), ``(len(samples), [time])`` bool, for the relative-loss check.
+
+        Raises:
+            DataError: a NaN/inf (or missing) value.
+        """
+        from tqdm.auto import tqdm
+
+        unique = np.unique(np.asarray(samples))
+        zero = np.zeros((len(unique), *self.shape[1:-2]), dtype=bool)
+        blocks = self.check_blocks(unique, budget)
+        for sample, time in tqdm(blocks, desc=f"checking {', '.join(self.names)}",
+                                 unit="read", disable=not progress, leave=False):
+            block = self.read(sample, time)  # raises at a NaN/inf
+            flat = block.flatten(start_dim=block.ndim - 3)
+            empty = (flat == 0).all(dim=-1).numpy()
+            rows = np.searchsorted(unique, np.atleast_1d(sample))
+            if time is None:
+                zero[rows] = empty
+            else:
+                zero[rows[0], time] = empty
+        return zero[np.searchsorted(unique, np.asarray(samples))]
+
+    def check_finite(self, samples: np.ndarray) -> None:
+        """Read every value of ``samples`` once, in bounded reads; raise ``DataError`` at
+        the first NaN/inf (with its variable, sample, time and grid position)."""
+        self.scan(samples)
 
     def _where_not_finite(self, out: np.ndarray, sample, time: slice | None,
                           arrays: list[np.ndarray] | None = None) -> str:
@@ -199,14 +250,29 @@ class OperatorDataset(Dataset):
     def spatial_shape(self) -> tuple[int, int]:
         return tuple(self.inputs.shape[-2:])
 
-    def check_finite(self) -> None:
-        """Read the whole split once and raise ``DataError`` at the first NaN/inf.
+    @property
+    def input_layout(self) -> InputLayout:
+        """``x``'s channels by name: ``"inputs"``, one channel per input variable."""
+        return InputLayout((("inputs", len(self.inputs.names)),))
+
+    def check_finite(self, progress: bool = False) -> None:
+        """Read the whole split once, in reads of at most ``CHECK_BLOCK_BYTES``, and raise
+        ``DataError`` at the first NaN/inf; remembers which targets are zero everywhere
+        (:meth:`zero_target_items`) from the same pass.
 
         Raises:
             DataError: naming the variable, sample and grid position of the value.
         """
-        self.inputs.check_finite(self.samples)
-        self.targets.check_finite(self.samples)
+        self.inputs.scan(self.samples, progress=progress)
+        self._zero_targets = self.targets.scan(self.samples, progress=progress)
+
+    def zero_target_items(self) -> list[int]:
+        """Items whose target is zero everywhere (a relative loss is undefined there), from
+        :meth:`check_finite`'s pass (one read of the targets if it has not run)."""
+        zero = getattr(self, "_zero_targets", None)
+        if zero is None:
+            zero = self.targets.scan(self.samples)
+        return [int(i) for i in np.flatnonzero(zero)]
 
 
 class RolloutDataset(Dataset):
@@ -267,6 +333,13 @@ class RolloutDataset(Dataset):
     def n_static(self) -> int:
         """S, the number of static input channels."""
         return 0 if self.static is None else len(self.static.names)
+
+    @property
+    def input_layout(self) -> InputLayout:
+        """``x``'s channels by name: ``"states"`` (k·V, time-major), then ``"static"`` (S)
+        when there are static inputs."""
+        groups = (("states", self.history * self.n_variables),)
+        return InputLayout(groups + ((("static", self.n_static),) if self.n_static else ()))
 
     def static_inputs(self, i: int) -> Tensor | None:
         """The static inputs of the i-th trajectory of this split, (S, H, W), or None."""
@@ -334,16 +407,30 @@ class RolloutDataset(Dataset):
         """States per trajectory."""
         return self.fields.shape[1]
 
-    def check_finite(self) -> None:
-        """Read every trajectory of the split once and raise ``DataError`` at the first
-        NaN/inf (also at time steps no training window touches: rollouts read them).
+    def check_finite(self, progress: bool = False) -> None:
+        """Read every trajectory of the split once, in reads of at most
+        ``CHECK_BLOCK_BYTES`` (long trajectories a time window at a time), and raise
+        ``DataError`` at the first NaN/inf (also at time steps no training window touches:
+        rollouts read them); remembers which states are zero everywhere
+        (:meth:`zero_target_items`) from the same pass.
 
         Raises:
             DataError: naming the variable, sample, time index and grid position.
         """
-        self.fields.check_finite(self.samples)
+        self._zero_states = self.fields.scan(self.samples, progress=progress)
         if self.static is not None:
-            self.static.check_finite(self.samples)
+            self.static.scan(self.samples, progress=progress)
+
+    def zero_target_items(self) -> list[int]:
+        """Windows whose target states are all zero everywhere (a relative loss is
+        undefined there), from :meth:`check_finite`'s pass (one read if it has not run)."""
+        zero = getattr(self, "_zero_states", None)
+        if zero is None:
+            zero = self.fields.scan(self.samples)
+        starts = np.arange(self.windows_per_sample) * self.stride + self.history
+        steps = starts[:, None] + np.arange(self.horizon)  # (windows, horizon)
+        empty = zero[:, steps].all(axis=-1)  # (trajectories, windows)
+        return [int(i) for i in np.flatnonzero(empty.reshape(-1))]
 
     @property
     def spatial_shape(self) -> tuple[int, int]:

@@ -40,6 +40,15 @@ class SpectralConv2d(SpectralConv):
         dense = torch.is_tensor(self.weight) or str(
             getattr(self.weight, "name", "")).lower().endswith("dense")
         if dense:  # no tensor factorisation (kinnsci's FNOs)
+            # neuraloperator 2.0 has no public way to choose the contraction: it stores
+            # get_contract_fun(...) as the private _contract, whose tensorly einsum reads a
+            # thread-local backend that torch.compile(fullgraph=True) refuses ("Unsupported
+            # method call", measured with torch 2.13). The alternatives are a process-wide
+            # tensorly.use_static_dispatch() or a copy of SpectralConv.forward; this
+            # instance-level override is the smallest. tests/test_compile.py pins it.
+            if not hasattr(self, "_contract"):
+                raise ImportError("neuraloperator's SpectralConv no longer has _contract; "
+                                  "kinnsci's SpectralConv2d needs updating for this version")
             self._contract = contract_dense
 
     def forward(self, x: Tensor, output_shape: tuple[int, ...] | None = None) -> Tensor:

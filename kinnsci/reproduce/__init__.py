@@ -7,11 +7,12 @@ sweep, error bars and a verdict per claim.
 """
 
 from kinnsci.reproduce.experiments import EXPERIMENTS, Experiment, get_experiment
-from kinnsci.reproduce.plan import SCALES, Claim, DataRecipe, Plan, Variant
+from kinnsci.reproduce.plan import SCALES, Claim, DataRecipe, Plan, Results, RunRecord, Variant
 from kinnsci.reproduce.runner import ResultsError, check_results, run_experiment
 from kinnsci.reproduce.stats import summarize, verdict
 
 __all__ = [
-    "EXPERIMENTS", "SCALES", "Claim", "DataRecipe", "Experiment", "Plan", "ResultsError",
-    "Variant", "check_results", "get_experiment", "run_experiment", "summarize", "verdict",
+    "EXPERIMENTS", "SCALES", "Claim", "DataRecipe", "Experiment", "Plan", "Results",
+    "ResultsError", "RunRecord", "Variant", "check_results", "get_experiment",
+    "run_experiment", "summarize", "verdict",
 ]

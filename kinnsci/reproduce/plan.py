@@ -11,13 +11,58 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 SCALES = ("smoke", "small", "paper")
 SCHEMA = "kinnsci.reproduce/2"
 """The format of ``results.json`` (2: Welch/Holm verdicts with ratio intervals, selection
 runs, learning rates per claim metric, state-cut twins; claims may carry a
 non-inferiority ``margin``, 0 when absent)."""
+
+
+class RunRecord(TypedDict):
+    """One training run in ``results.json`` (``runs``); a run may carry more keys
+    (``kirchhoff``, ``physics``, per-step curves)."""
+
+    id: str
+    variant: str
+    model: str
+    lr: float
+    seed: int
+    horizon: int
+    params: int
+    diverged: bool
+    train_seconds: float
+    eval_seconds: float
+    val: dict[str, Any]
+    test: dict[str, Any]
+    role: str
+
+
+class Results(TypedDict):
+    """``results.json`` of one experiment, format :data:`SCHEMA`: the declared structure
+    (for readers and type checkers; the runner builds it in one place, and readers check
+    ``schema`` before anything else)."""
+
+    schema: str
+    experiment: str
+    scale: str
+    title: str
+    paper: str
+    plan: dict[str, Any]
+    data_file: str
+    torch: str
+    device: str
+    threads: int
+    lr: dict[str, float]
+    lr_by_metric: dict[str, dict[str, float]]
+    selection_seed: int
+    sweep: dict[str, dict[str, float]]
+    runs: list[RunRecord]
+    summary: dict[str, Any]
+    claims: list[dict[str, Any]]
+    wall_seconds: float
+    compute_seconds: float
 
 
 def content_hash(value: Any, length: int = 12) -> str:

@@ -28,13 +28,14 @@ import torch
 from tqdm.auto import tqdm
 
 from kinnsci._atomic import atomic_path, write_text_atomic
+from kinnsci._deprecation import warn_deprecated
 from kinnsci._lock import output_lock
 from kinnsci._paths import check_output_path
 from kinnsci.data import generate
 from kinnsci.errors import DataError, OutputExistsError
 from kinnsci.reproduce import tabular
-from kinnsci.reproduce.plan import SCHEMA, DataRecipe, Plan, Variant, content_hash
-from kinnsci.reproduce.stats import SMOKE_VERDICT, VERDICTS, compare, summarize, verdicts
+from kinnsci.reproduce.plan import SCHEMA, DataRecipe, Plan, Results, Variant, content_hash
+from kinnsci.reproduce.stats import SMOKE_VERDICT, compare, summarize, verdicts
 from kinnsci.train.config import RESULT_KEYS, RunConfig
 from kinnsci.train.evaluation import evaluate, evaluate_with_physics
 from kinnsci.train.rollouts import rollout_metrics
@@ -375,7 +376,7 @@ def selection_metrics(plan: Plan) -> tuple[str, ...]:
 
 def run_experiment(plan: Plan, out: str | Path, *, resume: bool = False,
                    progress: bool = True, log: Callable[[str], None] = print
-                   ) -> dict[str, Any]:
+                   ) -> Results:
     """Run (or continue) ``plan`` under ``out`` and write its results, report and figures.
 
     Returns the content of ``results.json``.
@@ -463,7 +464,7 @@ def _run_experiment(plan: Plan, root: Path, exp_dir: Path, resume: bool, progres
     runs = list(results.values())
     summary = summarize_runs(plan, runs, lrs)
     claims = judge_claims(plan, runs, chosen)
-    content = {
+    content: Results = {
         "schema": SCHEMA, "experiment": plan.experiment, "scale": plan.scale,
         "title": plan.title, "paper": plan.paper_ref, "plan": plan.to_dict(),
         "data_file": str(data.relative_to(root)), "torch": torch.__version__,
@@ -476,7 +477,6 @@ def _run_experiment(plan: Plan, root: Path, exp_dir: Path, resume: bool, progres
         "compute_seconds": sum(r["train_seconds"] + r["eval_seconds"] for r in runs),
     }
     content = _finite_or_null(content)
-    check_results(content)
     write_json(content, exp_dir / "results.json")
     report.write_report(content, exp_dir / "results.md")
     report.write_overview(root)
@@ -539,38 +539,16 @@ def judge_claims(plan: Plan, runs: list[dict], chosen: dict[str, dict[str, float
     return judged
 
 
-RUN_KEYS = {"id": str, "variant": str, "model": str, "lr": float, "seed": int,
-            "horizon": int, "params": int, "diverged": bool, "train_seconds": float,
-            "eval_seconds": float, "val": dict, "test": dict, "role": str}
-TOP_KEYS = {"schema": str, "experiment": str, "scale": str, "plan": dict, "lr": dict,
-            "sweep": dict, "runs": list, "summary": dict, "claims": list,
-            "wall_seconds": float, "compute_seconds": float}
-
-
 def check_results(content: dict) -> None:
-    """Check ``results.json`` content against the schema (keys and types).
+    """Deprecated: ``results.json`` follows :class:`~kinnsci.reproduce.plan.Results`,
+    built in one place by :func:`run_experiment`; this checks its format version only.
 
     Raises:
-        ResultsError: naming the first key that is missing or of the wrong type.
+        ResultsError: another format than :data:`~kinnsci.reproduce.plan.SCHEMA`.
     """
-    def need(mapping: dict, keys: dict, where: str) -> None:
-        for key, kind in keys.items():
-            if key not in mapping:
-                raise ResultsError(f"{where}: missing key {key!r}")
-            value = mapping[key]
-            ok = (isinstance(value, int | float) and not isinstance(value, bool)
-                  if kind is float else isinstance(value, kind))
-            if not ok:
-                raise ResultsError(f"{where}: {key!r} should be {kind.__name__}, got "
-                                   f"{type(value).__name__}")
-
-    need(content, TOP_KEYS, "results")
-    if content["schema"] != SCHEMA:
-        raise ResultsError(f"results: schema {content['schema']!r}, expected {SCHEMA!r}")
-    for i, run in enumerate(content["runs"]):
-        need(run, RUN_KEYS, f"runs[{i}]")
-    for claim in content["claims"]:
-        if claim.get("verdict") not in (*VERDICTS, SMOKE_VERDICT):
-            raise ResultsError(f"claim {claim.get('claim')!r}: bad verdict "
-                               f"{claim.get('verdict')!r}")
+    warn_deprecated("kinnsci.reproduce.check_results(content)",
+                    "content['schema'] == kinnsci.reproduce.plan.SCHEMA (the structure is "
+                    "kinnsci.reproduce.plan.Results)")
+    if content.get("schema") != SCHEMA:
+        raise ResultsError(f"results: schema {content.get('schema')!r}, expected {SCHEMA!r}")
 

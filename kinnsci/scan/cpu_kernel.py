@@ -93,9 +93,23 @@ def load(isa: str | None = None, extra_cflags: list[str] | None = None, name: st
     isa = isa or _isa()
     cflags, ldflags = build_flags(isa)
     name = name or build_name(isa)
+    folder = build_directory(name)
+    folder.mkdir(parents=True, exist_ok=True)
     return load_extension(name=name, sources=[str(SOURCE)],
                           extra_cflags=cflags + zoh_defines() + list(extra_cflags or []),
-                          extra_ldflags=ldflags, verbose=False), name
+                          extra_ldflags=ldflags, build_directory=str(folder),
+                          verbose=False), name
+
+
+def build_directory(name: str) -> Path:
+    """Where the build ``name`` lives: under torch's extension root (``TORCH_EXTENSIONS_DIR``
+    or torch's default), in a folder per Python and torch version (a build links against
+    both), so kinnsci knows where its builds are without torch's private helpers."""
+    from torch.utils.cpp_extension import get_default_build_root
+
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root()
+    versions = f"py{sys.version_info.major}{sys.version_info.minor}_torch{torch.__version__}"
+    return Path(root) / "kinnsci" / re.sub(r"[^A-Za-z0-9_.]+", "_", versions) / name
 
 
 def available() -> bool:
@@ -165,14 +179,10 @@ def _isa() -> str:
 
 
 def _is_built(name: str) -> bool:
-    """Whether torch's extension cache surely holds this build (only to decide whether to
-    announce a compilation; a private torch helper, so when it fails we announce)."""
-    try:
-        from torch.utils.cpp_extension import _get_build_directory
-
-        return any(Path(_get_build_directory(name, verbose=False)).glob(f"{name}*.so"))
-    except Exception:
-        return False
+    """Whether the build folder holds this build (only to decide whether to announce a
+    compilation)."""
+    return any(build_directory(name).glob(f"{name}*.so")) or any(
+        build_directory(name).glob(f"{name}*.pyd"))
 
 
 SLOW_LOAD_S = 2.0

@@ -88,6 +88,9 @@ class RunConfig:
     rollout_steps: int | None = None
     out: str = "runs/kinnsci"
     plots: bool = True
+    skip_data_checks: bool = False
+    """Skip the pass over the data before training when this data (same files, sizes,
+    times, variables and split) passed it before (:mod:`kinnsci.train.datacheck`)."""
 
     @classmethod
     def keys(cls) -> list[str]:

@@ -84,7 +84,7 @@ def rollout_metrics(model: nn.Module, dataset: RolloutDataset, n_steps: int,
         members = range(start, min(start + batch_size, dataset.n_trajectories))
         traj = torch.stack([dataset.trajectory(i) for i in members]).to(device)
         static = (torch.stack([dataset.static_inputs(i) for i in members]).to(device)
-                  if getattr(dataset, "n_static", 0) else None)
+                  if "static" in dataset.input_layout.names else None)
         pred = rollout(model, traj[:, :k].flatten(1, 2), n_steps, v, static)
         truth = traj[:, k:k + n_steps]
         for name, fn in metrics.items():

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from kinnsci.models.normalized import NormalizedOperator
 from kinnsci.train import distributed as dist_utils
 from kinnsci.train.checkpoint import CheckpointError, load_checkpoint
 from kinnsci.train.config import RESUME_KEYS, RunConfig, deciding_values
+from kinnsci.train.datacheck import check_data
 from kinnsci.train.evaluation import evaluate, evaluate_with_physics
 from kinnsci.train.rollouts import rollout_errors
 from kinnsci.train.trainer import Trainer
@@ -147,7 +149,7 @@ def build_run(config: RunConfig, *, progress: bool = True) -> Run:
                             f"{config.data}; use at most that many")
         samples = {**samples, "train": samples["train"][:config.train_samples]}
     splits = _datasets(config, ds, samples)
-    check_data(config, splits)
+    check_data(config, splits, progress=progress, log=_note)
     in_channels = len(names_in) * (1 if config.steady else config.history) + len(
         config.static_inputs or [])
     torch.manual_seed(config.seed)  # identical initial weights for identical configs
@@ -167,6 +169,14 @@ def build_run(config: RunConfig, *, progress: bool = True) -> Run:
         checkpoint_dir=config.out, progress=progress, num_workers=config.num_workers,
         extra_state={"run": config.to_dict(), "spatial_shape": spatial})
     return Run(config, trainer, splits, physics)
+
+
+def _note(message: str) -> None:
+    """A line on stderr from the main process (the others stay quiet under DDP)."""
+    if dist_utils.is_main_process():
+        from tqdm.auto import tqdm
+
+        tqdm.write(f"kinnsci: {message}", file=sys.stderr)
 
 
 def run_loss(config: RunConfig, ds, physics=None):
@@ -218,49 +228,6 @@ def check_split_sizes(fractions, samples: dict, source: str) -> None:
         return
     raise DataError(message + " (a run without a test split evaluates on the validation "
                     "split)")
-
-
-def check_data(config: RunConfig, splits: dict) -> None:
-    """Before the first epoch: every value of every split is finite, and each trajectory
-    is long enough for the requested rollout.
-
-    Raises:
-        DataError: naming the file, variable, sample and position (NaN/inf), or the
-            rollout length the data allows.
-    """
-    for dataset in splits.values():
-        if dataset is not None:
-            dataset.check_finite()
-    from kinnsci.train.losses import parse_loss
-
-    relative = [t for t, w in parse_loss(config.loss).items()
-                if t in ("rel_l2", "rel_l1", "h1") and w > 0]
-    if relative:
-        zero = zero_target_items(splits["train"])
-        if zero:
-            raise DataError(f"loss {relative[0]} is undefined for {len(zero)} training "
-                            f"item(s) of {config.data} whose target is zero everywhere "
-                            f"(first: item {zero[0]}); train with --loss mse, or leave those "
-                            "samples out")
-    if config.rollout_steps is not None and not config.steady:
-        n_times = splits["train"].n_times
-        if config.history + config.rollout_steps > n_times:
-            raise DataError(f"a rollout of {config.rollout_steps} steps after {config.history} "
-                            f"history states needs {config.history + config.rollout_steps} "
-                            f"states per trajectory; {config.data} has {n_times}: pass at most "
-                            f"--rollout {n_times - config.history}")
-
-
-def zero_target_items(dataset, batch_size: int = 64) -> list[int]:
-    """Indices of the items of ``dataset`` whose target is zero everywhere (a relative
-    loss is undefined there)."""
-    zero: list[int] = []
-    start = 0
-    for _, y in torch.utils.data.DataLoader(dataset, batch_size=batch_size):
-        empty = y.reshape(len(y), -1).abs().amax(dim=1) == 0
-        zero += [start + int(i) for i in torch.nonzero(empty).flatten()]
-        start += len(y)
-    return zero
 
 
 def check_resume(config: RunConfig, checkpoint: str | os.PathLike) -> None:

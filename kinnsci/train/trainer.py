@@ -208,8 +208,8 @@ class Trainer:
         self.horizon = y0.shape[0] if self.unroll else 1
         # fields: channels of one state; class labels (0-d targets): unused
         self.n_variables = y0.shape[1] if self.unroll else (y0.shape[0] if y0.ndim else 1)
-        # static input channels at the end of x (RolloutDataset(static_inputs=...))
-        self.n_static = int(getattr(train_data, "n_static", 0))
+        # x's channels by name ("states", and "static" for RolloutDataset(static_inputs=))
+        self.input_layout = getattr(train_data, "input_layout", None)
 
         self.module: nn.Module = self.model
         if world > 1:
@@ -260,15 +260,16 @@ class Trainer:
 
         ``x`` (B, C_in, H, W); ``y`` (B, C_out, H, W), or (B, horizon, V, H, W) for unrolled
         training, where the model is rolled out ``horizon`` steps on its own predictions
-        (the last ``n_static`` channels of ``x``, static inputs, are kept at every step).
+        (the data's ``input_layout`` names the channels: the ``"static"`` ones are kept at
+        every step).
         """
         with torch.autocast(self.device.type, dtype=AMP_DTYPES.get(self.amp, torch.float32),
                             enabled=self.amp is not None):
-            if self.unroll and self.n_static:
-                pred = rollout(self.module, x[:, :-self.n_static], self.horizon,
-                               self.n_variables, x[:, -self.n_static:])
-            elif self.unroll:
-                pred = rollout(self.module, x, self.horizon, self.n_variables)
+            if self.unroll:
+                parts = ({"states": x} if self.input_layout is None
+                         else self.input_layout.split(x))
+                pred = rollout(self.module, parts["states"], self.horizon, self.n_variables,
+                               parts.get("static"))
             else:
                 pred = self.module(x)
         pred = pred.float() if self.amp else pred
