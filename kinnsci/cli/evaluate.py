@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _physics_plots(report, model, dataset, args, model_name, device) -> None:
+def _physics_plots(report, model, dataset, physics, args, model_name, device) -> None:
     """physics.png (error map, residual map, energy spectra of the first item) and, for
     rollouts, conservation.png (drift of the spatial means, energy ratio)."""
     import torch
@@ -49,9 +49,6 @@ def _physics_plots(report, model, dataset, args, model_name, device) -> None:
     with torch.no_grad():
         pred = model(x[None].to(device))[0].cpu()
     residual = None
-    from kinnsci.train.run import checkpoint_physics
-
-    physics = checkpoint_physics(args.checkpoint, args.data)
     if physics is not None:
         with torch.no_grad():
             parts = physics.equation.residual_tensor(physics.fields(pred[None], x[None]),
@@ -89,10 +86,11 @@ def run(args: argparse.Namespace) -> int:
                     target.is_file() or any(target.iterdir())):
                 raise OutputExistsError(f"{target} exists", path=target)
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        report, model, dataset = run_interruptible(lambda: evaluate_checkpoint(
+        evaluation = run_interruptible(lambda: evaluate_checkpoint(
             args.checkpoint, args.data, rollout=args.rollout, batch_size=args.batch_size,
             device=device, progress=not args.no_progress), "evaluate",
             hint="nothing was written")
+        report, model, dataset = evaluation
     except user_errors() as exc:
         report_error(exc, "evaluate")
         return 2
@@ -121,6 +119,6 @@ def run(args: argparse.Namespace) -> int:
                 np.asarray(report["rollout"]), args.plots / "rollout_error.png",
                 title=f"{model_name} from {args.checkpoint}: {args.rollout}-step rollouts "
                 f"on {args.data}", variables=", ".join(names))
-        _physics_plots(report, model, dataset, args, model_name, device)
+        _physics_plots(report, model, dataset, evaluation.physics, args, model_name, device)
         print(f"plots in {args.plots.resolve()}")
     return 0

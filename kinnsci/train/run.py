@@ -389,12 +389,25 @@ def load_trained(checkpoint: str | os.PathLike) -> tuple[NormalizedOperator, dic
     return loaded.model, loaded.extra
 
 
+class Evaluation(tuple):
+    """``(report, model, dataset)`` of :func:`evaluate_checkpoint`, plus ``physics``: the
+    PDE residual it evaluated with (None when the data has no equation)."""
+
+    physics: Any = None
+
+    def __new__(cls, report: dict[str, Any], model: nn.Module, dataset: Any, physics: Any):
+        out = super().__new__(cls, (report, model, dataset))
+        out.physics = physics
+        return out
+
+
 def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, *,
                         rollout: int | None = None, batch_size: int = 16,
                         device: str | torch.device = "cpu", progress: bool = False,
-                        ) -> tuple[dict[str, Any], nn.Module, Any]:
+                        ) -> Evaluation:
     """Metrics of a trained checkpoint on (all samples of) another data file; ``progress``
-    shows tqdm bars for the evaluation and the rollouts.
+    shows tqdm bars for the evaluation and the rollouts. Returns ``(report, model,
+    dataset)`` with ``.physics``, the residual used (:class:`Evaluation`).
 
     Raises:
         ConfigError: a grid the model cannot take, or ``rollout`` for a steady model.
@@ -414,8 +427,9 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
             f"to the {dataset.spatial_shape[0]}x{dataset.spatial_shape[1]} grids of {data}; "
             "resample the data to the training grid (ds.interp) or use fno/fkno, which do")
     model = model.to(device)
+    physics = run_physics(ds, run)
     report: dict[str, Any] = {"test": evaluate_with_physics(
-        model, dataset, batch_size, device, run_physics(ds, run), progress=progress)}
+        model, dataset, batch_size, device, physics, progress=progress)}
     if rollout:
         if run.steady:
             raise ConfigError("--rollout needs a time-dependent model (trained with --variables)")
@@ -427,7 +441,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
         drift = conservation_drift(preds, truths)
         report["rollout_conserved_error"] = drift["conserved_error"].tolist()
         report["rollout_energy_ratio"] = drift["energy_ratio"].tolist()
-    return report, model, dataset
+    return Evaluation(report, model, dataset, physics)
 
 
 def run_physics(ds, run: RunConfig):
@@ -441,14 +455,6 @@ def run_physics(ds, run: RunConfig):
                                         variables=run.variables, history=run.history)
     except (ConfigError, DataError):
         return None
-
-
-def checkpoint_physics(checkpoint: str | os.PathLike, data: str | os.PathLike):
-    """:func:`run_physics` for a trained checkpoint's run on ``data`` (None: no
-    equation)."""
-    extra = load_model(checkpoint).extra
-    run = RunConfig.from_mapping({**extra["run"], "data": str(data)})
-    return run_physics(open_run_data(run, data), run)
 
 
 def inspect_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike | None = None,
