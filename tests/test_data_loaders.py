@@ -490,3 +490,19 @@ def test_operator_zero_targets_come_from_the_check_pass(darcy_file):
     data = OperatorDataset(ds, ["a"], ["u"], samples=[5, 3, 1])
     data.check_finite()
     assert data.zero_target_items() == [1]
+
+
+def test_the_netcdf4_reader_follows_the_engines_file_handle(darcy_file):
+    """Batches of a netCDF-4 file read the netcdf4 engine's own variable; after the
+    dataset is closed (its file manager closes the file) they reopen it through the
+    engine and read the same values."""
+    from kinnsci.data.direct import _NetCDF4Variable
+
+    ds = open_dataset(darcy_file)
+    data = OperatorDataset(ds, ["a"], ["u"], samples=[4, 1, 7])
+    assert isinstance(data.inputs._plans[0].parts[0][0], _NetCDF4Variable)
+    before = data.__getitems__([0, 2])
+    ds.close()
+    after = data.__getitems__([0, 2])
+    for (x0, y0), (x1, y1) in zip(before, after, strict=True):
+        assert torch.equal(x0, x1) and torch.equal(y0, y1)

@@ -140,10 +140,19 @@ class _NetCDF4Variable:
 
     def __init__(self, wrapper):
         self.wrapper = wrapper
+        self._variable = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_variable": None}
 
     def __getitem__(self, key: tuple) -> np.ndarray:
         with self.wrapper.datastore.lock:
-            return np.asarray(self.wrapper.get_array(needs_lock=False)[key])
+            variable = self._variable
+            # the engine's variable, kept while its file stays open (the file manager may
+            # close it: the dataset closed, or evicted from xarray's cache of open files)
+            if variable is None or not variable.group().isopen():
+                variable = self._variable = self.wrapper.get_array(needs_lock=False)
+            return np.asarray(variable[key])
 
 
 class _RawKey:
