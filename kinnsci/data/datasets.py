@@ -62,6 +62,7 @@ class _Fields:
         self.sample_dim = sample_dim
         self.names = list(names)
         self.dtype = dtype
+        self.np_dtype = torch.empty((), dtype=dtype).numpy().dtype  # what reads return
         # for labels and plots: the grid's coordinates (values, units) and the times
         self.coords = {d: (np.asarray(ds[d].values), str(ds[d].attrs.get("units", "")))
                        for d in spatial_dims if d in ds.coords and ds[d].ndim == 1}
@@ -103,7 +104,7 @@ class _Fields:
         key = (sample,) if time is None else (sample, time)
         arrays = self._read_arrays(key)
         out = np.empty(arrays[0].shape[:-2] + (len(arrays),) + arrays[0].shape[-2:],
-                       dtype=torch.empty((), dtype=self.dtype).numpy().dtype)
+                       dtype=self.np_dtype)
         clean, largest = True, float(np.finfo(out.dtype).max)
         with np.errstate(over="ignore"):
             for j, (a, rules) in enumerate(zip(arrays, self.missing, strict=True)):
@@ -133,8 +134,7 @@ class _Fields:
         trajectory a time window at a time. ``budget`` defaults to ``CHECK_BLOCK_BYTES``."""
         budget = CHECK_BLOCK_BYTES if budget is None else budget
         unique = np.unique(np.asarray(samples))
-        per_value = (np.dtype(self.variables[0].dtype).itemsize
-                     + torch.empty((), dtype=self.dtype).element_size())
+        per_value = np.dtype(self.variables[0].dtype).itemsize + self.np_dtype.itemsize
         state = int(np.prod(self.shape[-2:])) * len(self.names) * per_value
         steps = self.shape[1] if len(self.shape) == 4 else 1
         if state * steps <= budget:
@@ -170,11 +170,6 @@ class _Fields:
             else:
                 zero[rows[0], time] = empty
         return zero[np.searchsorted(unique, np.asarray(samples))]
-
-    def check_finite(self, samples: np.ndarray) -> None:
-        """Read every value of ``samples`` once, in bounded reads; raise ``DataError`` at
-        the first NaN/inf (with its variable, sample, time and grid position)."""
-        self.scan(samples)
 
     def _where_not_finite(self, out: np.ndarray, sample, time: slice | None,
                           arrays: list[np.ndarray] | None = None) -> str:

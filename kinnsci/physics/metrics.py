@@ -45,7 +45,6 @@ def reduce_batch(values: Tensor, reduction: str) -> Tensor:
     return values.mean()
 
 
-
 def radial_wavenumber(ny: int, nx: int, device=None) -> Tensor:
     """|k| of each coefficient of ``torch.fft.fft2`` on an (ny, nx) grid, in cycles per
     domain: (ny, nx)."""
