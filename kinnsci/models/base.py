@@ -76,7 +76,7 @@ class BaseModel(nn.Module):
         entry = read_model_entry(path, expected=cls.name)
         config = {k: v for k, v in entry["config"].items() if k != "name"}
         model = instantiate(cls, config)
-        prefix = "backbone." if "input_normalizer.shift" in entry["state"] else ""
+        prefix = "backbone." if entry["normalized"] else ""
         model.load_state_dict({k.removeprefix(prefix): v for k, v in entry["state"].items()
                                if k.startswith(prefix)})
         return model

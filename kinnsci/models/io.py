@@ -88,9 +88,11 @@ def read_torch_file(path: str | os.PathLike, what: str) -> Any:
 
 
 def read_model_entry(path: str | os.PathLike, expected: str | None = None) -> dict:
-    """``{"kind", "config", "state", "normalizer", "extra"}`` of any file kinnsci writes:
-    a model file (either version) or a training checkpoint (``kind`` "model" or
-    "checkpoint"), after checking what it is.
+    """``{"kind", "config", "state", "normalizer", "extra", "normalized"}`` of any file
+    kinnsci writes: a model file (either version) or a training checkpoint (``kind``
+    "model" or "checkpoint"; ``normalized``: the state is a trained
+    ``NormalizedOperator``'s, backbone weights under ``backbone.``), after checking what it
+    is.
 
     Raises:
         InputNotFoundError: ``path`` does not exist.
@@ -118,6 +120,8 @@ def read_model_entry(path: str | os.PathLike, expected: str | None = None) -> di
         raise CheckpointError(f"{where!r} is a torch file but not a kinnsci model file or "
                               "checkpoint")
     entry["config"] = dict(entry["config"])
+    # a trained model (NormalizedOperator): its normalisers are in its state
+    entry["normalized"] = "input_normalizer.shift" in entry["state"]
     name = entry["config"].get("name")
     if expected is not None and name != expected.lower():
         raise CheckpointError(f"{where!r} holds a {name!r} model, not {expected!r}; load it "

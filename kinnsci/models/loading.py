@@ -92,7 +92,7 @@ def load_model(path: str | os.PathLike, expected: str | None = None) -> LoadedMo
     entry = read_model_entry(path, expected)
     config, state = entry["config"], entry["state"]
     model = get_model(**config)
-    if "input_normalizer.shift" in state:  # a trained model: its normalisers in its state
+    if entry["normalized"]:  # a trained model: its normalisers in its state
         from kinnsci.data.normalizer import Normalizer
 
         model = NormalizedOperator(

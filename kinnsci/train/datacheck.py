@@ -39,9 +39,10 @@ def data_stamp(config: RunConfig, splits: dict) -> str:
     the variables, dims and split samples; any change gives another stamp."""
     files = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns)
              for p in _files(config.data)]
-    chosen = {k: config.to_dict()[k] for k in ("inputs", "targets", "variables",
-                                                "static_inputs", "sample_dim", "time_dim",
-                                                "spatial_dims", "channel_dim", "channels")}
+    values = config.to_dict()
+    chosen = {k: values[k] for k in ("inputs", "targets", "variables", "static_inputs",
+                                     "sample_dim", "time_dim", "spatial_dims", "channel_dim",
+                                     "channels")}
     samples = {name: np.asarray(d.samples).tolist() for name, d in splits.items()
                if d is not None}
     text = json.dumps([files, chosen, samples], sort_keys=True, default=str)
