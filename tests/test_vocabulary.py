@@ -328,3 +328,23 @@ def test_trainer_state_pair_is_save_state_and_load_state(tmp_path):
     for a, b in zip(other.model.state_dict().values(), model.state_dict().values(),
                     strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_the_moved_loader_and_operator_keep_their_old_names(tmp_path):
+    """``kinnsci.models.io.read_model_file`` and ``kinnsci.train.normalized`` (kinnsci 0.2)
+    still work, with a DeprecationWarning naming the new place."""
+    import importlib
+
+    from kinnsci.models import NormalizedOperator
+    from kinnsci.models.io import read_model_file
+
+    model = get_model("fno", in_channels=1, hidden_channels=4, n_modes=(4, 3),
+                      projection_channels=8)
+    model.save(tmp_path / "m.pt")
+    with _deprecated(r"read_model_file\(path\) is deprecated .*models.load_model"):
+        payload = read_model_file(tmp_path / "m.pt", expected="fno")
+    assert payload["config"] == model.config
+    assert set(payload["state_dict"]) == set(model.state_dict())
+    old = importlib.import_module("kinnsci.train.normalized")
+    with _deprecated(r"kinnsci.train.normalized.NormalizedOperator is deprecated"):
+        assert old.NormalizedOperator is NormalizedOperator

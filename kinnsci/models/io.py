@@ -127,3 +127,15 @@ def read_model_entry(path: str | os.PathLike, expected: str | None = None) -> di
         raise CheckpointError(f"{where!r} holds a {name!r} model, not {expected!r}; load it "
                               "with the matching model")
     return entry
+
+
+def read_model_file(path: str | os.PathLike, expected: str | None = None) -> dict:
+    """Deprecated: :func:`read_model_entry` reads model files and checkpoints alike.
+    Returns the old layout ``{"format", "config", "state_dict", "normalizer"}``."""
+    from kinnsci._deprecation import warn_deprecated
+
+    warn_deprecated("kinnsci.models.io.read_model_file(path)",
+                    "kinnsci.models.load_model(path) or kinnsci.models.io.read_model_entry")
+    entry = read_model_entry(path, expected)
+    return {"format": 1, "config": entry["config"], "state_dict": entry["state"],
+            "normalizer": entry["normalizer"]}
