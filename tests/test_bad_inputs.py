@@ -675,6 +675,16 @@ def _scan_inputs():
     (lambda: __import__("kinnsci.cells", fromlist=["get_cell"]).get_cell(
         "kirchhoff_node", channels=2)(0.0, __import__("torch").zeros(1, 2)),
      r"has 2 inputs: call it as cell\(t, h, u\)"),
+    (lambda: __import__("kinnsci.data", fromlist=["open_dataset"]).open_dataset(
+        "any.nc", engine="netcdf5"),
+     r"engine 'netcdf5' is not an installed xarray engine; installed: .*netcdf4.*"
+     r"BackendEntrypoint class"),
+    (lambda: __import__("kinnsci.data", fromlist=["InputLayout"]).InputLayout(
+        (("states", 2),)).split(__import__("torch").zeros(1, 3, 4, 4)),
+     r"inputs have 3 channels on axis 1; the layout \{'states': 2\} has 2"),
+    (lambda: __import__("kinnsci.models", fromlist=["load_model"]).load_model(
+        __import__("tempfile").mkdtemp()),
+     r"is a folder without final.pt, best.pt, last.pt \(it holds no .pt file\)"),
 ])
 def test_new_api_refusals_name_the_problem_and_the_fix(call, message):
     from kinnsci.errors import KinnsciError

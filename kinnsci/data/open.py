@@ -186,11 +186,16 @@ def open_dataset(
         InputNotFoundError: a path or pattern that names no file.
         DataError: a file that is not netCDF/HDF5/Zarr, truncated, lacks a variable, does
             not match the others of a set, or a bad channel selection.
-        ConfigError: ``channels`` without ``channel_dim``.
+        ConfigError: ``channels`` without ``channel_dim``, or an ``engine`` name no
+            installed xarray engine has.
     """
     if channels is not None and channel_dim is None:
         raise ConfigError("channels: pass channel_dim= too, the dimension the channels "
                           "are numbered along")
+    if isinstance(engine, str) and engine not in xr.backends.list_engines():
+        raise ConfigError(f"engine {engine!r} is not an installed xarray engine; installed: "
+                          f"{', '.join(sorted(xr.backends.list_engines()))} (a format of your "
+                          "own: pass its BackendEntrypoint class, or install its package)")
     paths = data_files(path)
     ds = _open_set(paths, None if channel_dim else variables, chunks, sample_dim, engine)
     if channel_dim is not None:
